@@ -1,0 +1,27 @@
+"""aekit: the autoencoder family, the jobs people use it for, and the evidence that each works.
+
+>>> import aekit
+>>> model = aekit.create("vae", input_shape=(64,), latent_dim=4, likelihood="bernoulli")
+>>> model.sample(2).shape
+torch.Size([2, 64])
+"""
+
+__version__ = "0.1.0"
+
+from aekit.data.dataset import Dataset  # noqa: E402
+from aekit.io import load  # noqa: E402
+from aekit.models import Autoencoder, Loss, available, create  # noqa: E402
+from aekit.train import TrainConfig, Trainer, TrainResult  # noqa: E402
+
+__all__ = [
+    "Autoencoder",
+    "Dataset",
+    "Loss",
+    "TrainConfig",
+    "TrainResult",
+    "Trainer",
+    "__version__",
+    "available",
+    "create",
+    "load",
+]

@@ -1,0 +1,72 @@
+"""Training settings."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from aekit.errors import ConfigError
+from aekit.schedules import LR_SCHEDULES
+
+OPTIMIZERS = ("adam", "adamw")
+
+
+@dataclass
+class TrainConfig:
+    """How to train; every field is validated on construction."""
+
+    epochs: int = 30  # passes over the training data
+    batch_size: int = 64  # examples per step
+    lr: float = 1e-3  # peak learning rate
+    optimizer: str = "adam"  # adam | adamw
+    weight_decay: float = 0.0  # decoupled for adamw, L2 for adam
+    lr_schedule: str = "constant"  # constant | cosine | linear (decay to 0 at the end)
+    warmup_steps: int = 0  # linear learning-rate warm-up
+    grad_clip: float | None = None  # max global gradient norm per group; None = off
+    val_fraction: float = 0.1  # held out for validation when no val data is given (0 = none)
+    early_stopping_patience: int | None = None  # epochs without val improvement before stopping
+    restore_best: bool = True  # with early stopping: end with the best-val weights
+    checkpoint_every: int = 1  # epochs between checkpoints (0 = never)
+    seed: int = 0  # shuffling, the validation split and the model's sampling noise
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    progress: bool = True  # show a progress bar
+    compile: bool = False  # torch.compile the loss computation
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("epochs", self.epochs >= 1, ">= 1"),
+            ("batch_size", self.batch_size >= 1, ">= 1"),
+            ("lr", self.lr > 0, "> 0"),
+            ("weight_decay", self.weight_decay >= 0, ">= 0"),
+            ("warmup_steps", self.warmup_steps >= 0, ">= 0"),
+            ("val_fraction", 0 <= self.val_fraction < 1, "in [0, 1)"),
+            ("checkpoint_every", self.checkpoint_every >= 0, ">= 0"),
+            ("grad_clip", self.grad_clip is None or self.grad_clip > 0, "> 0 or None"),
+            ("early_stopping_patience",
+             self.early_stopping_patience is None or self.early_stopping_patience >= 1,
+             ">= 1 or None"),
+        ]
+        for name, ok, rule in checks:
+            if not ok:
+                raise ConfigError(f"{name} must be {rule}, got {getattr(self, name)!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"optimizer={self.optimizer!r} is not one of {OPTIMIZERS}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"lr_schedule={self.lr_schedule!r} is not one of {LR_SCHEDULES}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict of every field."""
+        return asdict(self)
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> cuda if available, else mps if available, else cpu."""
+    import torch
+
+    if device != "auto":
+        return device
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
