@@ -70,7 +70,8 @@ def model_from_record(record: dict[str, Any], where: str = "config") -> Autoenco
     try:
         name, config = record["model"], dict(record["config"])
     except (KeyError, TypeError):
-        raise AekitError(f"{where}: not an aekit model config (needs 'model' and 'config')")
+        raise AekitError(
+            f"{where}: not an aekit model config (needs 'model' and 'config')") from None
     cls = get_class(name)
     return cls(cls.Config(**config))
 
@@ -81,7 +82,8 @@ def load(directory: str | Path, device: str | None = None) -> Autoencoder:
     config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
     for p in (config_path, weights_path):
         if not p.is_file():
-            raise AekitError(f"{directory}: no {p.name} here; is this an aekit model or run folder?")
+            raise AekitError(
+                f"{directory}: no {p.name} here; is this an aekit model or run folder?")
     try:
         record = json.loads(config_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:

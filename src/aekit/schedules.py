@@ -10,7 +10,7 @@ LR_SCHEDULES = ("constant", "cosine", "linear")
 
 
 def linear_ramp(step: int, steps: int, start: float = 0.0, end: float = 1.0) -> float:
-    """``start`` at step 0 rising linearly to ``end`` at ``steps`` (and after); ``end`` if steps=0."""
+    """``start`` at step 0, rising linearly to ``end`` at ``steps``; ``end`` when steps <= 0."""
     if steps <= 0:
         return end
     return start + (end - start) * min(1.0, step / steps)

@@ -33,9 +33,11 @@ from aekit.data.dataset import Dataset
 from aekit.errors import ConfigError, DataError, TrainingError
 from aekit.io import atomic_write_text
 from aekit.models.base import Autoencoder, Loss
+from aekit.schedules import learning_rate
 from aekit.train.checkpoint import restore_checkpoint, save_checkpoint
 from aekit.train.config import TrainConfig, resolve_device
-from aekit.schedules import learning_rate
+from aekit.train.flat import FlatGroup
+from aekit.train.optim import FlatAdam
 
 METRICS_FILE = "metrics.jsonl"
 LAST_CHECKPOINT = Path("checkpoints") / "last.safetensors"
@@ -76,11 +78,14 @@ def _fingerprint(ds: Dataset) -> str:
     return h.hexdigest()[:16]
 
 
-def _make_optimizer(params: list[torch.nn.Parameter], cfg: TrainConfig, device: str):
-    cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-    # the fused kernel does the whole update in one launch per dtype/device
-    fused = device.split(":")[0] in ("cpu", "cuda")
-    return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
+def _make_optimizer(params: list[torch.nn.Parameter], cfg: TrainConfig, device: str, flat: bool):
+    decoupled = cfg.optimizer == "adamw"
+    if flat:  # one big tensor per group: aekit's Adam, a handful of ops per step
+        return FlatAdam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, decoupled=decoupled)
+    cls = torch.optim.AdamW if decoupled else torch.optim.Adam
+    fused = device.startswith("cuda")  # one launch per step on CUDA
+    return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused or None,
+               foreach=None if fused else True)
 
 
 class Trainer:
@@ -128,7 +133,10 @@ class Trainer:
 
         model.to(device)
         groups = model.parameter_groups()
-        optimizers = {g: _make_optimizer(p, cfg, device) for g, p in groups.items()}
+        flat = ({g: FlatGroup(p) for g, p in groups.items()}
+                if device == "cpu" and FlatGroup.applicable(groups) else {})
+        optimizers = {g: _make_optimizer([flat[g].param] if flat else p, cfg, device,
+                                         bool(flat)) for g, p in groups.items()}
         x, y = train_ds.x.to(device), None if train_ds.y is None else train_ds.y.to(device)
         n, bs = len(x), cfg.batch_size
         n_batches = math.ceil(n / bs)
@@ -173,10 +181,14 @@ class Trainer:
                         self._check_finite(loss, name, epoch, step, len(optimizers) > 1)
                         for g in opt.param_groups:
                             g["lr"] = lr
-                        opt.zero_grad(set_to_none=True)
+                        if flat:
+                            flat[name].zero_grad()
+                        else:
+                            opt.zero_grad(set_to_none=True)
                         loss.total.backward()
                         if cfg.grad_clip is not None:
-                            torch.nn.utils.clip_grad_norm_(groups[name], cfg.grad_clip)
+                            torch.nn.utils.clip_grad_norm_(
+                                [flat[name].param] if flat else groups[name], cfg.grad_clip)
                         opt.step()
                         self._accumulate(sums, loss, name, len(optimizers) > 1, len(idx))
                     state["step"] = step + 1
@@ -209,6 +221,8 @@ class Trainer:
                     break
         finally:
             bar.close()
+            for f in flat.values():
+                f.release()
         if result.stopped_early and cfg.restore_best and self.run_dir is not None \
                 and (self.run_dir / BEST_CHECKPOINT).is_file():
             restore_checkpoint(self.run_dir / BEST_CHECKPOINT, model, restore_rng=False)

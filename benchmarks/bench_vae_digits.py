@@ -1,0 +1,169 @@
+"""Train the MLP VAE on digits and record throughput, test -ELBO and test MSE.
+
+Fixed split (scikit-learn digits, 80 % train / 20 % test with seed 0), batch 64 and
+batch 1024, 50 epochs, the same 64-256-128-(2x8) / 8-128-256-64 MLP with a Bernoulli
+likelihood. With pythae installed (the `bench` extra) its VAE is trained in the same
+process with the same architecture, data, epochs, batch size and learning rate.
+
+Also measures the machine's fp32 matmul rate (a large torch matmul) and reports the
+fraction of it reached by training, counted in model FLOPs (2 per multiply-add, 3x the
+forward pass for forward + backward).
+
+    python benchmarks/bench_vae_digits.py [--epochs 50] [--compile] [--out FILE.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+import aekit
+from aekit.data import load_data
+
+LATENT, HIDDEN = 8, (256, 128)
+
+
+def matmul_gflops(n: int = 2048, repeat: int = 10) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    t = time.perf_counter()
+    for _ in range(repeat):
+        a @ b
+    return 2 * n**3 * repeat / (time.perf_counter() - t) / 1e9
+
+
+def model_flops_per_example(d: int = 64) -> float:
+    dims_enc = [d, *HIDDEN, 2 * LATENT]
+    dims_dec = [LATENT, *reversed(HIDDEN), d]
+    macs = sum(a * b for a, b in zip(dims_enc[:-1], dims_enc[1:]))
+    macs += sum(a * b for a, b in zip(dims_dec[:-1], dims_dec[1:]))
+    return 3 * 2 * macs
+
+
+def split_digits():
+    data = load_data("digits_flat")
+    train, test = data.split(0.2, seed=0)
+    return train, test
+
+
+def run_aekit(train, test, epochs: int, batch: int, lr: float, compile_: bool) -> dict:
+    torch.manual_seed(0)
+    model = aekit.create("vae", data=train, latent_dim=LATENT, hidden_dims=HIDDEN, arch="mlp",
+                         likelihood="bernoulli")
+    cfg = aekit.TrainConfig(epochs=epochs, batch_size=batch, lr=lr, val_fraction=0.0,
+                            progress=False, checkpoint_every=0, compile=compile_)
+    t = time.perf_counter()
+    aekit.Trainer(cfg).fit(model, train)
+    seconds = time.perf_counter() - t
+    model.eval()
+    torch.manual_seed(1)
+    with torch.inference_mode():
+        nelbo = np.mean([model.loss(test.x).total.item() for _ in range(10)])
+        mse = torch.mean((model.reconstruct(test.x) - test.x) ** 2).item()
+    return {"seconds": seconds, "ex_per_s": len(train) * epochs / seconds, "nelbo": nelbo,
+            "mse": mse}
+
+
+def run_pythae(train, test, epochs: int, batch: int, lr: float) -> dict | None:
+    try:
+        from pythae.models import VAE, VAEConfig
+        from pythae.models.base.base_utils import ModelOutput
+        from pythae.models.nn import BaseDecoder, BaseEncoder
+        from pythae.pipelines import TrainingPipeline
+        from pythae.trainers import BaseTrainerConfig
+    except ImportError:
+        return None
+
+    class Enc(BaseEncoder):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 128),
+                                     nn.ReLU(), nn.Linear(128, 2 * LATENT))
+
+        def forward(self, x):
+            mu, logvar = self.net(x.reshape(len(x), -1)).chunk(2, -1)
+            return ModelOutput(embedding=mu, log_covariance=logvar)
+
+    class Dec(BaseDecoder):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(LATENT, 128), nn.ReLU(), nn.Linear(128, 256),
+                                     nn.ReLU(), nn.Linear(256, 64))
+
+        def forward(self, z):
+            return ModelOutput(reconstruction=torch.sigmoid(self.net(z)))
+
+    torch.manual_seed(0)
+    config = VAEConfig(input_dim=(64,), latent_dim=LATENT, reconstruction_loss="bce")
+    model = VAE(config, encoder=Enc(), decoder=Dec())
+    with tempfile.TemporaryDirectory() as out:
+        tcfg = BaseTrainerConfig(output_dir=out, num_epochs=epochs, learning_rate=lr,
+                                 per_device_train_batch_size=batch,
+                                 per_device_eval_batch_size=batch, no_cuda=True,
+                                 steps_saving=None)
+        pipe = TrainingPipeline(model=model, training_config=tcfg)
+        t = time.perf_counter()
+        pipe(train_data=train.x.numpy(), eval_data=None)
+        seconds = time.perf_counter() - t
+    model.eval()
+    torch.manual_seed(1)
+    with torch.inference_mode():
+        x = test.x
+        nelbo = np.mean([model({"data": x}).loss.item() for _ in range(10)])
+        q = model.encoder(x)
+        mse = torch.mean((model.decoder(q.embedding).reconstruction - x) ** 2).item()
+    return {"seconds": seconds, "ex_per_s": len(train) * epochs / seconds, "nelbo": nelbo,
+            "mse": mse}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=50)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--compile", action="store_true", help="aekit with torch.compile")
+    parser.add_argument("--out", default="benchmarks/results/vae_digits.md")
+    args = parser.parse_args()
+    train, test = split_digits()
+    peak = matmul_gflops()
+    flops = model_flops_per_example()
+    lines = [
+        "## MLP VAE on digits (issue 2 benchmark)", "",
+        f"Command: `python benchmarks/bench_vae_digits.py --epochs {args.epochs}"
+        + (" --compile" if args.compile else "") + "`", "",
+        f"Machine: {platform.processor() or platform.machine()}, "
+        f"{torch.get_num_threads()} torch threads, torch {torch.__version__}; "
+        f"measured fp32 matmul rate {peak:.1f} GFLOP/s (2048x2048).",
+        f"Data: digits, {len(train)} train / {len(test)} test (seed 0); {args.epochs} epochs; "
+        f"lr {args.lr}; model FLOPs per example per step {flops / 1e3:.1f} k.", "",
+        "| library | batch | train s | examples/s | test -ELBO (nats) | test MSE | "
+        "% of matmul peak |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for batch in (64, 1024):
+        ours = run_aekit(train, test, args.epochs, batch, args.lr, args.compile)
+        theirs = run_pythae(train, test, args.epochs, batch, args.lr)
+        for name, r in (("aekit", ours), ("pythae", theirs)):
+            if r is None:
+                continue
+            frac = 100 * r["ex_per_s"] * flops / (peak * 1e9)
+            lines.append(f"| {name} | {batch} | {r['seconds']:.2f} | {r['ex_per_s']:.0f} | "
+                         f"{r['nelbo']:.2f} | {r['mse']:.4f} | {frac:.1f} |")
+        if theirs is not None:
+            lines.append(f"| ratio aekit/pythae | {batch} | | "
+                         f"{ours['ex_per_s'] / theirs['ex_per_s']:.2f}x | | | |")
+        print("\n".join(lines[-3:]), flush=True)
+    text = "\n".join(lines) + "\n"
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Train a model into a run folder that a person can open and understand.
+
+    runs/NAME/
+      README.txt                what this folder is and how to use it
+      config.json               the model (aekit.load(folder) reads it)
+      model.safetensors         final weights
+      train_config.json         training settings
+      data.json                 where the data came from, its shape and split sizes
+      metrics.jsonl             one row per epoch and split
+      checkpoints/              resumable state (last, and best with early stopping)
+      report.html + plots/      loss curves, reconstructions, samples, latent map
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from aekit.data.dataset import Dataset
+from aekit.io import atomic_write_text
+from aekit.models import Autoencoder, create
+from aekit.train import TrainConfig, Trainer, TrainResult
+
+RUN_README = """This is an aekit run folder.
+
+  report.html          open in a browser: loss curves, reconstructions, samples, latent map
+  metrics.jsonl        per-epoch metrics (train and validation)
+  config.json          the model's settings; model.safetensors its weights
+  train_config.json    the training settings; data.json the data it saw
+  checkpoints/         resume with: aekit train ... --out {folder} --resume
+
+Use it:
+  aekit sample {folder} -n 64 --out samples.png
+  aekit eval {folder} --data SOURCE
+  python -c "import aekit; m = aekit.load('{folder}')"
+"""
+
+
+@dataclass
+class Run:
+    """A finished training run: its folder, model, data split and metrics."""
+
+    folder: Path
+    model: Autoencoder
+    train: Dataset
+    val: Dataset | None
+    result: TrainResult
+
+
+def train_run(
+    model_name: str,
+    data: Dataset,
+    folder: str | Path,
+    *,
+    model_settings: dict[str, Any] | None = None,
+    train_config: TrainConfig | None = None,
+    resume: bool = False,
+    report: bool = True,
+) -> Run:
+    """Create ``model_name`` for ``data``, train it, and write the run folder + report."""
+    folder = Path(folder)
+    cfg = train_config or TrainConfig()
+    if cfg.val_fraction > 0 and len(data) >= 10:
+        train, val = data.split(cfg.val_fraction, seed=cfg.seed)
+    else:
+        train, val = data, None
+    torch.manual_seed(cfg.seed)
+    model = create(model_name, data=train, **(model_settings or {}))
+    folder.mkdir(parents=True, exist_ok=True)
+    result = Trainer(cfg, run_dir=folder).fit(model, train, val, resume=resume)
+    atomic_write_text(folder / "data.json", json.dumps({
+        "source": data.name, "examples": len(data), "shape": list(data.sample_shape),
+        "train": len(train), "val": 0 if val is None else len(val),
+        "labels": data.y is not None, "class_names": data.class_names,
+    }, indent=2))
+    atomic_write_text(folder / "README.txt", RUN_README.format(folder=folder))
+    run = Run(folder, model, train, val, result)
+    if report:
+        from aekit.report.run_report import write_run_report
+
+        write_run_report(run)
+    return run
