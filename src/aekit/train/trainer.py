@@ -60,6 +60,29 @@ class TrainResult:
         return rows[-1] if rows else {}
 
 
+class _Meter:
+    """Running example-weighted means of loss terms, one stacked tensor per step (no syncs)."""
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+        self.rows: list[torch.Tensor] = []
+        self.counts: list[int] = []
+
+    def add(self, loss: Loss, group: str, prefix: bool, count: int) -> None:
+        items = {"loss": loss.total, **loss.terms}
+        if not self.keys:
+            self.keys = [f"{group}.{k}" if prefix else k for k in items]
+        self.rows.append(torch.stack([v.detach().float().reshape(()) for v in items.values()]))
+        self.counts.append(count)
+
+    def means(self) -> dict[str, float]:
+        if not self.rows:
+            return {}
+        weights = torch.tensor(self.counts, dtype=torch.float32, device=self.rows[0].device)
+        values = (torch.stack(self.rows) * weights[:, None]).sum(0) / weights.sum()
+        return dict(zip(self.keys, values.tolist()))
+
+
 def _as_dataset(data: Any, name: str) -> Dataset:
     if isinstance(data, Dataset):
         return data
@@ -167,7 +190,7 @@ class Trainer:
                 t0 = time.perf_counter()
                 perm = torch.randperm(n, generator=torch.Generator().manual_seed(
                     cfg.seed * 1_000_003 + epoch)).to(device)
-                sums: dict[str, torch.Tensor] = {}
+                meters = {name: _Meter() for name in optimizers}
                 lr = cfg.lr
                 for i in range(n_batches):
                     idx = perm[i * bs:(i + 1) * bs]
@@ -190,16 +213,16 @@ class Trainer:
                             torch.nn.utils.clip_grad_norm_(
                                 [flat[name].param] if flat else groups[name], cfg.grad_clip)
                         opt.step()
-                        self._accumulate(sums, loss, name, len(optimizers) > 1, len(idx))
+                        meters[name].add(loss, name, len(optimizers) > 1, len(idx))
                     state["step"] = step + 1
                     bar.update(1)
-                    if (i + 1) % refresh == 0:
-                        seen = min(n, (i + 1) * bs)
-                        bar.set_postfix({k: f"{v.item() / seen:.4g}" for k, v in sums.items()},
-                                        refresh=False)
+                    if (i + 1) % refresh == 0 and cfg.progress:
+                        bar.set_postfix({k: f"{v:.4g}" for m in meters.values()
+                                         for k, v in m.means().items()}, refresh=False)
                 seconds = time.perf_counter() - t0
                 row = {"epoch": epoch + 1, "step": state["step"], "split": "train",
-                       **{k: v.item() / n for k, v in sums.items()}, "lr": lr,
+                       **{k: v for m in meters.values() for k, v in m.means().items()},
+                       "lr": lr,
                        "time": seconds, "examples_per_s": n / seconds}
                 rows = [row]
                 if val_ds is not None:
@@ -242,27 +265,18 @@ class Trainer:
         groups = list(model.parameter_groups())
         was_training = model.training
         model.eval()
-        sums: dict[str, torch.Tensor] = {}
+        meters = {name: _Meter() for name in groups}
         with torch.inference_mode():
             for i in range(0, len(ds), batch_size):
                 xb = ds.x[i:i + batch_size].to(device)
                 yb = None if ds.y is None else ds.y[i:i + batch_size].to(device)
                 for name in groups:
-                    Trainer._accumulate(sums, model.group_loss(name, (xb, yb)), name,
-                                        len(groups) > 1, len(xb))
+                    meters[name].add(model.group_loss(name, (xb, yb)), name, len(groups) > 1,
+                                     len(xb))
         model.train(was_training)
-        return {k: v.item() / len(ds) for k, v in sums.items()}
+        return {k: v for m in meters.values() for k, v in m.means().items()}
 
     # -- helpers -------------------------------------------------------------------
-    @staticmethod
-    def _accumulate(sums: dict[str, torch.Tensor], loss: Loss, group: str, prefix: bool,
-                    count: int) -> None:
-        items = {"loss": loss.total, **loss.terms}
-        for key, value in items.items():
-            k = f"{group}.{key}" if prefix else key
-            v = value.detach().float() * count
-            sums[k] = sums[k] + v if k in sums else v
-
     def _check_finite(self, loss: Loss, group: str, epoch: int, step: int,
                       several: bool) -> None:
         if bool(torch.isfinite(loss.total)):
