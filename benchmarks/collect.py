@@ -1,0 +1,34 @@
+"""Assemble BENCHMARKS.md from the result files the benchmark scripts write.
+
+Each script in benchmarks/ writes its own section to benchmarks/results/<topic>.md (with
+the command that produced it); this script concatenates them, in a fixed order, under
+one header, so every number in BENCHMARKS.md comes from a file a script wrote.
+
+    python benchmarks/collect.py
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+ORDER = ["vae_digits", "metrics", "compare", "reduce", "anomaly", "timeseries", "gpu"]
+HEADER = """# Benchmarks
+
+Every number below was measured by a script in `benchmarks/`; each section names the
+command that produced it and the machine it ran on. Re-run a script to refresh its
+section (it rewrites `benchmarks/results/<topic>.md`), then `python benchmarks/collect.py`.
+"""
+
+
+def main() -> None:
+    results = ROOT / "results"
+    files = sorted(results.glob("*.md"), key=lambda p: (
+        ORDER.index(p.stem) if p.stem in ORDER else len(ORDER), p.stem))
+    parts = [HEADER] + [p.read_text().strip() + "\n" for p in files]
+    (ROOT.parent / "BENCHMARKS.md").write_text("\n".join(parts))
+    print(f"BENCHMARKS.md: {len(files)} sections")
+
+
+if __name__ == "__main__":
+    main()
