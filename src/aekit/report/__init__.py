@@ -1,0 +1,1 @@
+"""Plots (PNG) and the self-contained HTML report."""
