@@ -13,7 +13,7 @@ QUICKSTART_MODEL = {"latent_dim": 8, "arch": "mlp", "hidden_dims": (256, 128)}
 
 @click.command("quickstart")
 @click.option("--out", default="runs/quickstart", show_default=True, help="Run folder.")
-@click.option("--epochs", type=click.IntRange(min=1), default=60, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def command(out: str, epochs: int, quiet: bool) -> None:
     """Train a VAE on scikit-learn's 8x8 digits and write a report.
