@@ -10,6 +10,12 @@ from sklearn.datasets import load_digits
 from aekit.data.dataset import Dataset
 
 
+# The suite's models are tiny: one intra-op thread is as fast as two, and it keeps the
+# run time steady when other processes share the cores (OpenMP threads stall under
+# oversubscription).
+torch.set_num_threads(1)
+
+
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)

@@ -49,6 +49,8 @@ def create(name: str, *, data: Any = None, **settings: Any) -> Autoencoder:
         Example data. Fills ``input_shape`` when it is not given, and resolves
         ``likelihood="auto"`` (Bernoulli for data in [0, 1], learned-scale Gaussian
         otherwise). Without data, ``"auto"`` falls back to the learned-scale Gaussian.
+        A model whose config defaults to a fixed likelihood (``linear_ae``: Gaussian)
+        keeps it unless ``likelihood`` is passed.
     **settings
         Fields of the model's config dataclass (``latent_dim``, ``hidden_dims``, ...).
 
@@ -65,6 +67,7 @@ def create(name: str, *, data: Any = None, **settings: Any) -> Autoencoder:
         raise ConfigError(f"data must be a Dataset or a torch.Tensor, got {type(data).__name__}")
     if x is not None:
         settings.setdefault("input_shape", tuple(x.shape[1:]))
-    if settings.get("likelihood", "auto") == "auto":
+    default_likelihood = getattr(cls.Config, "likelihood", "auto")  # a model may fix its own
+    if settings.get("likelihood", default_likelihood) == "auto":
         settings["likelihood"] = choose_likelihood(x) if x is not None else "gaussian_learned"
     return cls(config_from_kwargs(cls.Config, settings, name))
