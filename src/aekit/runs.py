@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from aekit.data.dataset import Dataset
+from aekit.errors import ConfigError
 from aekit.io import atomic_write_text
 from aekit.models import Autoencoder, create
 from aekit.train import TrainConfig, Trainer, TrainResult
@@ -60,8 +61,13 @@ def train_run(
     train_config: TrainConfig | None = None,
     resume: bool = False,
     report: bool = True,
+    pretrain_epochs: int = 0,
 ) -> Run:
-    """Create ``model_name`` for ``data``, train it, and write the run folder + report."""
+    """Create ``model_name`` for ``data``, train it, and write the run folder + report.
+
+    ``pretrain_epochs > 0`` first runs the model's greedy layer-wise pretraining
+    (``model.pretrain``, e.g. the stacked denoising AE) for that many epochs per layer.
+    """
     folder = Path(folder)
     cfg = train_config or TrainConfig()
     if cfg.val_fraction > 0 and len(data) >= 10:
@@ -71,6 +77,12 @@ def train_run(
     torch.manual_seed(cfg.seed)
     model = create(model_name, data=train, **(model_settings or {}))
     folder.mkdir(parents=True, exist_ok=True)
+    if pretrain_epochs and not resume:
+        if not callable(getattr(model, "pretrain", None)):
+            raise ConfigError(f"model {model_name!r} has no layer-wise pretraining; "
+                              "drop --pretrain-epochs")
+        model.pretrain(train, epochs_per_layer=pretrain_epochs, batch_size=cfg.batch_size,
+                       lr=cfg.lr, seed=cfg.seed, device=cfg.device, progress=cfg.progress)
     result = Trainer(cfg, run_dir=folder).fit(model, train, val, resume=resume)
     atomic_write_text(folder / "data.json", json.dumps({
         "source": data.name, "examples": len(data), "shape": list(data.sample_shape),

@@ -52,6 +52,16 @@ def test_train_sample_interpolate(runner, tmp_path):
     assert strip.is_file()
 
 
+def test_train_sdae_with_pretraining(runner, tmp_path):
+    res = invoke(runner, "train", "sdae", "--data", "digits_flat", "--epochs", 1,
+                 "--pretrain-epochs", 1, "--out", tmp_path / "s", "--quiet",
+                 "--set", "hidden_dims=(32,)", "--latent-dim", 8)
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(cli, ["train", "vae", "--data", "digits", "--pretrain-epochs", "1",
+                              "--out", str(tmp_path / "v"), "--epochs", "1"])
+    assert res.exit_code == 2 and "no layer-wise pretraining" in res.output
+
+
 def test_train_resume_continues(runner, tmp_path):
     run = tmp_path / "vae"
     common = ["train", "vae", "--data", "digits", "--out", run, "--quiet",

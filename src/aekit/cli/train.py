@@ -40,11 +40,13 @@ def print_summary(run) -> None:
 @click.option("--grad-clip", type=click.FloatRange(min=0, min_open=True), default=None)
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="Any model setting, e.g. --set beta=4 --set hidden_dims=(512,256).")
+@click.option("--pretrain-epochs", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Greedy layer-wise pretraining epochs per layer first (sdae).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def command(model, data_source, label_column, out, latent_dim, epochs, batch_size, lr, seed,
-            device, val_fraction, patience, checkpoint_every, grad_clip, settings, resume,
-            quiet) -> None:
+            device, val_fraction, patience, checkpoint_every, grad_clip, settings,
+            pretrain_epochs, resume, quiet) -> None:
     """Train MODEL (see `aekit models`) on --data and write a run folder.
 
     \b
@@ -52,6 +54,7 @@ def command(model, data_source, label_column, out, latent_dim, epochs, batch_siz
       aekit train vae --data digits --epochs 50 --latent-dim 8
       aekit train beta_vae --data images/ --set beta=4 --out runs/bvae
       aekit train vae --data digits --out runs/vae --epochs 80 --resume
+      aekit train sdae --data digits --pretrain-epochs 10 --epochs 20
     """
     from aekit.models import get_class
     from aekit.runs import train_run
@@ -66,5 +69,5 @@ def command(model, data_source, label_column, out, latent_dim, epochs, batch_siz
                       checkpoint_every=checkpoint_every, grad_clip=grad_clip,
                       progress=not quiet)
     run = train_run(model, data, out or f"runs/{model}", model_settings=model_settings,
-                    train_config=cfg, resume=resume)
+                    train_config=cfg, resume=resume, pretrain_epochs=pretrain_epochs)
     print_summary(run)
