@@ -8,6 +8,7 @@ torch.Size([2, 64])
 
 __version__ = "0.1.0"
 
+from aekit.apps.reduce import AutoencoderReducer  # noqa: E402
 from aekit.data.dataset import Dataset  # noqa: E402
 from aekit.io import load  # noqa: E402
 from aekit.models import Autoencoder, Loss, available, create  # noqa: E402
@@ -15,6 +16,7 @@ from aekit.train import TrainConfig, Trainer, TrainResult  # noqa: E402
 
 __all__ = [
     "Autoencoder",
+    "AutoencoderReducer",
     "Dataset",
     "Loss",
     "TrainConfig",
