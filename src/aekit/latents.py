@@ -10,10 +10,13 @@ exp() finite and is the first line of defence against NaN losses.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch.distributions import Independent, Normal
 
 LOGVAR_CLAMP = 15.0
+LOG_2PI = math.log(2 * math.pi)
 
 
 class DiagonalGaussian:
@@ -61,5 +64,11 @@ class DiagonalGaussian:
 
 def gaussian_log_prob(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """``log N(z; mu, diag(exp(logvar)))`` summed over the last dimension."""
-    log2pi = 1.8378770664093453
-    return -0.5 * (((z - mu).square() * torch.exp(-logvar)) + logvar + log2pi).sum(-1)
+    return -0.5 * (((z - mu).square() * torch.exp(-logvar)) + logvar + LOG_2PI).sum(-1)
+
+
+def gaussian_kl(mu_q: torch.Tensor, logvar_q: torch.Tensor, mu_p: torch.Tensor,
+                logvar_p: torch.Tensor) -> torch.Tensor:
+    """Closed-form ``KL(N(mu_q, e^logvar_q) || N(mu_p, e^logvar_p))`` per dimension."""
+    return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p).square())
+                  * torch.exp(-logvar_p) - 1.0)

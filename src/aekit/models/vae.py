@@ -6,7 +6,8 @@
 
 estimated with one reparameterised sample; both terms are summed over dimensions per
 example and averaged over the batch, and the KL is closed-form for the standard
-normal prior. ``beta`` weights the KL (beta = 1 is the ELBO). Two guards against
+normal prior (``prior="mog"`` or ``"vamp"`` give learned priors, whose KL is
+estimated by Monte Carlo at the same sample: log q(z|x) - log p(z)). ``beta`` weights the KL (beta = 1 is the ELBO). Two guards against
 posterior collapse are settings:
 
 * ``kl_warmup_steps``: the KL weight ramps linearly from 0 to beta over that many steps;
@@ -24,7 +25,7 @@ from aekit.errors import ConfigError
 from aekit.latents import DiagonalGaussian
 from aekit.models.base import Autoencoder, Batch, Loss, ModelConfig, unpack
 from aekit.models.registry import register
-from aekit.priors import StandardNormal
+from aekit.priors import PRIORS, VampPrior, make_prior
 from aekit.schedules import linear_ramp
 
 
@@ -35,6 +36,8 @@ class VAEConfig(ModelConfig):
     beta: float = 1.0  # weight of the KL term (1 = the ELBO)
     kl_warmup_steps: int = 0  # steps over which the KL weight ramps from 0 to beta
     free_bits: float = 0.0  # per-dimension KL floor (nats) in the objective
+    prior: str = "normal"  # p(z): normal | mog (mixture of Gaussians) | vamp (VampPrior)
+    prior_components: int = 10  # mixture components (mog) or pseudo-inputs (vamp)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -44,6 +47,10 @@ class VAEConfig(ModelConfig):
             raise ConfigError(f"kl_warmup_steps must be >= 0, got {self.kl_warmup_steps}")
         if self.free_bits < 0:
             raise ConfigError(f"free_bits must be >= 0, got {self.free_bits}")
+        if self.prior not in PRIORS:
+            raise ConfigError(f"prior={self.prior!r} is not one of {PRIORS}")
+        if self.prior_components < 1:
+            raise ConfigError(f"prior_components must be >= 1, got {self.prior_components}")
 
 
 @register
@@ -58,7 +65,14 @@ class VAE(Autoencoder):
         super().__init__(config)
         self.encoder = self._encoder(2 * config.latent_dim)
         self.decoder = self._decoder()
-        self.prior = StandardNormal(config.latent_dim)
+        self.prior = make_prior(config.prior, config.latent_dim,
+                                input_shape=config.input_shape,
+                                n_components=config.prior_components)
+        if isinstance(self.prior, VampPrior):
+            if self.conditional:
+                raise ConfigError("prior='vamp' needs an unconditional encoder; use "
+                                  "prior='mog' with conditional models")
+            self.prior.bind(self.encode)
 
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> DiagonalGaussian:
         """The posterior q(z | x)."""
