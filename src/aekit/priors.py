@@ -16,7 +16,6 @@ from torch import nn
 from aekit.errors import ConfigError
 from aekit.latents import DiagonalGaussian, gaussian_log_prob
 
-
 LOG_2PI = math.log(2 * math.pi)
 
 
