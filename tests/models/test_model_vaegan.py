@@ -12,7 +12,7 @@ from aekit.errors import ConfigError
 
 def _small(data, **settings):
     return aekit.create("vaegan", data=data, latent_dim=3, hidden_dims=(32,),
-                        disc_hidden_dims=(32,), disc_features=16, **settings)
+                        disc_hidden_dims=(32,), disc_dense=16, **settings)
 
 
 def test_each_group_changes_only_when_its_own_optimiser_steps(digits_flat):
@@ -49,6 +49,7 @@ def test_each_group_changes_only_when_its_own_optimiser_steps(digits_flat):
 
 def test_group_losses_follow_larsen_et_al(digits_flat):
     model = _small(digits_flat, gamma=0.5, beta=2.0)
+    assert aekit.create("vaegan", input_shape=(4,), likelihood="gaussian").config.beta == 0.1
     x = digits_flat.x[:16]
     torch.manual_seed(3)
     enc = model.group_loss("encoder", x)
@@ -58,7 +59,8 @@ def test_group_losses_follow_larsen_et_al(digits_flat):
     x_tilde = torch.sigmoid(model.decode_logits(z))
     f_x, _ = model.discriminator(x)
     f_t, _ = model.discriminator(x_tilde)
-    feat = 0.5 * (f_x - f_t).square().sum(1) + 0.5 * 16 * math.log(2 * math.pi)
+    assert f_x.shape == (16, 32)  # Dis_l: the MLP's hidden layer
+    feat = 0.5 * (f_x - f_t).square().sum(1) + 0.5 * 32 * math.log(2 * math.pi)
     kl = q.kl_standard_normal().sum(1)
     torch.testing.assert_close(enc.terms["feature_recon"], feat.mean())
     torch.testing.assert_close(enc.terms["kl"], kl.mean())
@@ -99,9 +101,21 @@ def test_smoke(digits, digits_flat, flat):
         for key in ("encoder.loss", "encoder.kl", "decoder.gen", "discriminator.disc"):
             assert torch.isfinite(torch.tensor(row[key])), (split, key)
     x = data.x[:5]
+    # Dis_l: the conv stack's 16 x 4 x 4 output map for images, the MLP's hidden layer else
+    assert model.discriminator(x)[0].shape == (5, 32 if flat else 16 * 4 * 4)
     assert model.encode(x).mu.shape == (5, 4)
     assert model.reconstruct(x).shape == x.shape
     assert model.sample(3).shape == (3, *data.sample_shape)
+
+
+def test_sequences_get_a_conv_discriminator():
+    model = aekit.create("vaegan", input_shape=(3, 16), likelihood="gaussian", latent_dim=2,
+                         base_channels=4)
+    x = torch.randn(6, 3, 16)
+    feats, logits = model.discriminator(x)
+    assert feats.shape[0] == 6 and logits.shape == (6,)
+    assert torch.isfinite(model.group_loss("decoder", x).total)
+    assert model.sample(2).shape == (2, 3, 16)
 
 
 def test_save_load_round_trip(digits, tmp_path):
@@ -115,8 +129,8 @@ def test_save_load_round_trip(digits, tmp_path):
     assert torch.equal(loaded.discriminator(x)[1], model.discriminator(x)[1])
 
 
-@pytest.mark.parametrize("bad", [{"gamma": -1.0}, {"disc_features": 0},
-                                 {"disc_hidden_dims": (0,)}, {"beta": -1.0}])
+@pytest.mark.parametrize("bad", [{"gamma": -1.0}, {"disc_dense": 0},
+                                 {"disc_hidden_dims": ()}, {"beta": -1.0}])
 def test_bad_settings_name_the_parameter(bad):
     with pytest.raises(ConfigError, match=next(iter(bad))):
         aekit.create("vaegan", input_shape=(4,), likelihood="gaussian", **bad)

@@ -42,6 +42,7 @@ def test_the_penalty_pulls_codes_to_the_prior(digits_flat):
         _fit(model, digits_flat, epochs=10)
         with torch.no_grad():
             mmd[lam] = mmd2_unbiased(model.embed(digits_flat.x[:500]), prior).item()
+    print(f"MMD^2 codes vs prior after 10 epochs: lam=0 {mmd[0.0]:.4f}, lam=10 {mmd[10.0]:.4f}")
     assert mmd[10.0] < 0.2 * mmd[0.0]
 
 

@@ -123,7 +123,7 @@ def mmd_permutation_test(x: torch.Tensor, y: torch.Tensor, kernel: str = "imq",
         The observed ``MMD^2_u`` and the p-value ``(1 + #{perm >= observed}) / (1 + P)``.
     """
     n, m = x.shape[0], y.shape[0]
-    z = torch.cat([x, y]).double()
+    z = torch.cat([x, y]).detach().cpu().double()  # float64 on the CPU, like the permutations
     k = kernel_matrix(z, z, kernel, scales, c_base)
     k0 = k - torch.diag(k.diagonal())
     labels = torch.cat([torch.ones(n), torch.zeros(m)]).double()

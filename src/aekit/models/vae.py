@@ -91,11 +91,14 @@ class VAE(Autoencoder):
         q = self.encode(x, y)
         z = q.rsample()
         recon = self.likelihood.nll(self.decode_logits(z, y), x)  # (B,)
+        return recon, self.kl_dims(q, z)
+
+    def kl_dims(self, q: DiagonalGaussian, z: torch.Tensor) -> torch.Tensor:
+        """KL(q || p) per latent dimension ``(B, K)`` in closed form, or ``(B, 1)`` as the
+        Monte-Carlo estimate at ``z`` when the prior has no closed form."""
         if self.prior.closed_form_kl:
-            kl_dims = q.kl_standard_normal()  # (B, K)
-        else:
-            kl_dims = self.prior.kl(q, z).unsqueeze(-1)  # (B, 1), Monte-Carlo
-        return recon, kl_dims
+            return q.kl_standard_normal()
+        return self.prior.kl(q, z).unsqueeze(-1)
 
     def objective(self, recon: torch.Tensor, kl_dims: torch.Tensor) -> Loss:
         """Combine per-example terms into the (warmed-up, free-bits) training loss."""

@@ -16,13 +16,16 @@ Three optimiser groups, stepped in this order through the trainer's parameter-gr
 
 Every term is summed over its dimensions per example and averaged over the batch. The
 KL weight follows the VAE family's settings (``beta``, ``kl_warmup_steps``,
-``free_bits``). ``loss(batch)`` is the encoder's objective, the VAE-GAN analogue of the
-negative ELBO; the discriminator's target features Dis_l(x) carry no gradient (the
-discriminator learns only from L_GAN, as in the paper).
+``free_bits``); the paper's objective is ``beta = 1``, the default here is 0.1 (see
+docs/models/vaegan.md for the measurement behind it). ``loss(batch)`` is the encoder's
+objective, the VAE-GAN analogue of the negative ELBO; the discriminator's target
+features Dis_l(x) carry no gradient (the discriminator learns only from L_GAN, as in
+the paper).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -35,43 +38,65 @@ from aekit.models.aae import discriminator_loss, generator_loss
 from aekit.models.base import Batch, Loss, unpack
 from aekit.models.registry import register
 from aekit.models.vae import VAE, VAEConfig
-from aekit.nn import activation, build_encoder
+from aekit.nn import MLP, ConvEncoder, activation, resolve_arch
+from aekit.nn.seq import SeqConvEncoder
 
 
 @dataclass
 class VAEGANConfig(VAEConfig):
     """Settings of VAE-GAN (the VAE family's, plus the discriminator's)."""
 
+    beta: float = 0.1  # KL weight (see the docs: 1 gave blurry, low-information codes)
     gamma: float = 1.0  # weight of the feature reconstruction in the decoder's loss
-    disc_features: int = 64  # size F of the discriminator layer Dis_l used for reconstruction
-    disc_hidden_dims: tuple[int, ...] = (128,)  # MLP discriminator widths (vector data)
+    disc_hidden_dims: tuple[int, ...] = (128,)  # MLP discriminator widths; Dis_l is the last
+    disc_dense: int = 64  # width of the dense layer between Dis_l and the logit
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self.disc_hidden_dims = tuple(int(h) for h in self.disc_hidden_dims)
         if self.gamma < 0:
             raise ConfigError(f"gamma must be >= 0, got {self.gamma}")
-        if self.disc_features < 1:
-            raise ConfigError(f"disc_features must be >= 1, got {self.disc_features}")
-        if any(h < 1 for h in self.disc_hidden_dims):
-            raise ConfigError(f"disc_hidden_dims must be positive, got {self.disc_hidden_dims}")
+        if self.disc_dense < 1:
+            raise ConfigError(f"disc_dense must be >= 1, got {self.disc_dense}")
+        if not self.disc_hidden_dims or any(h < 1 for h in self.disc_hidden_dims):
+            raise ConfigError(f"disc_hidden_dims must be one or more positive widths, got "
+                              f"{self.disc_hidden_dims}")
 
 
 class FeatureDiscriminator(nn.Module):
-    """``x -> (Dis_l(x) (B, F), logit (B,))``: a feature network and a linear head."""
+    """``x -> (Dis_l(x) (B, F), logit (B,))``.
+
+    Dis_l is an intermediate layer that keeps the input's content, as Larsen et al.'s
+    third convolutional layer does: for images the output map of the conv stack of
+    :class:`aekit.nn.ConvEncoder` (for sequences, of the 1-D conv stack), flattened; for
+    other data the last hidden layer of an MLP with ``disc_hidden_dims``, after its
+    activation. A dense layer of ``disc_dense`` units and a linear logit follow.
+    """
 
     def __init__(self, config: VAEGANConfig) -> None:
         super().__init__()
         c = config
-        self.features = build_encoder(c.input_shape, c.disc_features, arch=c.arch,
-                                      hidden_dims=c.disc_hidden_dims,
-                                      base_channels=c.base_channels, act=c.activation)
-        self.head = nn.Sequential(activation(c.activation), nn.Linear(c.disc_features, 1))
+        arch = resolve_arch(c.arch, c.input_shape)
+        if arch == "conv":
+            self.features = ConvEncoder(c.input_shape, 1, base_channels=c.base_channels,
+                                        act=c.activation).features
+        elif arch == "seq":
+            self.features = SeqConvEncoder(c.input_shape, 1, base_channels=c.base_channels,
+                                           act=c.activation).features
+        else:
+            hidden = c.disc_hidden_dims
+            self.features = nn.Sequential(
+                MLP(math.prod(c.input_shape), hidden[:-1], hidden[-1], act=c.activation),
+                activation(c.activation))
+        with torch.no_grad():
+            size = self.features(torch.zeros(1, *c.input_shape)).numel()
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(size, c.disc_dense),
+                                  activation(c.activation), nn.Linear(c.disc_dense, 1))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Hidden features and the logit that ``x`` is real."""
+        """Dis_l(x) flattened to ``(B, F)``, and the logit that ``x`` is real."""
         f = self.features(x)
-        return f, self.head(f).squeeze(-1)
+        return f.flatten(1), self.head(f).squeeze(-1)
 
 
 @register
@@ -96,11 +121,6 @@ class VAEGAN(VAE):
         q = self.encode(x)
         return q, q.rsample()
 
-    def _kl_dims(self, q: DiagonalGaussian, z: torch.Tensor) -> torch.Tensor:
-        if self.prior.closed_form_kl:
-            return q.kl_standard_normal()
-        return self.prior.kl(q, z).unsqueeze(-1)
-
     def _generated(self, x: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Reconstructions x~ from ``z`` and as many prior samples x_p, in data space."""
         x_tilde = self.likelihood.mean(self.decode_logits(z))
@@ -112,7 +132,7 @@ class VAEGAN(VAE):
         x, _ = unpack(batch)
         q, z = self._posterior_sample(x)
         feat = self.feature_nll(x, self.likelihood.mean(self.decode_logits(z)))
-        out = self.objective(feat, self._kl_dims(q, z))
+        out = self.objective(feat, self.kl_dims(q, z))
         return Loss(out.total, {"feature_recon": out.terms["recon"], "kl": out.terms["kl"]},
                     per_example=out.per_example)
 
