@@ -7,8 +7,8 @@
 estimated with one reparameterised sample; both terms are summed over dimensions per
 example and averaged over the batch, and the KL is closed-form for the standard
 normal prior (``prior="mog"`` or ``"vamp"`` give learned priors, whose KL is
-estimated by Monte Carlo at the same sample: log q(z|x) - log p(z)). ``beta`` weights the KL (beta = 1 is the ELBO). Two guards against
-posterior collapse are settings:
+estimated by Monte Carlo at the same sample: log q(z|x) - log p(z)). ``beta`` weights
+the KL (beta = 1 is the ELBO). Two guards against posterior collapse are settings:
 
 * ``kl_warmup_steps``: the KL weight ramps linearly from 0 to beta over that many steps;
 * ``free_bits``: each latent dimension's batch-mean KL counts as at least that many nats
