@@ -15,6 +15,7 @@ forward pass for forward + backward).
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import tempfile
 import time
@@ -128,17 +129,23 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--compile", action="store_true", help="aekit with torch.compile")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch intra-op threads (default: torch's choice)")
     parser.add_argument("--out", default="benchmarks/results/vae_digits.md")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     train, test = split_digits()
     peak = matmul_gflops()
     flops = model_flops_per_example()
     lines = [
         "## MLP VAE on digits (issue 2 benchmark)", "",
         f"Command: `python benchmarks/bench_vae_digits.py --epochs {args.epochs}"
-        + (" --compile" if args.compile else "") + "`", "",
+        + (" --compile" if args.compile else "")
+        + (f" --threads {args.threads}" if args.threads else "") + "`", "",
         f"Machine: {platform.processor() or platform.machine()}, "
-        f"{torch.get_num_threads()} torch threads, torch {torch.__version__}; "
+        f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, "
+        f"load average {os.getloadavg()[0]:.1f} at start; "
         f"measured fp32 matmul rate {peak:.1f} GFLOP/s (2048x2048).",
         f"Data: digits, {len(train)} train / {len(test)} test (seed 0); {args.epochs} epochs; "
         f"lr {args.lr}; model FLOPs per example per step {flops / 1e3:.1f} k.", "",
