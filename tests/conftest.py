@@ -9,7 +9,6 @@ from sklearn.datasets import load_digits
 
 from aekit.data.dataset import Dataset
 
-
 # The suite's models are tiny: one intra-op thread is as fast as two, and it keeps the
 # run time steady when other processes share the cores (OpenMP threads stall under
 # oversubscription).
