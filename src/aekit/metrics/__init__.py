@@ -55,6 +55,7 @@ from aekit.metrics.representation import (
     knn_accuracy,
     linear_probe_accuracy,
     representation_scores,
+    trustworthiness,
 )
 from aekit.metrics.sample_quality import (
     FrechetResult,
@@ -110,6 +111,7 @@ __all__ = [
     "reconstruction_scores",
     "reconstructions",
     "representation_scores",
+    "trustworthiness",
     "sample_codes",
     "sap",
     "ssim",

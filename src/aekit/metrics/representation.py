@@ -7,6 +7,9 @@ that the model never saw during training.
   standardised codes, fitted on a training part and scored (accuracy) on a test part.
 * ``knn_accuracy``: accuracy of a k-nearest-neighbour vote (Euclidean, on standardised
   codes), same split.
+* ``trustworthiness``: how well the code keeps each point's nearest neighbours
+  (Venna & Kaski 2001; scikit-learn's implementation), 1 = every neighbour in code space
+  was a neighbour in data space.
 * ``clustering_scores``: k-means with as many clusters as classes on standardised codes
   (10 restarts), compared with the labels by normalised mutual information (NMI,
   arithmetic normalisation) and the adjusted Rand index (ARI).
@@ -25,7 +28,18 @@ from aekit.errors import ConfigError, DataError
 from aekit.metrics._util import as_tensor, embed, labels_of, to_numpy
 
 __all__ = ["clustering_scores", "knn_accuracy", "linear_probe_accuracy",
-           "representation_scores"]
+           "representation_scores", "trustworthiness"]
+
+
+def trustworthiness(data: Any, codes: Any, *, n_neighbors: int = 10) -> float:
+    """Trustworthiness of ``codes`` ``(N, K)`` as an embedding of ``data`` ``(N, ...)``."""
+    from sklearn.manifold import trustworthiness as _trust
+
+    x = to_numpy(as_tensor(data)).reshape(len(to_numpy(as_tensor(data))), -1)
+    z = to_numpy(as_tensor(codes)).reshape(len(x), -1)
+    if not 1 <= n_neighbors < len(x) / 2:
+        raise ConfigError(f"n_neighbors must be in [1, {len(x) / 2:.0f}), got {n_neighbors}")
+    return float(_trust(x, z, n_neighbors=n_neighbors))
 
 
 def _labels(y: Any) -> np.ndarray:
