@@ -1,7 +1,9 @@
 """Pick encoder and decoder networks from the data's shape (the modality).
 
-``arch="auto"`` chooses an MLP for vectors ``(D,)`` and a conv net for images
-``(C, H, W)``; any shape can be forced through an MLP with ``arch="mlp"``.
+``arch="auto"`` chooses an MLP for vectors ``(D,)``, a 1-D conv net (``"seq"``) for
+multichannel sequences ``(C, T)`` and a conv net for images ``(C, H, W)``; sequences can
+use a GRU instead (``arch="gru"``), and any shape can be forced through an MLP with
+``arch="mlp"``.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from torch import nn
 from aekit.errors import ConfigError
 from aekit.nn.conv2d import ConvDecoder, ConvEncoder
 from aekit.nn.mlp import MLP
+from aekit.nn.seq import GRUDecoder, GRUEncoder, SeqConvDecoder, SeqConvEncoder
 
-ARCHS = ("auto", "mlp", "conv")
+ARCHS = ("auto", "mlp", "conv", "seq", "gru")
 
 
 def resolve_arch(arch: str, input_shape: Sequence[int]) -> str:
@@ -24,7 +27,11 @@ def resolve_arch(arch: str, input_shape: Sequence[int]) -> str:
         raise ConfigError(f"arch={arch!r} is not one of {ARCHS}")
     shape = tuple(input_shape)
     if arch == "auto":
-        return "conv" if len(shape) == 3 else "mlp"
+        return {3: "conv", 2: "seq"}.get(len(shape), "mlp")
+    if arch in ("seq", "gru") and len(shape) != 2:
+        raise ConfigError(
+            f"arch={arch!r} needs sequences of shape (C, T); input_shape is {shape}"
+        )
     if arch == "conv" and len(shape) != 3:
         raise ConfigError(
             f"arch='conv' needs images of shape (C, H, W); input_shape is {shape}"
@@ -43,8 +50,13 @@ def build_encoder(
 ) -> nn.Module:
     """Network mapping ``(B, *input_shape)`` to ``(B, out_dim)``."""
     shape = tuple(input_shape)
-    if resolve_arch(arch, shape) == "conv":
+    kind = resolve_arch(arch, shape)
+    if kind == "conv":
         return ConvEncoder(shape, out_dim, base_channels=base_channels, act=act)
+    if kind == "seq":
+        return SeqConvEncoder(shape, out_dim, base_channels=base_channels, act=act)
+    if kind == "gru":  # hidden size: the first of hidden_dims
+        return GRUEncoder(shape, out_dim, hidden_size=tuple(hidden_dims or (64,))[0])
     return MLP(math.prod(shape), hidden_dims, out_dim, act=act)
 
 
@@ -59,7 +71,12 @@ def build_decoder(
 ) -> nn.Module:
     """Network mapping ``(B, latent_dim)`` to ``(B, *output_shape)`` decoder outputs."""
     shape = tuple(output_shape)
-    if resolve_arch(arch, shape) == "conv":
+    kind = resolve_arch(arch, shape)
+    if kind == "conv":
         return ConvDecoder(latent_dim, shape, base_channels=base_channels, act=act)
+    if kind == "seq":
+        return SeqConvDecoder(latent_dim, shape, base_channels=base_channels, act=act)
+    if kind == "gru":
+        return GRUDecoder(latent_dim, shape, hidden_size=tuple(hidden_dims or (64,))[0])
     return MLP(latent_dim, tuple(reversed(tuple(hidden_dims))), math.prod(shape), act=act,
                out_shape=shape)
