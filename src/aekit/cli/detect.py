@@ -1,0 +1,406 @@
+"""``aekit detect``: fit an anomaly detector on a table (or a series) and score new data."""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from aekit.cli._common import parse_settings
+from aekit.errors import ConfigError, DataError
+
+TABLE_SUFFIXES = {".csv", ".tsv", ".txt", ".tab", ".gz"}
+ID_NAMES = {"id", "ID", "Id"}
+OUT_COLUMNS = ("anomaly_score", "anomaly_label")
+
+
+def _is_table(source: str) -> bool:
+    return Path(source).suffix.lower() in TABLE_SUFFIXES and Path(source).is_file()
+
+
+def _same_file(a: str | Path, b: str | Path) -> bool:
+    pa, pb = Path(a), Path(b)
+    if pa.exists() and pb.exists():
+        return pa.samefile(pb)
+    return pa.resolve() == pb.resolve()
+
+
+def _refuse_overwrite(data: str, *outputs: Path) -> None:
+    for out in outputs:
+        if _same_file(data, out):
+            raise ConfigError(f"--out {out} is the input file; a scoring run never overwrites "
+                              "its input: choose another output path")
+
+
+def _parse_binary_labels(cells: list[str], column: str, where: str) -> np.ndarray:
+    """0/1 labels from text (1/0, true/false, yes/no, anomaly/normal)."""
+    ones, zeros = {"1", "1.0", "true", "yes", "anomaly", "outlier"}, {
+        "0", "0.0", "false", "no", "normal", "inlier"}
+    out = np.empty(len(cells), dtype=np.int64)
+    for i, c in enumerate(cells):
+        v = c.strip().lower()
+        if v in ones:
+            out[i] = 1
+        elif v in zeros:
+            out[i] = 0
+        else:
+            raise DataError(f"{where}: label column {column!r} must hold 0/1 (or true/false), "
+                            f"got {c!r} in data row {i + 1}")
+    return out
+
+
+class _Table:
+    """A scoring/fitting table: the raw rows, the features and the optional labels."""
+
+    def __init__(self, source: str, *, features: list[str] | None, label_column: str | None,
+                 id_columns: list[str]) -> None:
+        from aekit.data.tabular import load_csv, read_table
+
+        table = read_table(source)
+        if table.header is None:
+            raise DataError(f"{source}: needs a header row with column names")
+        header = table.header
+        self.header, self.rows, self.source = header, table.rows, source
+        unknown = [c for c in [*id_columns, *([label_column] if label_column else [])]
+                   if c not in header]
+        if unknown:
+            raise DataError(f"{source}: no column(s) {unknown}; columns are {header}")
+        self.id_columns = id_columns + [h for h in header if h in ID_NAMES
+                                        and h not in id_columns and h != label_column]
+        reserved = set(self.id_columns) | ({label_column} if label_column else set())
+        present = [h for h in header if h not in reserved]
+        if features is None:
+            features = present
+            if not features:
+                raise DataError(f"{source}: no feature columns left (ids: {self.id_columns}, "
+                                f"label: {label_column})")
+        else:
+            missing = [c for c in features if c not in header]
+            extra = [c for c in present if c not in features]
+            if missing:
+                raise DataError(f"{source}: missing column(s) {missing} that the detector was "
+                                f"fitted on")
+            if extra:
+                raise DataError(f"{source}: unexpected column(s) {extra}; the detector was "
+                                f"fitted on {features} (ids {self.id_columns} and a "
+                                "--label-column are passed through)")
+        clash = [c for c in OUT_COLUMNS if c in header]
+        if clash:
+            raise DataError(f"{source}: already has column(s) {clash}; is it a scores file?")
+        self.features = features
+        ds = load_csv(source, columns=features)
+        self.x = ds.x.numpy()
+        self.y = None
+        if label_column:
+            j = header.index(label_column)
+            self.y = _parse_binary_labels([r[j] for r in table.rows], label_column, source)
+
+
+def _feature_names(shape: tuple[int, ...], names: list[str] | None) -> list[str]:
+    if names is not None and len(names) == int(np.prod(shape)):
+        return list(names)
+    if len(shape) == 1:
+        return [f"x{j}" for j in range(shape[0])]
+    return ["pixel[" + ",".join(map(str, idx)) + "]" for idx in np.ndindex(*shape)]
+
+
+def _top(contrib: np.ndarray, names: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and shares (of the row's total) of the ``k`` largest contributions."""
+    flat = contrib.reshape(len(contrib), -1)
+    k = min(k, flat.shape[1])
+    idx = np.argsort(-flat, axis=1, kind="stable")[:, :k]
+    total = flat.sum(1, keepdims=True)
+    share = np.take_along_axis(flat, idx, 1) / np.where(total > 0, total, 1.0)
+    return idx, share
+
+
+def _report(path: Path, scores: np.ndarray, threshold: float, labels: np.ndarray | None,
+            title: str, summary: list[dict[str, Any]]) -> Path:
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    from aekit.report import plots
+    from aekit.report.html import Section, write_report
+
+    with tempfile.TemporaryDirectory() as tmp:
+        hist = plots.histogram(scores, Path(tmp) / "scores.png", threshold=threshold,
+                               title="anomaly scores", xlabel="score")
+        sections = [Section("Summary", table=summary),
+                    Section("Score distribution",
+                            text=f"Scores above the threshold {threshold:.4g} are labelled "
+                                 "anomalous.", images=[hist])]
+        if labels is not None and 0 < labels.sum() < len(labels):
+            fpr, tpr, _ = roc_curve(labels, scores)
+            prec, rec, _ = precision_recall_curve(labels, scores)
+            roc = plots.line_plot(fpr, {"ROC": tpr, "chance": (np.array([0, 1]),
+                                                                np.array([0, 1]))},
+                                  Path(tmp) / "roc.png", xlabel="false positive rate",
+                                  ylabel="true positive rate", title="ROC curve")
+            pr = plots.line_plot(rec, {"PR": prec}, Path(tmp) / "pr.png", xlabel="recall",
+                                 ylabel="precision", title="precision-recall curve")
+            sections.append(Section("ROC and precision-recall", images=[roc, pr]))
+        return write_report(path, title=title, sections=sections)
+
+
+@click.group("detect")
+def command() -> None:
+    """Anomaly detection: fit a detector on data, score new data.
+
+    \b
+    Examples:
+      aekit detect fit --data train.csv --out detector --id-column id
+      aekit detect score detector --data new.csv --out scores.csv --label-column is_fraud
+      aekit detect fit --data sensors.csv --series --window 64 --out ts_detector
+    """
+
+
+@command.command("fit")
+@click.option("--data", "data_source", required=True, metavar="SOURCE",
+              help="CSV with a header (or any aekit data source: .npy, digits, ...).")
+@click.option("--out", required=True, help="Detector folder to write.")
+@click.option("--label-column", default=None, metavar="NAME",
+              help="Column with 0/1 labels: not used to fit, only to report AUROC/AUPRC.")
+@click.option("--id-column", "id_columns", multiple=True, metavar="NAME",
+              help="Column(s) that identify rows (not features); a column named id is one.")
+@click.option("--model", default="ae", show_default=True,
+              help="Backbone model(s), e.g. ae, vae, or ae,vae for a mixed ensemble.")
+@click.option("--score", default=None, help="Score type [default: reconstruction+latent; "
+                                           "reconstruction for --series].")
+@click.option("--contamination", type=click.FloatRange(0, 0.5, min_open=True), default=None,
+              help="Expected share of anomalies (sets the threshold) [default 0.1; 0.05 "
+                   "for --series].")
+@click.option("--n-estimators", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="Training epochs [default: about 1000 steps].")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="Model setting, e.g. --set beta=2.")
+@click.option("--series", is_flag=True,
+              help="The data is one time series: timestamp, channel..., is_anomaly.")
+@click.option("--window", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Window length (with --series).")
+@click.option("--arch", type=click.Choice(["seq", "gru"]), default="seq", show_default=True,
+              help="Sequence network (with --series).")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def fit_command(data_source, out, label_column, id_columns, model, score, contamination,
+                n_estimators, epochs, seed, settings, series, window, arch, quiet) -> None:
+    """Fit a detector on --data (unlabelled; it may contain anomalies) into --out.
+
+    \b
+    Examples:
+      aekit detect fit --data train.csv --out detector
+      aekit detect fit --data train.csv --out detector --model vae --score elbo
+      aekit detect fit --data sensors.csv --series --window 64 --out ts_detector
+    """
+    from aekit.apps.detect import AnomalyDetector, save_detector
+
+    if Path(out).exists() and _same_file(data_source, out):
+        raise ConfigError(f"--out {out} is the input file")
+    models = tuple(m.strip() for m in model.split(",") if m.strip())
+    common = dict(model=models[0] if len(models) == 1 else models, n_estimators=n_estimators,
+                  epochs=epochs, random_state=seed, verbose=not quiet,
+                  model_params=parse_settings(settings) or None)
+    if series:
+        from aekit.apps.timeseries import TimeSeriesAnomalyDetector
+        from aekit.data.series import read_series_csv
+
+        s = read_series_csv(data_source, label_column=label_column or "is_anomaly")
+        det = TimeSeriesAnomalyDetector(window=window, arch=arch,
+                                        contamination=contamination or 0.05,
+                                        score=score or "reconstruction", **common).fit(s.values)
+        extra = {"data": {"series": True, "channels": s.channel_names,
+                          "label_column": label_column or "is_anomaly", "source": data_source}}
+        det.save(out)
+        _add_extra(out, extra)
+        labels, flagged = s.labels, int(det.labels_.sum())
+        click.echo(f"fitted on {len(s)} time steps x {len(s.channel_names)} channels "
+                   f"({', '.join(s.channel_names)}); window {window}")
+    else:
+        x, meta, labels = _fit_data(data_source, label_column, list(id_columns))
+        det = AnomalyDetector(contamination=contamination or 0.1,
+                              score=score or "reconstruction+latent", **common).fit(x)
+        save_detector(det, out, kind="AnomalyDetector", extra={"data": meta})
+        flagged = int(det.labels_.sum())
+        click.echo(f"fitted on {len(x)} rows x {det.n_features_in_} features"
+                   + (f" (id columns: {', '.join(meta['id_columns'])})"
+                      if meta.get("id_columns") else ""))
+    click.echo(f"threshold {det.threshold_:.4g}: {flagged} of {len(det.labels_)} training "
+               f"{'steps' if series else 'rows'} above it")
+    if labels is not None:
+        _print_metrics(labels, det.decision_scores_, "training data")
+    click.echo(f"detector folder: {out}")
+    click.echo(f"next: aekit detect score {out} --data NEW.csv --out scores.csv")
+
+
+def _add_extra(folder: str, extra: dict[str, Any]) -> None:
+    import json
+
+    from aekit.apps.detect import DETECTOR_FILE
+    from aekit.io import atomic_write_text
+
+    path = Path(folder) / DETECTOR_FILE
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc.update(extra)
+    atomic_write_text(path, json.dumps(doc, indent=2))
+
+
+def _fit_data(source: str, label_column: str | None, id_columns: list[str]):
+    """``(x, meta, labels)`` for fitting; meta records the columns for scoring."""
+    if _is_table(source):
+        t = _Table(source, features=None, label_column=label_column, id_columns=id_columns)
+        meta = {"series": False, "table": True, "features": t.features,
+                "id_columns": t.id_columns, "label_column": label_column, "source": source}
+        return t.x, meta, t.y
+    if id_columns:
+        raise ConfigError("--id-column needs a CSV file with a header")
+    from aekit.cli._common import load_source
+
+    ds = load_source(source, label_column)
+    labels = None
+    if ds.y is not None and ds.y.ndim == 1 and int(ds.y.max()) <= 1:
+        labels = ds.y.numpy().astype(np.int64)
+    meta = {"series": False, "table": False, "source": source,
+            "features": _feature_names(ds.sample_shape, ds.feature_names),
+            "label_column": label_column}
+    return ds.x.numpy(), meta, labels
+
+
+def _print_metrics(labels: np.ndarray, scores: np.ndarray, what: str) -> dict[str, float]:
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    if labels.min() == labels.max():
+        click.echo(f"{what}: every label is {labels[0]}; AUROC/AUPRC need both classes")
+        return {}
+    m = {"AUROC": float(roc_auc_score(labels, scores)),
+         "AUPRC": float(average_precision_score(labels, scores))}
+    click.echo(f"{what}: AUROC {m['AUROC']:.4f}  AUPRC {m['AUPRC']:.4f} "
+               f"({int(labels.sum())} anomalies in {len(labels)})")
+    return m
+
+
+@command.command("score")
+@click.argument("detector_dir")
+@click.option("--data", "data_source", required=True, metavar="SOURCE",
+              help="CSV with the columns the detector was fitted on (any order).")
+@click.option("--out", required=True, help="Scores CSV to write (never the input).")
+@click.option("--label-column", default=None, metavar="NAME",
+              help="Column with 0/1 labels: report AUROC/AUPRC and the curves.")
+@click.option("--top", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Top contributing columns to add per row.")
+@click.option("--threshold", type=float, default=None,
+              help="Score threshold for the label [default: the fitted one].")
+@click.option("--report", "report_path", default=None,
+              help="HTML report path [default: report.html next to --out].")
+@click.option("--show", type=click.IntRange(min=0), default=10, show_default=True,
+              help="Most anomalous rows to print.")
+def score_command(detector_dir, data_source, out, label_column, top, threshold, report_path,
+                  show) -> None:
+    """Score --data with a fitted detector; write --out (input rows, in order, plus
+    anomaly_score, anomaly_label and the top contributing columns) and a report.
+
+    \b
+    Examples:
+      aekit detect score detector --data new.csv --out scores.csv
+      aekit detect score detector --data test.csv --out scores.csv --label-column y
+    """
+    from aekit.apps.detect import load_detector, read_detector_folder
+
+    out_path = Path(out)
+    report = Path(report_path) if report_path else out_path.parent / "report.html"
+    _refuse_overwrite(data_source, out_path, report)
+    if out_path.suffix.lower() in (".html", ".json") or out_path.is_dir():
+        raise ConfigError(f"--out {out}: expected a .csv file path")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    doc, _ = read_detector_folder(detector_dir)
+    meta = doc.get("data", {})
+    det = load_detector(detector_dir)
+    thr = det.threshold_ if threshold is None else float(threshold)
+    if meta.get("series"):
+        rows_out, scores, labels, names, contrib = _score_series(det, data_source, meta,
+                                                                 label_column, out_path)
+        what = "time steps"
+    else:
+        rows_out, scores, labels, names, contrib, header = _score_table(
+            det, data_source, meta, label_column)
+        what = "rows"
+    flagged = scores > thr
+    idx, share = _top(contrib, names, top) if top else (None, None)
+    if meta.get("series"):
+        _write_series_scores(out_path, rows_out, scores, flagged, idx, names)
+    else:
+        _write_table_scores(out_path, header, rows_out, scores, flagged, idx, names)
+    click.echo(f"scored {len(scores)} {what}: {int(flagged.sum())} above the threshold "
+               f"{thr:.4g}")
+    metrics = _print_metrics(labels, scores, "labels") if labels is not None else {}
+    if show and len(scores):
+        order = np.argsort(-scores, kind="stable")[:show]
+        click.echo(f"\nmost anomalous {what} (top contributing "
+                   f"{'channels' if meta.get('series') else 'columns'}, share of the "
+                   "reconstruction error):")
+        for i in order:
+            tops = "" if idx is None else ", ".join(
+                f"{names[j]} {s:.0%}" for j, s in zip(idx[i], share[i]))
+            click.echo(f"  {'step' if meta.get('series') else 'row'} {i + 1:>6}  score "
+                       f"{scores[i]:10.4g}  {tops}")
+    summary = [{"rows": len(scores), "flagged": int(flagged.sum()), "threshold": thr,
+                **{k: round(v, 4) for k, v in metrics.items()}}]
+    _report(report, scores, thr, labels, f"anomaly scores: {Path(data_source).name}", summary)
+    click.echo(f"\nscores: {out_path}\nreport: {report}")
+
+
+def _score_table(det, source: str, meta: dict, label_column: str | None):
+    if meta.get("table"):
+        t = _Table(source, features=meta["features"],
+                   label_column=label_column, id_columns=list(meta.get("id_columns", [])))
+        contrib = det.explain(t.x)
+        return t.rows, det.decision_function(t.x), t.y, t.features, contrib, t.header
+    from aekit.cli._common import load_source
+
+    ds = load_source(source, label_column)
+    x = ds.x.numpy()
+    labels = None
+    if label_column is not None and ds.y is not None:
+        labels = ds.y.numpy().astype(np.int64)
+        if labels.max() > 1:
+            raise DataError(f"{source}: label column {label_column!r} must hold 0/1")
+    rows = [[str(i)] for i in range(len(x))]
+    return rows, det.decision_function(x), labels, meta["features"], det.explain(x), ["row"]
+
+
+def _score_series(det, source: str, meta: dict, label_column: str | None, out: Path):
+    from aekit.data.series import read_series_csv
+
+    s = read_series_csv(source, channels=meta["channels"],
+                        label_column=label_column or meta.get("label_column", "is_anomaly"))
+    scores = det.decision_function(s.values)
+    return s, scores, s.labels, s.channel_names, det.explain(s.values)
+
+
+def _write_table_scores(path: Path, header: list[str], rows: list[list[str]],
+                        scores: np.ndarray, flagged: np.ndarray, idx, names) -> None:
+    k = 0 if idx is None else idx.shape[1]
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow([*header, *OUT_COLUMNS, *(f"top_{j + 1}" for j in range(k))])
+        for i, row in enumerate(rows):
+            tops = [] if idx is None else [names[j] for j in idx[i]]
+            w.writerow([*row, f"{scores[i]:.6g}", int(flagged[i]), *tops])
+    tmp.replace(path)
+
+
+def _write_series_scores(path: Path, series, scores: np.ndarray, flagged: np.ndarray, idx,
+                         names) -> None:
+    from aekit.data.series import write_series_csv
+
+    extra: dict[str, np.ndarray] = {"anomaly_score": scores,
+                                    "anomaly_label": flagged.astype(np.int64)}
+    if idx is not None:
+        for j in range(idx.shape[1]):
+            extra[f"top_{j + 1}"] = np.array([names[c] for c in idx[:, j]], dtype=object)
+    tmp = path.with_name(f".{path.name}.tmp")
+    write_series_csv(tmp, series, extra=extra)
+    tmp.replace(path)

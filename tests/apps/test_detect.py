@@ -1,0 +1,207 @@
+"""AnomalyDetector: PyOD API, ranking of planted outliers, explanations, robustness, I/O."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import roc_auc_score
+
+import aekit
+from aekit.apps.detect import AnomalyDetector, RobustLoss, huber, load_detector
+from aekit.errors import ConfigError, DataError
+
+FAST = dict(n_estimators=1, epochs=15, random_state=0)
+
+
+def planted(n=400, d=6, n_out=20, seed=0):
+    """Correlated inliers on a 2-D subspace + noise; outliers break the correlation."""
+    rng = np.random.default_rng(seed)
+    basis = rng.normal(size=(2, d))
+    X = rng.normal(size=(n, 2)) @ basis + 0.1 * rng.normal(size=(n, d))
+    y = np.zeros(n, dtype=int)
+    X[:n_out] += rng.choice([-1, 1], size=(n_out, d)) * 3.0
+    y[:n_out] = 1
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, y = planted()
+    return AnomalyDetector(contamination=0.05, **FAST).fit(X), X, y
+
+
+def test_pyod_attributes_and_contamination_semantics(fitted):
+    det, X, _ = fitted
+    assert det.decision_scores_.shape == (len(X),)
+    assert det.labels_.shape == (len(X),) and set(np.unique(det.labels_)) <= {0, 1}
+    # threshold_ is the (1 - contamination) quantile and consistent with labels_
+    assert det.labels_.mean() == pytest.approx(0.05, abs=1 / len(X))
+    np.testing.assert_array_equal(det.labels_, (det.decision_scores_ > det.threshold_))
+    np.testing.assert_array_equal(det.predict(X), det.labels_)
+    np.testing.assert_allclose(det.decision_function(X), det.decision_scores_, atol=1e-6)
+    proba = det.predict_proba(X)
+    assert proba.shape == (len(X), 2)
+    np.testing.assert_allclose(proba.sum(1), 1.0)
+    assert ((proba >= 0) & (proba <= 1)).all()
+    assert det.predict_proba(X, method="unify").shape == (len(X), 2)
+    labels, conf = det.predict(X[:5], return_confidence=True)
+    assert labels.shape == conf.shape == (5,) and ((conf >= 0) & (conf <= 1)).all()
+
+
+def test_explicit_threshold_overrides_contamination():
+    X, _ = planted(n=200)
+    det = AnomalyDetector(threshold=0.0, **FAST).fit(X)
+    assert det.threshold_ == 0.0
+    np.testing.assert_array_equal(det.labels_, det.decision_scores_ > 0.0)
+
+
+def test_ranks_planted_outliers_above_inliers(fitted):
+    det, X, y = fitted
+    assert roc_auc_score(y, det.decision_scores_) > 0.95
+    X_new, y_new = planted(seed=1)
+    assert roc_auc_score(y_new, det.decision_function(X_new)) > 0.9
+
+
+def test_explain_puts_the_corrupted_column_first(fitted):
+    det, X, _ = fitted
+    rng = np.random.default_rng(5)
+    rows = X[100:130].copy()
+    cols = rng.integers(0, X.shape[1], size=len(rows))
+    rows[np.arange(len(rows)), cols] += 4 * X.std(0)[cols]
+    contrib = det.explain(rows)
+    assert contrib.shape == rows.shape and (contrib >= 0).all()
+    assert (contrib.argmax(1) == cols).mean() >= 0.9
+
+
+def test_sklearn_conventions_get_params_clone_pickle(fitted):
+    det, X, _ = fitted
+    params = det.get_params()
+    assert params["contamination"] == 0.05 and params["score"] == "reconstruction+latent"
+    twin = clone(det)
+    assert not hasattr(twin, "decision_scores_") and twin.get_params() == params
+    again = pickle.loads(pickle.dumps(det))
+    np.testing.assert_array_equal(again.decision_function(X[:50]), det.decision_function(X[:50]))
+    with pytest.raises(NotFittedError):
+        AnomalyDetector().decision_function(X)
+
+
+def test_save_load_round_trip_without_pickle(fitted, tmp_path):
+    det, X, _ = fitted
+    det.save(tmp_path / "det")
+    files = {p.name for p in (tmp_path / "det").rglob("*") if p.is_file()}
+    assert not any(f.endswith((".pkl", ".pickle", ".pt")) for f in files)
+    back = AnomalyDetector.load(tmp_path / "det")
+    np.testing.assert_array_equal(back.decision_function(X), det.decision_function(X))
+    assert back.threshold_ == det.threshold_ and back.get_params() == det.get_params()
+    assert isinstance(load_detector(tmp_path / "det"), AnomalyDetector)
+    with pytest.raises(aekit.errors.AekitError, match="detector.json"):
+        AnomalyDetector.load(tmp_path)
+
+
+def test_constant_columns_give_finite_scores(digits_flat):
+    X = digits_flat.x.numpy()[:300]
+    constant = np.flatnonzero(X.std(0) == 0)
+    assert len(constant) >= 3  # the digits pixels that break PyOD's PCA
+    det = AnomalyDetector(**FAST).fit(X)
+    Z = digits_flat.x.numpy()[300:400].copy()
+    Z[:, constant] = 1.0  # a value never seen in training in the constant pixels
+    assert np.isfinite(det.decision_function(Z)).all()
+    assert np.isfinite(det.explain(Z)).all()
+
+
+def test_scoring_is_deterministic_with_a_vae_backbone(digits_flat):
+    X = digits_flat.x.numpy()[:300]
+    det = AnomalyDetector(model="vae", score="elbo", **FAST).fit(X)
+    a, b = det.decision_function(X), det.decision_function(X)
+    np.testing.assert_array_equal(a, b)
+    # the score is -ELBO at the posterior mean with the closed-form KL: KL is kept
+    model = det.models_[0]
+    z = (torch.tensor(X[:5]) - det.mean_) / det.scale_
+    q = model.encode(z)
+    kl = q.kl_standard_normal().sum(1)
+    assert (kl > 0).all()
+    nll = model.likelihood.nll(model.decode_logits(q.mean), z)
+    med, spread = det.members_[0].calib["elbo"]
+    expected = ((nll + kl).double() - med) / spread
+    np.testing.assert_allclose(a[:5], expected.detach().numpy(), rtol=1e-5, atol=1e-5)
+    assert model.config.beta == 1.0
+
+
+def test_images_and_architecture_ensemble(digits):
+    X = digits.x[:200]
+    det = AnomalyDetector(model=("ae", "vae"), n_estimators=2, epochs=3).fit(X)
+    assert [m.name for m in det.models_] == ["ae", "vae"]
+    assert det.input_shape_ == (1, 8, 8)
+    assert det.explain(X[:4]).shape == (4, 1, 8, 8)
+
+
+@pytest.mark.parametrize("score", ["reconstruction", "latent", "latent_gaussian",
+                                   "reconstruction+latent_gaussian"])
+def test_every_score_type_ranks_outliers(score):
+    X, y = planted(n=300, n_out=15)
+    det = AnomalyDetector(score=score, **FAST).fit(X)
+    assert roc_auc_score(y, det.decision_scores_) > 0.8, score
+
+
+def test_robust_loss_drops_the_highest_loss_fraction():
+    torch.manual_seed(0)
+    model = aekit.create("ae", input_shape=(4,), latent_dim=2, hidden_dims=(8,),
+                         likelihood="gaussian")
+    x = torch.randn(10, 4)
+    x[0] += 50  # one example with a huge loss
+    wrapped = RobustLoss(model, 0.2).train()
+    per = model.loss(x).per_example
+    kept = torch.sort(per).values[:8].mean()
+    assert wrapped.loss(x).total.item() == pytest.approx(kept.item())
+    assert wrapped.group_loss("model", x).total.item() == pytest.approx(kept.item())
+    assert wrapped.eval().loss(x).total.item() == pytest.approx(per.mean().item())
+    assert wrapped.parameter_groups().keys() == model.parameter_groups().keys()
+    with pytest.raises(ConfigError, match="robust_fraction"):
+        RobustLoss(model, 1.0)
+
+
+def test_robust_training_resists_contamination():
+    """Outliers sharing one direction: a plain AE learns them, the trimmed one does not."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 5))
+    X[:20, 2] += 6
+    y = (np.arange(400) < 20).astype(int)
+    fast = {**FAST, "epochs": 100}
+    plain = AnomalyDetector(score="reconstruction", robust_fraction=0.0, **fast).fit(X)
+    robust = AnomalyDetector(score="reconstruction", **fast).fit(X)
+    auc_plain = roc_auc_score(y, plain.decision_scores_)
+    auc_robust = roc_auc_score(y, robust.decision_scores_)
+    assert auc_robust > 0.95 and auc_robust > auc_plain + 0.1, (auc_plain, auc_robust)
+
+
+def test_huber_is_quadratic_then_linear():
+    r = torch.tensor([0.0, 0.5, 1.0, 3.0, -3.0])
+    np.testing.assert_allclose(huber(r).numpy(), [0.0, 0.125, 0.5, 2.5, 2.5])
+
+
+def test_bad_inputs_give_clear_errors(fitted):
+    det, X, _ = fitted
+    with pytest.raises(DataError, match="NaN|nan|finite"):
+        AnomalyDetector(**FAST).fit(np.where(np.eye(10, 6) == 1, np.nan, 1.0))
+    bad = X[:5].astype(object)
+    bad[2, 1] = "abc"
+    with pytest.raises(DataError, match="numeric|number"):
+        det.decision_function(bad)
+    with pytest.raises(DataError, match="shape"):
+        det.decision_function(X[:, :4])
+    with pytest.raises(DataError, match="shape"):
+        det.decision_function(np.ones(6))
+    with pytest.raises(DataError, match="at least 2"):
+        AnomalyDetector(**FAST).fit(X[:1])
+    for kwargs, name in [({"contamination": 0.7}, "contamination"),
+                         ({"score": "magic"}, "score"), ({"n_estimators": 0}, "n_estimators"),
+                         ({"robust_fraction": 1.5}, "robust_fraction"),
+                         ({"model": "nope"}, "nope"),
+                         ({"score": "elbo"}, "VAE-family")]:
+        with pytest.raises(ConfigError, match=name):
+            AnomalyDetector(**{**FAST, **kwargs}).fit(X[:50])
+    with pytest.raises(ConfigError, match="method"):
+        det.predict_proba(X[:3], method="magic")
