@@ -12,7 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-ORDER = ["vae_digits", "vae_digits_1thread", "metrics", "compare", "reduce", "anomaly", "timeseries", "gpu"]
+ORDER = ["vae_digits", "vae_digits_1thread", "metrics", "compare", "reduce", "anomaly",
+         "timeseries", "gpu"]
 HEADER = """# Benchmarks
 
 Every number below was measured by a script in `benchmarks/`; each section names the
