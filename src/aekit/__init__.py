@@ -8,18 +8,22 @@ torch.Size([2, 64])
 
 __version__ = "0.1.0"
 
+from aekit.apps.detect import AnomalyDetector  # noqa: E402
 from aekit.apps.reduce import AutoencoderReducer  # noqa: E402
+from aekit.apps.timeseries import TimeSeriesAnomalyDetector  # noqa: E402
 from aekit.data.dataset import Dataset  # noqa: E402
 from aekit.io import load  # noqa: E402
 from aekit.models import Autoencoder, Loss, available, create  # noqa: E402
 from aekit.train import TrainConfig, Trainer, TrainResult  # noqa: E402
 
 __all__ = [
+    "AnomalyDetector",
     "Autoencoder",
     "AutoencoderReducer",
     "Dataset",
     "Loss",
     "TrainConfig",
+    "TimeSeriesAnomalyDetector",
     "TrainResult",
     "Trainer",
     "__version__",

@@ -191,7 +191,8 @@ class AnomalyDetector(BaseEstimator):
     PyOD's conventions, not scikit-learn's outlier ones: labels are 0 (inlier) / 1
     (outlier) and higher scores are more anomalous. ``fit(X)`` trains on unlabelled
     data that may contain anomalies; ``decision_function(X)`` gives scores where higher
-    is more anomalous; ``predict`` labels the ``contamination`` share of training points above ``threshold_`` as 1.
+    is more anomalous; ``predict`` labels the ``contamination`` share of training points above
+    ``threshold_`` as 1.
     Works on vectors ``(N, D)``, images ``(N, C, H, W)`` and windows of series
     ``(N, C, T)`` (the network follows the shape: MLP, conv or 1-D conv).
 
