@@ -88,7 +88,7 @@ def main() -> None:
              "| data | dim | method | trust | kNN acc | recon | fit s |",
              "|---|---|---|---|---|---|---|"]
     for data_name, X, y in sets:
-        for dim in (2, 10):
+        for dim in [d for d in (2, 10) if d < X.shape[1]]:
             for name, fit in methods:
                 if name == "t-SNE" and (dim > 3 or len(X) > 3000):
                     continue
