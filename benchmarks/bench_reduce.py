@@ -80,7 +80,7 @@ def main() -> None:
     methods = [("PCA", fit_pca), ("AE", fit_ae("ae")), ("VAE", fit_ae("vae")),
                ("t-SNE", fit_tsne)]
     lines = ["## Dimensionality reduction (issue 5 benchmark)", "",
-             "Command: `python benchmarks/bench_reduce.py`", "",
+             f"Command: `python benchmarks/bench_reduce.py --odds {args.odds}`", "",
              "Features standardised; AE/VAE: AutoencoderReducer, MLP 256-128, 150 epochs, "
              "lr 2e-3, batch 64, seed 0, 1 torch thread. Trust = trustworthiness "
              "(10 neighbours); kNN = 5-fold accuracy of 5-NN on the embedding; recon = mean "
