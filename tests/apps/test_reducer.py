@@ -89,3 +89,12 @@ def test_clear_errors(digits_flat):
         AutoencoderReducer(n_components=0).fit(X)
     with pytest.raises(ValueError, match="'model' parameter"):
         AutoencoderReducer(model="nope").fit(X)
+
+
+def test_early_stopping_on_held_out_fraction(digits_flat):
+    X = digits_flat.x.numpy()[:300]
+    red = AutoencoderReducer(epochs=200, early_stopping=True, patience=2,
+                             validation_fraction=0.2, learning_rate=0.05,
+                             random_state=0).fit(X)
+    epochs = [r["epoch"] for r in red.history_ if r["split"] == "val"]
+    assert epochs and max(epochs) < 200
