@@ -1,35 +1,31 @@
 """``AutoencoderReducer``: an autoencoder as a scikit-learn transformer.
 
-It drops into pipelines where PCA would go: ``fit`` trains any aekit model on the
-(internally standardised) rows of X, ``transform`` returns the deterministic code
-(``model.embed``: the posterior mean for a VAE), ``inverse_transform`` decodes codes
-back to the original units, and ``score`` is the negative mean squared reconstruction
-error per example. After fitting, the network is kept in float64, so transforms of a
-row do not depend on which other rows are in the batch.
+It goes where PCA goes: ``fit`` trains any aekit model on the (internally standardised)
+rows of X, ``transform`` returns the deterministic code (``model.embed``: the posterior
+mean for a VAE), ``inverse_transform`` decodes codes back to the original units, and
+``score`` is the negative mean squared reconstruction error per row. The shared
+plumbing (input checks, scaling, training, device, save/load, pickling) is
+:class:`aekit.apps.base.AutoencoderEstimator`.
 """
 
 from __future__ import annotations
 
-import json
-from numbers import Integral, Real
-from pathlib import Path
-from typing import Any
+from numbers import Integral
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.base import TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_array, check_is_fitted
 
-from aekit.errors import ConfigError
-from aekit.models import available, create
-from aekit.train import TrainConfig, Trainer
+from aekit.apps.base import TRAINING_CONSTRAINTS, AutoencoderEstimator, seed_from
+from aekit.apps.retrieval import exact_neighbors
 
-ESTIMATOR_FILE = "estimator.json"
+DEFAULT_EPOCHS = 100
 
 
-class AutoencoderReducer(TransformerMixin, BaseEstimator):
+class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
     """Nonlinear dimensionality reduction with any aekit autoencoder.
 
     Parameters
@@ -37,62 +33,78 @@ class AutoencoderReducer(TransformerMixin, BaseEstimator):
     n_components : int, default=2
         Size of the code (the model's ``latent_dim``).
     model : str, default="ae"
-        Registry name of the model (``aekit.available()``); its code must be a vector.
-    hidden_dims : tuple of int, default=(128, 64)
-        MLP widths of the encoder (the decoder mirrors them).
-    epochs, batch_size, learning_rate : training budget.
+        Registry name of the backbone (one of ``aekit.available()``): ``"ae"`` (a plain
+        MLP autoencoder), ``"vae"`` (codes are posterior means), ``"sparse_ae"``,
+        ``"dae"``, ``"cae"``, ... Its code must be a vector of ``n_components`` values;
+        conditional models and code grids are refused with a clear error before training.
+    hidden_dims : tuple of int or None, default=None
+        MLP widths of the encoder (the decoder mirrors them); None keeps the model's own
+        default (``(256, 128)`` for the MLP models, ``()`` for ``linear_ae``).
+    epochs : int, default=100
+        Passes over the training rows.
+    batch_size : int, default=64
+        Rows per optimiser step.
+    learning_rate : float, default=1e-3
+        Adam's learning rate.
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows and stop after ``patience`` epochs
-        without improvement, keeping the best weights.
+        Hold out ``validation_fraction`` of the rows (with at least 10 rows) and stop after
+        ``patience`` epochs without a lower held-out loss, keeping the best weights.
+    validation_fraction : float, default=0.1
+        Share of rows held out when ``early_stopping`` is on, in (0, 1).
+    patience : int, default=10
+        Epochs without improvement before stopping.
     scale : bool, default=True
-        Standardise each feature with the training mean and standard deviation (constant
-        features get scale 1); codes and reconstructions are in those units internally,
-        ``inverse_transform`` returns the original units.
-    model_params : dict, optional
-        Further settings of the model (e.g. ``{"beta": 4.0}``).
+        Standardise each feature with its training mean and (population) standard
+        deviation; constant features get scale 1. The network works in those units;
+        ``transform`` takes raw rows and ``inverse_transform`` returns raw units.
+    model_params : dict or None, default=None
+        Further settings of the model's config, e.g. ``{"beta": 4.0}`` for ``beta_vae``.
+        The reducer sets ``likelihood="gaussian"`` (squared error) unless given here.
     device : str, default="cpu"
+        Where to train: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"`` or ``"auto"``. The
+        fitted network is then kept on the CPU in float64 for transforms, so a row's code
+        does not depend on the other rows of the call.
     verbose : bool, default=False
-        Show a progress bar.
-    random_state : int, RandomState or None
-        Seeds weight initialisation, shuffling and sampling noise.
+        Show a training progress bar.
+    random_state : int, RandomState or None, default=None
+        Seeds the weights, the shuffling, the held-out split and any sampling noise of
+        the model; with an int, two fits on the same CPU give identical codes.
 
     Attributes
     ----------
-    model_ : aekit model (float64, eval mode)
-    mean_, scale_ : ndarray of shape (n_features,)
+    model_ : aekit.Autoencoder
+        The fitted network (CPU, float64, eval mode).
+    mean_, scale_ : ndarray of shape (n_features_in_,)
+        Standardisation statistics (zeros and ones when ``scale=False``).
     n_features_in_ : int
-    train_codes_ : ndarray of shape (n_samples, n_components), used by :meth:`nearest`
-    history_ : list of dict, per-epoch training metrics
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Column names, when ``fit`` got a DataFrame with string column names.
+    train_codes_ : ndarray of shape (n_samples, n_components)
+        Codes of the training rows, searched by :meth:`nearest`.
+    history_ : list of dict
+        Per-epoch training (and held-out) losses.
 
     Examples
     --------
     >>> import numpy as np
     >>> from aekit import AutoencoderReducer
     >>> X = np.random.default_rng(0).normal(size=(100, 6))
-    >>> Z = AutoencoderReducer(n_components=2, epochs=2, random_state=0).fit_transform(X)
-    >>> Z.shape
+    >>> reducer = AutoencoderReducer(n_components=2, epochs=2, random_state=0)
+    >>> reducer.fit_transform(X).shape
     (100, 2)
+    >>> reducer.get_feature_names_out().tolist()
+    ['ae0', 'ae1']
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
-        "model": [StrOptions(set(available()))],
-        "hidden_dims": [tuple, list],
-        "epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "patience": [Interval(Integral, 1, None, closed="left")],
-        "scale": ["boolean"],
-        "model_params": [dict, None],
-        "device": [str],
-        "verbose": ["verbose"],
-        "random_state": ["random_state"],
+        **TRAINING_CONSTRAINTS,
     }
+    _saved_arrays: ClassVar[tuple[str, ...]] = ("train_codes_",)
 
     def __init__(self, n_components: int = 2, *, model: str = "ae",
-                 hidden_dims: tuple[int, ...] = (128, 64), epochs: int = 100,
+                 hidden_dims: tuple[int, ...] | None = None, epochs: int = DEFAULT_EPOCHS,
                  batch_size: int = 64, learning_rate: float = 1e-3,
                  early_stopping: bool = False, validation_fraction: float = 0.1,
                  patience: int = 10, scale: bool = True, model_params: dict | None = None,
@@ -112,128 +124,134 @@ class AutoencoderReducer(TransformerMixin, BaseEstimator):
         self.verbose = verbose
         self.random_state = random_state
 
-    # -- fitting -------------------------------------------------------------------
+    # -- fitting ----------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any = None) -> AutoencoderReducer:
-        """Train the autoencoder on the rows of X (y is ignored)."""
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
-        X = np.asarray(X, dtype=np.float64)
-        self.mean_ = X.mean(0) if self.scale else np.zeros(X.shape[1])
-        std = X.std(0) if self.scale else np.ones(X.shape[1])
-        self.scale_ = np.where(std > 1e-12, std, 1.0)
-        seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
-        xs = torch.tensor((X - self.mean_) / self.scale_, dtype=torch.float32)
-        settings = {"latent_dim": self.n_components, "hidden_dims": tuple(self.hidden_dims),
-                    "arch": "mlp", "likelihood": "gaussian", **(self.model_params or {})}
-        use_val = self.early_stopping and len(X) >= 10
-        cfg = TrainConfig(
-            epochs=self.epochs, batch_size=self.batch_size, lr=self.learning_rate, seed=seed,
-            val_fraction=self.validation_fraction if use_val else 0.0,
-            early_stopping_patience=self.patience if use_val else None, checkpoint_every=0,
-            device=self.device, progress=bool(self.verbose))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = create(self.model, input_shape=(X.shape[1],), **settings)
-            result = Trainer(cfg).fit(model, xs)
-        self.model_ = model.double().cpu().eval()
-        self._check_vector_code()
-        self.history_ = result.history
-        self.train_codes_ = self._encode(xs.double())
+        """Train the autoencoder on the rows of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Dense, finite, numeric training rows.
+        y : ignored
+            Present for API consistency.
+
+        Returns
+        -------
+        self
+        """
+        X = self._check_X(X, reset=True)
+        self._fit_scaler(X, self.scale)
+        Xs = self._scale(X)
+        seed = seed_from(self.random_state)
+        settings: dict[str, Any] = {"likelihood": "gaussian", "arch": "mlp"}
+        if self.hidden_dims is not None:
+            settings["hidden_dims"] = tuple(self.hidden_dims)
+        settings.update(self.model_params or {})
+        model = self._build_model(self.model, X.shape[1], self.n_components, settings, seed)
+        self.history_ = self._train_model(
+            model, Xs, epochs=self.epochs, batch_size=self.batch_size,
+            learning_rate=self.learning_rate, seed=seed,
+            validation_fraction=self.validation_fraction if self.early_stopping else None,
+            patience=self.patience, device=self.device, verbose=self.verbose)
+        self.model_ = model
+        self.train_codes_ = self._run(model.embed, Xs)
         return self
 
-    def _check_vector_code(self) -> None:
-        probe = torch.zeros(1, self.n_features_in_, dtype=torch.float64)
-        with torch.inference_mode():
-            code = self.model_.embed(probe)
-        if code.ndim != 2:
-            raise ConfigError(f"model {self.model!r} gives codes of shape "
-                              f"{tuple(code.shape[1:])}, not vectors; choose another model")
-
-    # -- transforming --------------------------------------------------------------
-    def _standardise(self, X: Any) -> torch.Tensor:
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        return torch.tensor((np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_,
-                            dtype=torch.float64)
-
-    def _encode(self, xs: torch.Tensor) -> np.ndarray:
-        with torch.inference_mode():
-            return self.model_.embed(xs).numpy()
-
+    # -- transforming -----------------------------------------------------------------
     def transform(self, X: Any) -> np.ndarray:
-        """Codes of the rows of X, shape ``(n_samples, n_components)``."""
+        """Codes of the rows of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features_in_)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components), float64
+        """
         check_is_fitted(self)
-        return self._encode(self._standardise(X))
+        return self._run(self.model_.embed, self._scale(self._check_X(X, reset=False)))
 
     def inverse_transform(self, X: Any) -> np.ndarray:
-        """Decode codes back to rows in the original units."""
+        """Decode codes back to rows in the original units.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+            Codes, e.g. from :meth:`transform`.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features_in_), float64
+            ``E[x | z]`` of the decoder, unstandardised.
+        """
         check_is_fitted(self)
-        Z = check_array(X, dtype=np.float64)
+        Z = check_array(X, dtype=np.float64, input_name="X")
         if Z.shape[1] != self.n_components:
-            raise ValueError(f"inverse_transform expects codes of shape (n, "
-                             f"{self.n_components}), got {Z.shape}")
-        with torch.inference_mode():
-            z = torch.tensor(Z, dtype=torch.float64)
-            out = self.model_.likelihood.mean(self.model_.decode_logits(z)).numpy()
-        return out * self.scale_ + self.mean_
+            raise ValueError(f"inverse_transform: X has {Z.shape[1]} features (code values), "
+                             f"but {type(self).__name__} is expecting {self.n_components} "
+                             "(n_components)")
+        model = self.model_
+
+        def decode(z: torch.Tensor) -> torch.Tensor:
+            return model.likelihood.mean(model.decode_logits(z))
+
+        return self._unscale(self._run(decode, Z))
 
     def score(self, X: Any, y: Any = None) -> float:
-        """Negative mean (over rows) of the summed squared reconstruction error."""
+        """Negative mean (over rows) of the summed squared reconstruction error.
+
+        The error is measured in the original units, so scores of reducers with
+        different settings on the same data are comparable (higher is better, as
+        :class:`~sklearn.model_selection.GridSearchCV` expects).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features_in_)
+        y : ignored
+
+        Returns
+        -------
+        float
+        """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = self._check_X(X, reset=False)
         rec = self.inverse_transform(self.transform(X))
-        return -float(((np.asarray(X, dtype=np.float64) - rec) ** 2).sum(1).mean())
+        return -float(((X - rec) ** 2).sum(1).mean())
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """``ae0, ae1, ...``, one per code dimension."""
+        """Output feature names ``ae0, ae1, ...``, one per code value.
+
+        Parameters
+        ----------
+        input_features : ignored
+            Present for API consistency (the codes do not map to input features).
+
+        Returns
+        -------
+        ndarray of str objects, shape (n_components,)
+        """
         check_is_fitted(self)
         return np.asarray([f"ae{i}" for i in range(self.n_components)], dtype=object)
 
-    # -- retrieval -----------------------------------------------------------------
+    # -- retrieval --------------------------------------------------------------------
     def nearest(self, query: Any, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
-        """Exact k nearest training rows of each query row in code space.
+        """Exact ``k`` nearest training rows of each query row, in code space.
 
-        Returns ``(indices, distances)``, each of shape ``(n_queries, k)``, nearest first.
+        Parameters
+        ----------
+        query : array-like of shape (n_queries, n_features_in_)
+            Raw rows (they are encoded first).
+        k : int, default=5
+            Neighbours per query, in ``[1, n_training_rows]``.
+
+        Returns
+        -------
+        indices : ndarray of int64, shape (n_queries, k)
+            Row numbers in the training data, nearest first.
+        distances : ndarray of float64, shape (n_queries, k)
+            Euclidean distances between the codes.
         """
         check_is_fitted(self)
-        if not 1 <= k <= len(self.train_codes_):
-            raise ValueError(f"k must be in [1, {len(self.train_codes_)}], got {k}")
-        q = torch.tensor(self.transform(query))
-        d = torch.cdist(q, torch.tensor(self.train_codes_))
-        dist, idx = torch.topk(d, k, dim=1, largest=False)
-        return idx.numpy(), dist.numpy()
-
-    # -- persistence (no pickle) -----------------------------------------------------
-    def save(self, directory: str | Path) -> Path:
-        """Write the model folder plus ``estimator.json`` and the scaler/codes arrays."""
-        check_is_fitted(self)
-        directory = Path(directory)
-        self.model_.float().save(directory)
-        self.model_.double()
-        np.savez(directory / "reducer_arrays.npz", mean=self.mean_, scale=self.scale_,
-                 train_codes=self.train_codes_)
-        params = {k: (list(v) if isinstance(v, tuple) else v)
-                  for k, v in self.get_params().items() if k != "random_state"}
-        params["random_state"] = self.random_state if isinstance(
-            self.random_state, int | None) else None
-        (directory / ESTIMATOR_FILE).write_text(json.dumps(
-            {"estimator": "AutoencoderReducer", "params": params,
-             "n_features_in": self.n_features_in_}, indent=2))
-        return directory
-
-    @classmethod
-    def load(cls, directory: str | Path) -> AutoencoderReducer:
-        """Read a folder written by :meth:`save`."""
-        from aekit.io import load
-
-        directory = Path(directory)
-        meta = json.loads((directory / ESTIMATOR_FILE).read_text())
-        params = meta["params"]
-        params["hidden_dims"] = tuple(params["hidden_dims"])
-        est = cls(**params)
-        est.model_ = load(directory).double()
-        with np.load(directory / "reducer_arrays.npz", allow_pickle=False) as arrays:
-            est.mean_, est.scale_ = arrays["mean"], arrays["scale"]
-            est.train_codes_ = arrays["train_codes"]
-        est.n_features_in_ = meta["n_features_in"]
-        est.history_ = []
-        return est
+        return exact_neighbors(self.transform(query), self.train_codes_, k)

@@ -130,6 +130,7 @@ class Trainer:
             raise ConfigError("pass either a TrainConfig or keyword settings, not both")
         self.config = config or TrainConfig(**settings)
         self.run_dir = Path(run_dir) if run_dir is not None else None
+        self._best_weights: dict[str, torch.Tensor] | None = None  # early stopping, no run_dir
 
     # -- public --------------------------------------------------------------------
     def fit(self, model: Autoencoder, train: Any, val: Any = None, *,
@@ -246,9 +247,12 @@ class Trainer:
             bar.close()
             for f in flat.values():
                 f.release()
-        if result.stopped_early and cfg.restore_best and self.run_dir is not None \
-                and (self.run_dir / BEST_CHECKPOINT).is_file():
-            restore_checkpoint(self.run_dir / BEST_CHECKPOINT, model, restore_rng=False)
+        if result.stopped_early and cfg.restore_best:
+            if self.run_dir is not None and (self.run_dir / BEST_CHECKPOINT).is_file():
+                restore_checkpoint(self.run_dir / BEST_CHECKPOINT, model, restore_rng=False)
+            elif self._best_weights is not None:  # no run folder: the in-memory copy
+                model.load_state_dict(self._best_weights)
+        self._best_weights = None
         result.epochs_run = state["epoch"]
         result.best_epoch = state["best_epoch"]
         result.seconds = time.perf_counter() - start
@@ -304,6 +308,9 @@ class Trainer:
             state.update(best_val=value, best_epoch=state["epoch"], bad_epochs=0)
             if self.run_dir is not None:
                 save_checkpoint(self.run_dir / BEST_CHECKPOINT, model, optimizers, state)
+            elif self.config.restore_best:
+                self._best_weights = {k: v.detach().clone()
+                                      for k, v in model.state_dict().items()}
             return False
         state["bad_epochs"] += 1
         return state["bad_epochs"] >= patience
