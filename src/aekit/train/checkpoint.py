@@ -33,7 +33,7 @@ def _optimizer_tensors(
     for idx, entry in state["state"].items():
         for key, value in entry.items():
             if isinstance(value, torch.Tensor):
-                tensors[f"optim.{name}.{idx}.{key}"] = value.detach().cpu().contiguous()
+                tensors[f"optim.{name}.{idx}.{key}"] = value.detach().cpu().clone()
             else:
                 plain["state"].setdefault(str(idx), {})[key] = value
     return tensors, plain

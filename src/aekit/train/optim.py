@@ -1,30 +1,41 @@
-"""Adam / AdamW written for few, large parameter tensors (see :mod:`aekit.train.flat`).
+"""Adam and AdamW as one fused kernel call per step, with little Python around it.
 
-The update is Kingma & Ba's Adam (with Loshchilov & Hutter's decoupled weight decay for
-AdamW, or L2 added to the gradient for Adam):
+Kingma & Ba's Adam, with Loshchilov & Hutter's decoupled weight decay for AdamW (or an
+L2 term added to the gradient for Adam), at step t:
 
     m <- b1 m + (1 - b1) g,   v <- b2 v + (1 - b2) g^2
     p <- p - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
 
-with one guard: ``v`` is floored at 1e-30. Values of v that small arise for outputs
-whose gradient is ~1e-20 (a pixel that is 0 in every image pushes its logit towards
--inf), and they are subnormal floats, on which CPUs compute 30-50x slower; the floor
-changes ``sqrt(v)`` by at most 1e-15, far below ``eps``, so the update is unchanged to
-float precision while the step stays fast.
+``torch.optim.Adam(fused=True)`` runs the same kernel (``aten::_fused_adam_``), but for
+a small model at a small batch its Python bookkeeping costs more than the kernel: it
+gathers the state lists again and advances one step counter per tensor (a second
+kernel) on every call. :class:`LeanAdam` keeps one step counter per parameter group,
+shared by the group's tensors (so a tensor that gets no gradient in a step is left as
+it is, while the group's count still advances), and gathers the state lists once. Its
+``state_dict``
+has torch's layout, so checkpoints move between the two; where the fused kernel does
+not exist (an older torch, a device without it) it runs torch's own Adam/AdamW.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
+from typing import Any
 
 import torch
 
-V_FLOOR = 1e-30
+FUSED_DEVICES = ("cpu", "cuda")
 
 
-class FlatAdam(torch.optim.Optimizer):
-    """Adam (``decoupled=False``) or AdamW (``decoupled=True``) with a subnormal guard."""
+def fused_supported(params: list[torch.Tensor]) -> bool:
+    """True when torch has a fused Adam kernel for every tensor in ``params``."""
+    return (hasattr(torch, "_fused_adam_") and bool(params)
+            and all(p.device.type in FUSED_DEVICES and p.dtype in (torch.float32, torch.float64)
+                    for p in params))
+
+
+class LeanAdam(torch.optim.Optimizer):
+    """Adam (``decoupled=False``) or AdamW (``decoupled=True``) through the fused kernel."""
 
     def __init__(self, params: Iterable[torch.nn.Parameter], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
@@ -32,32 +43,45 @@ class FlatAdam(torch.optim.Optimizer):
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         decoupled=decoupled)
         super().__init__(params, defaults)
+        self._lists: list[tuple[list, list, list, list]] | None = None
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:  # noqa: D102
+        super().load_state_dict(state_dict)
+        self._lists = None  # loaded step counters are separate tensors: re-link them
+
+    def _state_lists(self) -> list[tuple[list, list, list, list]]:
+        """Per group: params, exp_avgs, exp_avg_sqs and the shared step counter (as lists)."""
+        if self._lists is None:
+            self._lists = []
+            for group in self.param_groups:
+                params = group["params"]
+                if not self.state[params[0]]:
+                    for p in params:
+                        self.state[p].update(exp_avg=torch.zeros_like(p),
+                                             exp_avg_sq=torch.zeros_like(p))
+                    step = torch.zeros((), dtype=torch.float32, device=params[0].device)
+                else:
+                    step = self.state[params[0]]["step"]
+                for p in params:
+                    self.state[p]["step"] = step
+                self._lists.append((params, [self.state[p]["exp_avg"] for p in params],
+                                    [self.state[p]["exp_avg_sq"] for p in params], [step]))
+        return self._lists
 
     @torch.no_grad()
     def step(self, closure=None):  # noqa: D102 - torch.optim.Optimizer API
         loss = None if closure is None else closure()
-        for group in self.param_groups:
+        for group, (params, m, v, counter) in zip(self.param_groups, self._state_lists()):
+            if any(p.grad is None for p in params):  # update only tensors with a gradient
+                keep = [i for i, p in enumerate(params) if p.grad is not None]
+                params, m, v = ([a[i] for i in keep] for a in (params, m, v))
+            if not params:
+                continue
+            counter[0] += 1
             b1, b2 = group["betas"]
-            lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = p.grad
-                state = self.state[p]
-                if not state:
-                    state["step"] = torch.zeros((), dtype=torch.float32)
-                    state["exp_avg"] = torch.zeros_like(p)
-                    state["exp_avg_sq"] = torch.zeros_like(p)
-                state["step"] += 1
-                t = int(state["step"].item())
-                if wd:
-                    if group["decoupled"]:
-                        p.mul_(1 - lr * wd)
-                    else:
-                        g = g.add(p, alpha=wd)
-                m, v = state["exp_avg"], state["exp_avg_sq"]
-                m.lerp_(g, 1 - b1)
-                v.mul_(b2).addcmul_(g, g, value=1 - b2).clamp_min_(V_FLOOR)
-                denom = (v.sqrt() / math.sqrt(1 - b2**t)).add_(eps)
-                p.addcdiv_(m, denom, value=-lr / (1 - b1**t))
+            decoupled = group.get("decoupled", self.defaults["decoupled"])
+            kernel = torch._fused_adamw_ if decoupled else torch._fused_adam_
+            kernel(params, [p.grad for p in params], m, v, [], counter * len(params),
+                   lr=group["lr"], beta1=b1, beta2=b2, weight_decay=group["weight_decay"],
+                   eps=group["eps"], amsgrad=False, maximize=False)
         return loss

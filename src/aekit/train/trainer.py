@@ -1,11 +1,12 @@
 """The training loop: any model that follows the protocol, never branching on its type.
 
-Each step takes one batch (index slices of tensors already on the device), and for
-every optimiser group of the model, in order, computes ``model.group_loss(group,
-batch)``, checks it is finite, back-propagates, clips and steps. Schedules are pure
-functions of the step, shuffling is a fixed function of (seed, epoch), and the RNG
-state lives in the checkpoint, so a resumed run ends with exactly the weights of an
-uninterrupted one.
+Each step takes one batch (a slice of the epoch's shuffled copy of tensors already on
+the device), and for every optimiser group of the model, in order, computes
+``model.group_loss(group, batch)``, checks it is finite, back-propagates, clips and
+steps (one fused Adam/AdamW kernel call updates every tensor of the group).
+Schedules are pure functions of the step, shuffling is a fixed function of (seed,
+epoch), and the RNG state lives in the checkpoint, so a resumed run ends with exactly
+the weights of an uninterrupted one.
 
 Run folder written during ``fit`` (when ``run_dir`` is given)::
 
@@ -36,8 +37,7 @@ from aekit.models.base import Autoencoder, Loss
 from aekit.schedules import learning_rate
 from aekit.train.checkpoint import restore_checkpoint, save_checkpoint
 from aekit.train.config import TrainConfig, resolve_device
-from aekit.train.flat import FlatGroup
-from aekit.train.optim import FlatAdam
+from aekit.train.optim import LeanAdam, fused_supported
 
 METRICS_FILE = "metrics.jsonl"
 LAST_CHECKPOINT = Path("checkpoints") / "last.safetensors"
@@ -69,17 +69,16 @@ class _Meter:
         self.counts: list[int] = []
 
     def add(self, loss: Loss, group: str, prefix: bool, count: int) -> None:
-        items = {"loss": loss.total, **loss.terms}
         if not self.keys:
-            self.keys = [f"{group}.{k}" if prefix else k for k in items]
-        self.rows.append(torch.stack([v.detach().float().reshape(()) for v in items.values()]))
+            self.keys = [f"{group}.{k}" if prefix else k for k in ("loss", *loss.terms)]
+        self.rows.append(torch.stack([loss.total, *loss.terms.values()]).detach())
         self.counts.append(count)
 
     def means(self) -> dict[str, float]:
         if not self.rows:
             return {}
         weights = torch.tensor(self.counts, dtype=torch.float32, device=self.rows[0].device)
-        values = (torch.stack(self.rows) * weights[:, None]).sum(0) / weights.sum()
+        values = (torch.stack(self.rows).float() * weights[:, None]).sum(0) / weights.sum()
         return dict(zip(self.keys, values.tolist()))
 
 
@@ -101,14 +100,14 @@ def _fingerprint(ds: Dataset) -> str:
     return h.hexdigest()[:16]
 
 
-def _make_optimizer(params: list[torch.nn.Parameter], cfg: TrainConfig, device: str, flat: bool):
+def _make_optimizer(params: list[torch.nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
+    """Adam or AdamW: one fused kernel call per step where torch has the kernel for these
+    parameters (:class:`LeanAdam`), torch's multi-tensor implementation otherwise."""
     decoupled = cfg.optimizer == "adamw"
-    if flat:  # one big tensor per group: aekit's Adam, a handful of ops per step
-        return FlatAdam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, decoupled=decoupled)
+    if fused_supported(params):
+        return LeanAdam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, decoupled=decoupled)
     cls = torch.optim.AdamW if decoupled else torch.optim.Adam
-    fused = device.startswith("cuda")  # one launch per step on CUDA
-    return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused or None,
-               foreach=None if fused else True)
+    return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
 
 
 class Trainer:
@@ -157,10 +156,7 @@ class Trainer:
 
         model.to(device)
         groups = model.parameter_groups()
-        flat = ({g: FlatGroup(p) for g, p in groups.items()}
-                if device == "cpu" and FlatGroup.applicable(groups) else {})
-        optimizers = {g: _make_optimizer([flat[g].param] if flat else p, cfg, device,
-                                         bool(flat)) for g, p in groups.items()}
+        optimizers = {g: _make_optimizer(p, cfg) for g, p in groups.items()}
         x, y = train_ds.x.to(device), None if train_ds.y is None else train_ds.y.to(device)
         n, bs = len(x), cfg.batch_size
         n_batches = math.ceil(n / bs)
@@ -193,9 +189,10 @@ class Trainer:
                     cfg.seed * 1_000_003 + epoch)).to(device)
                 meters = {name: _Meter() for name in optimizers}
                 lr = cfg.lr
+                xs, ys = x[perm], None if y is None else y[perm]  # batches are then views
                 for i in range(n_batches):
-                    idx = perm[i * bs:(i + 1) * bs]
-                    batch = (x[idx], None if y is None else y[idx])
+                    rows = slice(i * bs, (i + 1) * bs)
+                    batch = (xs[rows], None if ys is None else ys[rows])
                     step = state["step"]
                     lr = learning_rate(step, total_steps, cfg.lr, cfg.lr_schedule,
                                        cfg.warmup_steps)
@@ -205,16 +202,12 @@ class Trainer:
                         self._check_finite(loss, name, epoch, step, len(optimizers) > 1)
                         for g in opt.param_groups:
                             g["lr"] = lr
-                        if flat:
-                            flat[name].zero_grad()
-                        else:
-                            opt.zero_grad(set_to_none=True)
+                        opt.zero_grad(set_to_none=True)
                         loss.total.backward()
                         if cfg.grad_clip is not None:
-                            torch.nn.utils.clip_grad_norm_(
-                                [flat[name].param] if flat else groups[name], cfg.grad_clip)
+                            torch.nn.utils.clip_grad_norm_(groups[name], cfg.grad_clip)
                         opt.step()
-                        meters[name].add(loss, name, len(optimizers) > 1, len(idx))
+                        meters[name].add(loss, name, len(optimizers) > 1, len(batch[0]))
                     state["step"] = step + 1
                     bar.update(1)
                     if (i + 1) % refresh == 0 and cfg.progress:
@@ -245,8 +238,6 @@ class Trainer:
                     break
         finally:
             bar.close()
-            for f in flat.values():
-                f.release()
         if result.stopped_early and cfg.restore_best:
             if self.run_dir is not None and (self.run_dir / BEST_CHECKPOINT).is_file():
                 restore_checkpoint(self.run_dir / BEST_CHECKPOINT, model, restore_rng=False)
@@ -283,7 +274,7 @@ class Trainer:
     # -- helpers -------------------------------------------------------------------
     def _check_finite(self, loss: Loss, group: str, epoch: int, step: int,
                       several: bool) -> None:
-        if bool(torch.isfinite(loss.total)):
+        if math.isfinite(loss.total.item()):
             return
         bad = [k for k, v in loss.terms.items() if not bool(torch.isfinite(v).all())]
         where = f"group '{group}', " if several else ""
