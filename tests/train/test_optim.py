@@ -63,3 +63,13 @@ def test_fused_kernel_only_where_torch_has_it():
     assert fused_supported([torch.zeros(2)])
     assert not fused_supported([torch.zeros(2, dtype=torch.int64)])
     assert not fused_supported([])
+
+
+def test_zero_grad_clears_or_zeroes():
+    w = torch.nn.Parameter(torch.ones(3))
+    opt = LeanAdam([w])
+    w.grad = torch.ones(3)
+    opt.zero_grad(set_to_none=False)
+    assert torch.equal(w.grad, torch.zeros(3))
+    opt.zero_grad()
+    assert w.grad is None

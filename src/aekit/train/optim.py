@@ -49,6 +49,14 @@ class LeanAdam(torch.optim.Optimizer):
         super().load_state_dict(state_dict)
         self._lists = None  # loaded step counters are separate tensors: re-link them
 
+    def zero_grad(self, set_to_none: bool = True) -> None:  # noqa: D102
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none:
+                    p.grad = None
+                elif p.grad is not None:
+                    p.grad.zero_()
+
     def _state_lists(self) -> list[tuple[list, list, list, list]]:
         """Per group: params, exp_avgs, exp_avg_sqs and the shared step counter (as lists)."""
         if self._lists is None:
