@@ -15,33 +15,19 @@ forward pass for forward + backward).
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from machine import describe, matmul_gflops
 from torch import nn
 
 import aekit
 from aekit.data import load_data
 
 LATENT, HIDDEN = 8, (256, 128)
-
-
-def matmul_gflops(n: int = 2048, repeat: int = 10, trials: int = 5) -> float:
-    """The best of ``trials`` timings of ``repeat`` n x n fp32 matmuls, in GFLOP/s."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    best = 0.0
-    for _ in range(trials):
-        t = time.perf_counter()
-        for _ in range(repeat):
-            a @ b
-        best = max(best, 2 * n**3 * repeat / (time.perf_counter() - t) / 1e9)
-    return best
 
 
 def model_flops_per_example(d: int = 64) -> float:
@@ -148,7 +134,7 @@ def main() -> None:
         "aekit, compile=True": lambda e, b: run_aekit(train, test, e, b, args.lr, True),
         "pythae": lambda e, b: run_pythae(train, test, e, b, args.lr),
     }
-    load = os.getloadavg()[0]
+    machine = describe()
     rows = []
     for batch in (64, 1024):
         for run in runners.values():  # untimed warm-up (allocator, BLAS, compile caches)
@@ -178,9 +164,7 @@ def main() -> None:
         f"Command: `python benchmarks/bench_vae_digits.py --epochs {args.epochs} "
         f"--repeats {args.repeats}" + (f" --threads {args.threads}" if args.threads else "")
         + "`", "",
-        f"Machine: {platform.processor() or platform.machine()}, "
-        f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, "
-        f"load average {load:.1f} at start; fp32 matmul rate {peak:.1f} GFLOP/s "
+        f"Machine: {machine}; fp32 matmul rate {peak:.1f} GFLOP/s "
         "(2048 x 2048, best of 10 timings before and after).",
         f"Data: digits, {len(train)} train / {len(test)} test (seed 0); {args.epochs} epochs; "
         f"lr {args.lr}; model FLOPs per example per step {flops / 1e3:.1f} k. Each library "

@@ -122,7 +122,7 @@ def negative_elbo(model: Any, data: Any, *, n_samples: int = 1, batch_size: int 
 
 
 def iwae_nll(model: Any, data: Any, *, k: int = 1000, batch_size: int = 100,
-             max_samples_per_pass: int = 1 << 15, seed: int | None = 0,
+             max_samples_per_pass: int = 1 << 13, seed: int | None = 0,
              reduction: str = "mean") -> float | torch.Tensor:
     """Importance-weighted estimate of -log p(x) in nats (Burda et al. 2016).
 
@@ -139,7 +139,9 @@ def iwae_nll(model: Any, data: Any, *, k: int = 1000, batch_size: int = 100,
         Examples per pass.
     max_samples_per_pass : int
         Upper bound on ``examples * samples`` decoded in one pass: the K samples of a
-        batch are decoded in chunks of ``max_samples_per_pass // batch_size``.
+        batch are decoded in chunks of ``max_samples_per_pass // batch_size``. The
+        default keeps a pass's hidden activations within the CPU caches (measured on
+        2 cores, K = 1000 on 1,000 digits: 0.72 s at 8192, 1.10 s at 32768).
     seed : int or None
         Seeds the importance samples (None: the global generator).
     reduction : str
