@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
-import platform
 import time
 from pathlib import Path
 
-import torch
+from machine import describe
 
 from aekit.apps.leaderboard import compare, write_leaderboard
 from aekit.data import load_data
@@ -40,6 +38,7 @@ def main() -> None:
     missing = sorted(set(args.models.split(",")) - set(models))
     peers = ("pythae",) if importlib.util.find_spec("pythae") else ()
     data = load_data("digits")
+    machine = describe()
     t0 = time.perf_counter()
     board = compare(models, data, epochs=args.epochs, batch_size=args.batch_size, k=args.k,
                     peers=peers, out_dir=args.out, progress=print)
@@ -54,9 +53,7 @@ def main() -> None:
         "## Leaderboard on digits, aekit vs pythae (issue 4 benchmark)", "",
         f"Command: `python benchmarks/bench_compare.py --epochs {args.epochs} --models "
         f"{args.models} --k {args.k}` ({seconds:.0f} s in all).", "",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores "
-        f"(shared with other jobs), {torch.get_num_threads()} torch threads, torch "
-        f"{torch.__version__}.", "",
+        f"Machine: {machine}.", "",
         table, "", *notes,
     ])
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)

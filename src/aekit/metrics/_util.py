@@ -58,7 +58,8 @@ def hierarchical(model: Any) -> bool:
     Single-latent metrics (the IWAE bound, rate-distortion) do not apply to such models:
     their ``encode`` returns only the top layer's posterior.
     """
-    return len(tuple(getattr(model.config, "latent_dims", ()) or ())) > 1
+    config = getattr(model, "config", None)  # adapted peer models have none
+    return len(tuple(getattr(config, "latent_dims", ()) or ())) > 1
 
 
 def posteriors(model: Any, x: torch.Tensor, y: torch.Tensor | None = None,
