@@ -63,6 +63,7 @@ def test_fused_kernel_only_where_torch_has_it():
     assert fused_supported([torch.zeros(2)])
     assert not fused_supported([torch.zeros(2, dtype=torch.int64)])
     assert not fused_supported([])
+    assert not fused_supported([torch.zeros(2), torch.zeros(2, dtype=torch.float64)])
 
 
 def test_zero_grad_clears_or_zeroes():
@@ -73,3 +74,14 @@ def test_zero_grad_clears_or_zeroes():
     assert torch.equal(w.grad, torch.zeros(3))
     opt.zero_grad()
     assert w.grad is None
+
+
+def test_trainer_uses_the_fused_path_where_it_can():
+    from aekit.train.config import TrainConfig
+    from aekit.train.trainer import _make_optimizer
+
+    cfg = TrainConfig(optimizer="adamw", weight_decay=0.01)
+    lean = _make_optimizer([torch.nn.Parameter(torch.zeros(3))], cfg)
+    assert isinstance(lean, LeanAdam) and lean.defaults["decoupled"]
+    mixed = [torch.nn.Parameter(torch.zeros(3)), torch.nn.Parameter(torch.zeros(3).double())]
+    assert isinstance(_make_optimizer(mixed, cfg), torch.optim.AdamW)

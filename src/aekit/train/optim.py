@@ -28,10 +28,13 @@ FUSED_DEVICES = ("cpu", "cuda")
 
 
 def fused_supported(params: list[torch.Tensor]) -> bool:
-    """True when torch has a fused Adam kernel for every tensor in ``params``."""
-    return (hasattr(torch, "_fused_adam_") and bool(params)
-            and all(p.device.type in FUSED_DEVICES and p.dtype in (torch.float32, torch.float64)
-                    for p in params))
+    """True when torch has a fused Adam kernel for ``params``: float32 or float64 tensors
+    of one dtype on one CPU or CUDA device (one kernel call takes them all)."""
+    kinds = {(p.device, p.dtype) for p in params}
+    if not hasattr(torch, "_fused_adam_") or len(kinds) != 1:
+        return False
+    device, dtype = kinds.pop()
+    return device.type in FUSED_DEVICES and dtype in (torch.float32, torch.float64)
 
 
 class LeanAdam(torch.optim.Optimizer):
