@@ -18,31 +18,28 @@ def _pair(decoupled, wd, n=50):
     return a, b, ours, ref
 
 
-@pytest.mark.parametrize("decoupled,wd", [(False, 0.0), (False, 0.01), (True, 0.01)])
-def test_lean_adam_matches_torch(decoupled, wd):
-    a, b, ours, ref = _pair(decoupled, wd)
-    for _ in range(30):
-        g = torch.randn(50)
+def _steps(a, b, ours, ref, n):
+    """``n`` steps of both optimisers on the same random gradients."""
+    for _ in range(n):
+        g = torch.randn(a.shape)
         a.grad, b.grad = g.clone(), g.clone()
         ours.step()
         ref.step()
+
+
+@pytest.mark.parametrize("decoupled,wd", [(False, 0.0), (False, 0.01), (True, 0.01)])
+def test_lean_adam_matches_torch(decoupled, wd):
+    a, b, ours, ref = _pair(decoupled, wd)
+    _steps(a, b, ours, ref, 30)
     torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_state_dict_moves_between_lean_and_torch_adam():
     a, b, ours, ref = _pair(False, 0.0)
-    for _ in range(5):
-        g = torch.randn(50)
-        a.grad, b.grad = g.clone(), g.clone()
-        ours.step()
-        ref.step()
+    _steps(a, b, ours, ref, 5)
     # torch's state into ours (and on): the next updates still agree
     ours.load_state_dict(copy.deepcopy(ref.state_dict()))  # a copy: not shared buffers
-    for _ in range(5):
-        g = torch.randn(50)
-        a.grad, b.grad = g.clone(), g.clone()
-        ours.step()
-        ref.step()
+    _steps(a, b, ours, ref, 5)
     torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
     assert ours.state_dict()["state"][0]["step"].item() == 10
 
