@@ -82,3 +82,14 @@ def test_trainer_uses_the_fused_path_where_it_can():
     assert isinstance(lean, LeanAdam) and lean.defaults["decoupled"]
     mixed = [torch.nn.Parameter(torch.zeros(3)), torch.nn.Parameter(torch.zeros(3).double())]
     assert isinstance(_make_optimizer(mixed, cfg), torch.optim.AdamW)
+
+
+def test_a_group_added_later_is_updated_too():
+    a, b = torch.nn.Parameter(torch.ones(2)), torch.nn.Parameter(torch.ones(2))
+    opt = LeanAdam([a], lr=0.1)
+    a.grad = torch.ones(2)
+    opt.step()
+    opt.add_param_group({"params": [b]})
+    a.grad, b.grad = torch.ones(2), torch.ones(2)
+    opt.step()
+    assert (b.detach() < 1).all()

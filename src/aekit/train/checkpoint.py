@@ -32,8 +32,8 @@ def _optimizer_tensors(
     tensors, plain = {}, {"param_groups": state["param_groups"], "state": {}}
     for idx, entry in state["state"].items():
         for key, value in entry.items():
-            if isinstance(value, torch.Tensor):
-                tensors[f"optim.{name}.{idx}.{key}"] = value.detach().cpu().clone()
+            if isinstance(value, torch.Tensor):  # a copy: safetensors refuses shared storage
+                tensors[f"optim.{name}.{idx}.{key}"] = value.detach().to("cpu", copy=True)
             else:
                 plain["state"].setdefault(str(idx), {})[key] = value
     return tensors, plain

@@ -12,9 +12,9 @@ gathers the state lists again and advances one step counter per tensor (a second
 kernel) on every call. :class:`LeanAdam` keeps one step counter per parameter group,
 shared by the group's tensors (so a tensor that gets no gradient in a step is left as
 it is, while the group's count still advances), and gathers the state lists once. Its
-``state_dict``
-has torch's layout, so checkpoints move between the two; where the fused kernel does
-not exist (an older torch, a device without it) it runs torch's own Adam/AdamW.
+``state_dict`` has torch's layout, so checkpoints move between the two. Where the fused
+kernel does not exist (an older torch, another device, mixed dtypes) the trainer uses
+torch's own Adam/AdamW instead (:func:`fused_supported` decides).
 """
 
 from __future__ import annotations
@@ -45,8 +45,12 @@ class LeanAdam(torch.optim.Optimizer):
                  weight_decay: float = 0.0, decoupled: bool = False) -> None:
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         decoupled=decoupled)
-        super().__init__(params, defaults)
         self._lists: list[tuple[list, list, list, list]] | None = None
+        super().__init__(params, defaults)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:  # noqa: D102
+        super().add_param_group(param_group)
+        self._lists = None  # gather the state lists again, new group included
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:  # noqa: D102
         super().load_state_dict(state_dict)
