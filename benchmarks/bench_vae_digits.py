@@ -38,31 +38,40 @@ def model_flops_per_example(d: int = 64) -> float:
     return 3 * 2 * macs
 
 
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
 def split_digits():
     data = load_data("digits_flat")
     train, test = data.split(0.2, seed=0)
     return train, test
 
 
-def run_aekit(train, test, epochs: int, batch: int, lr: float, compile_: bool) -> dict:
+def run_aekit(train, test, epochs: int, batch: int, lr: float, compile_: bool,
+              device: str = "cpu") -> dict:
     torch.manual_seed(0)
     model = aekit.create("vae", data=train, latent_dim=LATENT, hidden_dims=HIDDEN, arch="mlp",
                          likelihood="bernoulli")
     cfg = aekit.TrainConfig(epochs=epochs, batch_size=batch, lr=lr, val_fraction=0.0,
-                            progress=False, checkpoint_every=0, compile=compile_)
+                            progress=False, checkpoint_every=0, compile=compile_, device=device)
     t = time.perf_counter()
     aekit.Trainer(cfg).fit(model, train)
+    _sync(device)
     seconds = time.perf_counter() - t
     model.eval()
     torch.manual_seed(1)
+    x = test.x.to(device)
     with torch.inference_mode():
-        nelbo = np.mean([model.loss(test.x).total.item() for _ in range(10)])
-        mse = torch.mean((model.reconstruct(test.x) - test.x) ** 2).item()
+        nelbo = np.mean([model.loss(x).total.item() for _ in range(10)])
+        mse = torch.mean((model.reconstruct(x) - x) ** 2).item()
     return {"seconds": seconds, "ex_per_s": len(train) * epochs / seconds, "nelbo": nelbo,
             "mse": mse}
 
 
-def run_pythae(train, test, epochs: int, batch: int, lr: float) -> dict | None:
+def run_pythae(train, test, epochs: int, batch: int, lr: float,
+               device: str = "cpu") -> dict | None:
     try:
         from pythae.models import VAE, VAEConfig
         from pythae.models.base.base_utils import ModelOutput
@@ -97,16 +106,17 @@ def run_pythae(train, test, epochs: int, batch: int, lr: float) -> dict | None:
     with tempfile.TemporaryDirectory() as out:
         tcfg = BaseTrainerConfig(output_dir=out, num_epochs=epochs, learning_rate=lr,
                                  per_device_train_batch_size=batch,
-                                 per_device_eval_batch_size=batch, no_cuda=True,
+                                 per_device_eval_batch_size=batch, no_cuda=device == "cpu",
                                  steps_saving=None)
         pipe = TrainingPipeline(model=model, training_config=tcfg)
         t = time.perf_counter()
         pipe(train_data=train.x.numpy(), eval_data=None)
+        _sync(device)
         seconds = time.perf_counter() - t
     model.eval()
     torch.manual_seed(1)
     with torch.inference_mode():
-        x = test.x
+        x = test.x.to(device)
         nelbo = np.mean([model({"data": x}).loss.item() for _ in range(10)])
         q = model.encoder(x)
         mse = torch.mean((model.decoder(q.embedding).reconstruction - x) ** 2).item()

@@ -53,6 +53,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from aekit.errors import AekitError, ConfigError
 from aekit.models.base import Autoencoder
+from aekit.rng import private_rng
 
 __all__ = [
     "ARRAYS_FILE",
@@ -249,8 +250,7 @@ class AutoencoderEstimator(BaseEstimator):
                               f"call); {type(self).__name__} takes unconditional models")
         if n_components is not None:
             settings = {"latent_dim": n_components, **settings}
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with private_rng(seed):
             model = create(name, input_shape=(n_features,), **settings)
         self._probe_codes(model, name, n_features, n_components)
         return model
@@ -304,7 +304,7 @@ class AutoencoderEstimator(BaseEstimator):
             early_stopping_patience=int(patience) if use_val and patience else None,
             checkpoint_every=0, device=check_device(device), progress=bool(verbose))
         x = torch.tensor(Xs, dtype=torch.float32)
-        with torch.random.fork_rng(devices=[]):  # leave the caller's RNG untouched
+        with private_rng(device=cfg.device):  # leave the caller's RNG untouched
             result = Trainer(cfg).fit(model, x)
         self._finish_model(model)
         return result.history

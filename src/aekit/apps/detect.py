@@ -40,6 +40,7 @@ from torch import nn
 from aekit.errors import AekitError, ConfigError, DataError
 from aekit.latents import DiagonalGaussian
 from aekit.models.base import Autoencoder, Batch, Loss
+from aekit.rng import private_rng
 
 SCORE_PARTS = ("reconstruction", "latent", "latent_gaussian", "elbo")
 DEFAULT_SCORE = "reconstruction+latent"
@@ -400,7 +401,7 @@ class AnomalyDetector(BaseEstimator):
         z = (x - self.mean_) / self.scale_
         device = resolve_device(self.device)
         self.members_: list[_Member] = []
-        with torch.random.fork_rng(devices=[]):  # leave the caller's RNG untouched
+        with private_rng(device=device):  # leave the caller's RNG untouched
             for i in range(int(self.n_estimators)):
                 seed = int(self.random_state) * 1000 + i
                 name, settings = self._member_settings(i)

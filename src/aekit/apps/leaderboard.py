@@ -46,6 +46,7 @@ from aekit.likelihoods import make_likelihood
 from aekit.metrics._util import embed, hierarchical, is_probabilistic
 from aekit.nn import MLP
 from aekit.priors import StandardNormal
+from aekit.rng import private_rng
 
 __all__ = ["COLUMNS", "PYTHAE_MODELS", "Entry", "Leaderboard", "compare", "write_leaderboard"]
 
@@ -136,8 +137,7 @@ def _evaluate(model: Any, train: Dataset, test: Dataset, *, k: int, extractor: A
         scores["active_units"] = int((activity(model, test) > 0.01).sum())
     images = x.ndim == 4 or math.isqrt(x[0].numel()) ** 2 == x[0].numel()
     if model.generative:
-        with torch.inference_mode(), torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with torch.inference_mode(), private_rng(seed, model.device):
             cond = None
             if model.conditional:  # labels drawn with the test set's frequencies
                 cond = test.y[torch.randint(len(test.y), (n_samples,))].to(model.device)

@@ -40,6 +40,7 @@ import torch
 from aekit.errors import AekitError, ConfigError
 from aekit.io import atomic_write_text
 from aekit.metrics._util import as_tensor, condition, hierarchical, is_probabilistic, labels_of
+from aekit.rng import private_rng
 
 __all__ = ["GROUPS", "EvalResult", "evaluate", "parse_metrics", "write_evaluation"]
 
@@ -220,8 +221,7 @@ def evaluate(model: Any, data: Any, *, metrics: str | tuple[str, ...] = "all",
                 g = torch.Generator().manual_seed(seed)
                 cond = y[torch.randint(len(y), (n,), generator=g)]
             out = []
-            with torch.inference_mode(), torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
+            with torch.inference_mode(), private_rng(seed, model.device):
                 for i in range(0, n, batch_size):
                     c = None if cond is None else cond[i:i + batch_size].to(model.device)
                     out.append(model.sample(min(batch_size, n - i), c).cpu())

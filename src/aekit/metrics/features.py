@@ -25,6 +25,7 @@ from torch.nn import functional as F
 from aekit.errors import ConfigError, DataError
 from aekit.metrics._util import as_tensor, check_positive
 from aekit.nn import build_encoder
+from aekit.rng import private_rng
 
 __all__ = ["DatasetClassifier", "FeatureExtractor", "ModuleFeatures", "as_extractor"]
 
@@ -231,8 +232,7 @@ class DatasetClassifier(FeatureExtractor):
         perm = torch.randperm(len(x), generator=g)
         n_test = int(round(held_out * len(x)))
         test_idx, train_idx = perm[:n_test], perm[n_test:]
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with private_rng(seed):
             net = _ClassifierNet(tuple(x.shape[1:]), n_classes, feature_dim).to(device)
         opt = torch.optim.Adam(net.parameters(), lr=lr)
         xs, ys = x[train_idx].to(device), y[train_idx].to(device)

@@ -22,6 +22,7 @@ import torch
 from aekit.errors import ConfigError
 from aekit.latents import DiagonalGaussian
 from aekit.metrics._util import as_tensor, check_positive, condition, hierarchical, labels_of
+from aekit.rng import private_rng
 
 __all__ = ["RDPoint", "plot_rate_distortion", "rate_distortion", "rate_distortion_sweep"]
 
@@ -82,9 +83,7 @@ def rate_distortion(model: Any, data: Any, *, n_samples: int = 1, batch_size: in
     x = as_tensor(data)
     y = condition(model, labels_of(data), "rate-distortion")
     rate = distortion = 0.0
-    with torch.inference_mode(), torch.random.fork_rng(devices=[]):
-        if seed is not None:
-            torch.manual_seed(seed)
+    with torch.inference_mode(), private_rng(seed, model.device):
         for i in range(0, len(x), batch_size):
             xb = x[i:i + batch_size].to(model.device)
             yb = None if y is None else y[i:i + batch_size].to(model.device)

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The device checks in one call: the CUDA tests, then the GPU benchmark.
+# On a lent GPU machine (no network): wheels for pythae and its missing dependencies
+# travel in .whl/ (see docs/benchmarks notes in BENCHMARKS.md); results go to $OUT.
+set -o pipefail
+OUT=${OUT:-/tmp/gpu_out}; mkdir -p "$OUT"
+if [ -d .whl ]; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site .whl/*.whl || exit 1
+  export PYTHONPATH=/tmp/site
+fi
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/gpu.txt"
+python3 -m pytest -q -p no:cacheprovider tests/train/test_devices.py tests/test_rng.py \
+  2>&1 | tee "$OUT/tests.log"
+python3 benchmarks/bench_gpu.py --out "$OUT/gpu.md" "$@" 2>&1 | tee "$OUT/bench.log"
