@@ -93,3 +93,24 @@ def test_a_group_added_later_is_updated_too():
     a.grad, b.grad = torch.ones(2), torch.ones(2)
     opt.step()
     assert (b.detach() < 1).all()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_loaded_state_steps_on_cuda():
+    """torch's load_state_dict keeps step counters on the CPU; the fused kernel needs them
+    on the parameters' device (a resumed CUDA run failed at its first step before)."""
+    a = torch.nn.Parameter(torch.randn(10, device="cuda"))
+    b = torch.nn.Parameter(a.detach().clone())
+    ours, ref = LeanAdam([a], lr=1e-2), torch.optim.Adam([b], lr=1e-2)
+    for _ in range(3):
+        g = torch.randn(10, device="cuda")
+        a.grad, b.grad = g.clone(), g.clone()
+        ours.step()
+        ref.step()
+    ours.load_state_dict(copy.deepcopy(ours.state_dict()))
+    g = torch.randn(10, device="cuda")
+    a.grad, b.grad = g.clone(), g.clone()
+    ours.step()
+    ref.step()
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    assert ours.state[a]["step"].device == a.device and ours.state[a]["step"].item() == 4

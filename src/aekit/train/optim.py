@@ -75,8 +75,8 @@ class LeanAdam(torch.optim.Optimizer):
                         self.state[p].update(exp_avg=torch.zeros_like(p),
                                              exp_avg_sq=torch.zeros_like(p))
                     step = torch.zeros((), dtype=torch.float32, device=params[0].device)
-                else:
-                    step = self.state[params[0]]["step"]
+                else:  # torch's load_state_dict leaves step counters on the CPU
+                    step = self.state[params[0]]["step"].to(params[0].device, torch.float32)
                 for p in params:
                     self.state[p]["step"] = step
                 self._lists.append((params, [self.state[p]["exp_avg"] for p in params],

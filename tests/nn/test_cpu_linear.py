@@ -1,0 +1,56 @@
+"""The oneDNN inference path computes act(linear(x)) exactly as the usual path does."""
+
+import pytest
+import torch
+from torch import nn
+
+from aekit.nn import cpu_linear
+from aekit.nn.cpu_linear import linear_act, post_op
+from aekit.nn.mlp import ACTIVATIONS, MLP
+
+needs_onednn = pytest.mark.skipif(not cpu_linear.ONEDNN, reason="torch built without oneDNN")
+
+
+@needs_onednn
+@pytest.mark.parametrize("act", [None, *ACTIVATIONS])
+def test_fused_layer_equals_linear_then_activation(act):
+    torch.manual_seed(0)
+    layer = nn.Linear(37, 53)
+    module = None if act is None else ACTIVATIONS[act]()
+    x = torch.randn(300, 37)
+    ref = layer(x) if module is None else module(layer(x))
+    with torch.inference_mode():
+        out = linear_act(x, layer, module)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+    if act == "elu":  # not fusable: applied after the product
+        assert post_op(module) is None
+
+
+@needs_onednn
+def test_mlp_takes_the_oneDNN_op_only_without_autograd(monkeypatch):
+    calls = []
+    real = torch.ops.mkldnn._linear_pointwise
+
+    def counting(*args):
+        calls.append(args[3])
+        return real(*args)
+
+    monkeypatch.setattr(cpu_linear, "_op", lambda: counting)
+    net = MLP(10, (32, 16), 4, out_shape=(2, 2))
+    x = torch.randn(7, 10)
+    trained = net(x)  # autograd on: the usual path, gradients work
+    trained.sum().backward()
+    assert calls == [] and net[1].weight.grad is not None
+    with torch.no_grad():
+        fast = net(x)
+    assert calls == ["relu", "relu", "none"]
+    assert fast.shape == (7, 2, 2)
+    torch.testing.assert_close(fast, trained.detach(), rtol=1e-5, atol=1e-6)
+
+
+def test_other_devices_dtypes_and_shapes_take_the_usual_path():
+    layer = nn.Linear(4, 3).double()
+    with torch.no_grad():
+        assert not cpu_linear.fast_path(torch.randn(2, 4, dtype=torch.float64), layer)
+        assert not cpu_linear.fast_path(torch.randn(2, 5, 4), nn.Linear(4, 3))
+    assert not cpu_linear.fast_path(torch.randn(2, 4), nn.Linear(4, 3))  # grad enabled
