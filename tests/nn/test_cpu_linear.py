@@ -17,9 +17,10 @@ def test_fused_layer_equals_linear_then_activation(act):
     torch.manual_seed(0)
     layer = nn.Linear(37, 53)
     module = None if act is None else ACTIVATIONS[act]()
-    x = torch.randn(300, 37)
+    x = torch.randn(2000, 37)
     ref = layer(x) if module is None else module(layer(x))
     with torch.inference_mode():
+        assert cpu_linear.fast_path(x, layer)
         out = linear_act(x, layer, module)
     torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
     if act == "elu":  # not fusable: applied after the product
@@ -36,6 +37,7 @@ def test_mlp_takes_the_oneDNN_op_only_without_autograd(monkeypatch):
         return real(*args)
 
     monkeypatch.setattr(cpu_linear, "_op", lambda: counting)
+    monkeypatch.setattr(cpu_linear, "MIN_MACS", 1)
     net = MLP(10, (32, 16), 4, out_shape=(2, 2))
     x = torch.randn(7, 10)
     trained = net(x)  # autograd on: the usual path, gradients work
@@ -48,9 +50,12 @@ def test_mlp_takes_the_oneDNN_op_only_without_autograd(monkeypatch):
     torch.testing.assert_close(fast, trained.detach(), rtol=1e-5, atol=1e-6)
 
 
-def test_other_devices_dtypes_and_shapes_take_the_usual_path():
-    layer = nn.Linear(4, 3).double()
+def test_small_products_other_dtypes_and_shapes_take_the_usual_path():
+    big = nn.Linear(128, 256)
     with torch.no_grad():
-        assert not cpu_linear.fast_path(torch.randn(2, 4, dtype=torch.float64), layer)
-        assert not cpu_linear.fast_path(torch.randn(2, 5, 4), nn.Linear(4, 3))
-    assert not cpu_linear.fast_path(torch.randn(2, 4), nn.Linear(4, 3))  # grad enabled
+        assert cpu_linear.fast_path(torch.randn(100, 128), big) == cpu_linear.ONEDNN
+        assert not cpu_linear.fast_path(torch.randn(10, 128), big)  # too small to gain
+        assert not cpu_linear.fast_path(torch.randn(100, 128, dtype=torch.float64),
+                                        big.double())
+        assert not cpu_linear.fast_path(torch.randn(100, 5, 128), big)
+    assert not cpu_linear.fast_path(torch.randn(100, 128), big)  # autograd is on
