@@ -42,6 +42,9 @@ from aekit.train.optim import LeanAdam, fused_supported
 METRICS_FILE = "metrics.jsonl"
 LAST_CHECKPOINT = Path("checkpoints") / "last.safetensors"
 BEST_CHECKPOINT = Path("checkpoints") / "best.safetensors"
+# On an accelerator, reading a loss back waits for the device: the losses are checked for
+# NaN/inf once per this many steps (one wait), on the CPU after every step (no wait).
+CHECK_EVERY = 100
 
 
 @dataclass
@@ -74,12 +77,30 @@ class _Meter:
         self.rows.append(torch.stack([loss.total, *loss.terms.values()]).detach())
         self.counts.append(count)
 
+    def first_nonfinite(self, start: int) -> tuple[int, float, list[str]] | None:
+        """(row, total, non-finite term names) of the first non-finite row from ``start``."""
+        if start >= len(self.rows):
+            return None
+        block = torch.stack(self.rows[start:])
+        bad = ~torch.isfinite(block)
+        if not bool(bad.any()):
+            return None
+        row = int(bad.any(1).nonzero()[0])
+        flags = bad[row].tolist()
+        return (start + row, float(block[row, 0]),
+                [k.rsplit(".", 1)[-1] for k, f in zip(self.keys[1:], flags[1:]) if f])
+
     def means(self) -> dict[str, float]:
         if not self.rows:
             return {}
         weights = torch.tensor(self.counts, dtype=torch.float32, device=self.rows[0].device)
         values = (torch.stack(self.rows).float() * weights[:, None]).sum(0) / weights.sum()
         return dict(zip(self.keys, values.tolist()))
+
+
+def _reads_are_free(device: str) -> bool:
+    """True where reading a loss back costs no wait for the device (the CPU)."""
+    return torch.device(device).type == "cpu"
 
 
 def _as_dataset(data: Any, name: str) -> Dataset:
@@ -140,6 +161,7 @@ class Trainer:
         """
         cfg = self.config
         device = resolve_device(cfg.device)
+        on_cpu = _reads_are_free(device)
         train_ds = _as_dataset(train, "train")
         expected = tuple(model.config.input_shape)
         if train_ds.sample_shape != expected:
@@ -190,6 +212,7 @@ class Trainer:
                 meters = {name: _Meter() for name in optimizers}
                 lr = cfg.lr
                 xs, ys = x[perm], None if y is None else y[perm]  # batches are then views
+                first_step, checked = state["step"], 0
                 for i in range(n_batches):
                     rows = slice(i * bs, (i + 1) * bs)
                     batch = (xs[rows], None if ys is None else ys[rows])
@@ -199,7 +222,8 @@ class Trainer:
                     model.set_step(step)
                     for name, opt in optimizers.items():
                         loss = loss_fn(name, batch)
-                        self._check_finite(loss, name, epoch, step, len(optimizers) > 1)
+                        if on_cpu:
+                            self._check_finite(loss, name, epoch, step, len(optimizers) > 1)
                         for g in opt.param_groups:
                             g["lr"] = lr
                         opt.zero_grad(set_to_none=True)
@@ -209,6 +233,9 @@ class Trainer:
                         opt.step()
                         meters[name].add(loss, name, len(optimizers) > 1, len(batch[0]))
                     state["step"] = step + 1
+                    if not on_cpu and (i + 1 == n_batches or (i + 1) % CHECK_EVERY == 0):
+                        self._check_meters(meters, checked, epoch, first_step)
+                        checked = i + 1
                     bar.update(1)
                     if (i + 1) % refresh == 0 and cfg.progress:
                         bar.set_postfix({k: f"{v:.4g}" for m in meters.values()
@@ -274,17 +301,32 @@ class Trainer:
     # -- helpers -------------------------------------------------------------------
     def _check_finite(self, loss: Loss, group: str, epoch: int, step: int,
                       several: bool) -> None:
-        if math.isfinite(loss.total.item()):
-            return
-        bad = [k for k, v in loss.terms.items() if not bool(torch.isfinite(v).all())]
-        where = f"group '{group}', " if several else ""
+        """Stop at once on a non-finite loss (the CPU path: reading it costs no wait)."""
+        total = loss.total.item()
+        if not math.isfinite(total):
+            bad = [k for k, v in loss.terms.items() if not bool(torch.isfinite(v).all())]
+            raise self._nonfinite(total, bad, group if several else None, epoch, step)
+
+    def _check_meters(self, meters: dict[str, _Meter], start: int, epoch: int,
+                      first_step: int) -> None:
+        """The accelerator path: the recorded losses of steps ``start..`` of this epoch."""
+        for name, meter in meters.items():
+            found = meter.first_nonfinite(start)
+            if found is not None:
+                row, total, bad = found
+                raise self._nonfinite(total, bad, name if len(meters) > 1 else None, epoch,
+                                      first_step + row)
+
+    def _nonfinite(self, total: float, bad: list[str], group: str | None, epoch: int,
+                   step: int) -> TrainingError:
+        where = f"group '{group}', " if group is not None else ""
         terms = (f"non-finite term(s): {', '.join(repr(k) for k in bad)}" if bad
                  else "the total is non-finite")
         ckpt = ""
         if self.run_dir is not None and (self.run_dir / LAST_CHECKPOINT).is_file():
             ckpt = f"; the last good checkpoint is {self.run_dir / LAST_CHECKPOINT}"
-        raise TrainingError(
-            f"loss became {loss.total.item()} at epoch {epoch + 1}, step {step} "
+        return TrainingError(
+            f"loss became {total} at epoch {epoch + 1}, step {step} "
             f"({where}{terms}); try a lower lr, grad_clip, or check the data{ckpt}"
         )
 
