@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# The device checks in one call: the CUDA tests, then the GPU benchmark.
-# On a lent GPU machine (no network): wheels for pythae and its missing dependencies
-# travel in .whl/ (see docs/benchmarks notes in BENCHMARKS.md); results go to $OUT.
+# The device checks in one call: the CUDA tests, then the GPU benchmark; logs and
+# gpu.md go to $OUT (default /tmp/gpu_out). On a machine with no network, put wheels of
+# pythae and what it needs beyond torch/numpy/scipy/scikit-learn (pydantic,
+# pydantic_core, annotated-types, typing-inspection, typing_extensions) for its Python
+# in .whl/ first (`pip download --no-deps --only-binary=:all: -d .whl ...`).
+#     bash benchmarks/gpu_check.sh [--epochs 20] [--repeats 3]
 set -o pipefail
 OUT=${OUT:-/tmp/gpu_out}; mkdir -p "$OUT"
 if [ -d .whl ]; then
