@@ -59,3 +59,13 @@ def test_small_products_other_dtypes_and_shapes_take_the_usual_path():
                                         big.double())
         assert not cpu_linear.fast_path(torch.randn(100, 5, 128), big)
     assert not cpu_linear.fast_path(torch.randn(100, 128), big)  # autograd is on
+
+
+def test_vmap_over_an_mlp_at_inference_takes_the_usual_path(monkeypatch):
+    monkeypatch.setattr(cpu_linear, "MIN_MACS", 1)
+    net = MLP(10, (32,), 4)
+    x = torch.randn(6, 3, 10)
+    with torch.no_grad():
+        batched = torch.func.vmap(net)(x)
+        looped = torch.stack([net(xi) for xi in x])
+    torch.testing.assert_close(batched, looped, rtol=1e-5, atol=1e-6)
