@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 from bench_iwae_nll import pythae_view, train_model
-from bench_vae_digits import _sync, run_aekit, run_pythae, split_digits
+from bench_vae_digits import _sync, compare, split_digits
 
 from aekit.data import load_data
 from aekit.metrics import iwae_nll
@@ -107,37 +107,17 @@ def iwae_section(args) -> list[str]:
 
 def training_section(args) -> list[str]:
     train, test = split_digits()
-    runners = {
-        "aekit": lambda e, b: run_aekit(train, test, e, b, 1e-3, False, args.device),
-        "aekit, compile=True": lambda e, b: run_aekit(train, test, e, b, 1e-3, True, args.device),
-        "pythae": lambda e, b: run_pythae(train, test, e, b, 1e-3, args.device),
-    }
     lines = [f"### MLP VAE training on digits, on the GPU ({args.epochs} epochs)", "",
              f"{len(train)} train / {len(test)} test digits (seed 0), lr 1e-3; one untimed "
              f"2-epoch warm-up per library, then {args.repeats} interleaved runs; median run; "
-             "the ratio is the median of the per-round ratios to pythae.", "",
+             "the ratio is the median of the per-round ratios to pythae. On a GPU "
+             "`compile=True` uses CUDA graphs (`mode=\"reduce-overhead\"`).", "",
              "| library | batch | train s | examples/s | vs pythae | test -ELBO | test MSE |",
              "|---|---|---|---|---|---|---|"]
-    for batch in (64, 1024):
-        for run in runners.values():
-            run(2, batch)
-        results: dict[str, list[dict]] = {name: [] for name in runners}
-        for _ in range(args.repeats):
-            for name, run in runners.items():
-                r = run(args.epochs, batch)
-                if r is not None:
-                    results[name].append(r)
-        theirs = results["pythae"]
-        for name, res in results.items():
-            if not res:
-                continue
-            r = sorted(res, key=lambda r: r["seconds"])[len(res) // 2]
-            ratio = ""
-            if theirs and name != "pythae":
-                ratio = f"{statistics.median(a['ex_per_s'] / b['ex_per_s'] for a, b in zip(res, theirs)):.2f}x"  # noqa: E501
-            lines.append(f"| {name} | {batch} | {r['seconds']:.2f} | {r['ex_per_s']:.0f} | "
-                         f"{ratio} | {r['nelbo']:.2f} | {r['mse']:.4f} |")
-            print(lines[-1], flush=True)
+    for name, batch, r, ratio in compare(train, test, args.epochs, args.repeats, 1e-3,
+                                         args.device):
+        lines.append(f"| {name} | {batch} | {r['seconds']:.2f} | {r['ex_per_s']:.0f} | "
+                     f"{ratio} | {r['nelbo']:.2f} | {r['mse']:.4f} |")
     return lines
 
 

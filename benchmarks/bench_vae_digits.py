@@ -125,6 +125,40 @@ def run_pythae(train, test, epochs: int, batch: int, lr: float,
             "mse": mse}
 
 
+def compare(train, test, epochs: int, repeats: int, lr: float, device: str = "cpu",
+            batches: tuple[int, ...] = (64, 1024)) -> list[tuple[str, int, dict, str]]:
+    """Train aekit (eager and compiled) and pythae, ``repeats`` interleaved runs each per
+    batch size after an untimed 2-epoch warm-up; (name, batch, median run, median of the
+    per-round ratios to pythae) per library and batch size."""
+    runners = {
+        "aekit": lambda e, b: run_aekit(train, test, e, b, lr, False, device),
+        "aekit, compile=True": lambda e, b: run_aekit(train, test, e, b, lr, True, device),
+        "pythae": lambda e, b: run_pythae(train, test, e, b, lr, device),
+    }
+    measured = []
+    for batch in batches:
+        for run in runners.values():  # untimed warm-up (allocator, BLAS, compile caches)
+            run(2, batch)
+        results: dict[str, list[dict]] = {name: [] for name in runners}
+        for _ in range(repeats):  # interleaved, so drift in machine speed hits all
+            for name, run in runners.items():
+                r = run(epochs, batch)
+                if r is not None:
+                    results[name].append(r)
+        pythae = results["pythae"]
+        for name, runs in results.items():
+            if not runs:
+                continue
+            r = sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
+            ratio = ""
+            if pythae and name != "pythae":
+                ratios = sorted(a["ex_per_s"] / b["ex_per_s"] for a, b in zip(runs, pythae))
+                ratio = f"{ratios[len(ratios) // 2]:.2f}x"
+            measured.append((name, batch, r, ratio))
+            print(name, batch, r, ratio, flush=True)
+    return measured
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=50)
@@ -140,33 +174,8 @@ def main() -> None:
     train, test = split_digits()
     rates = matmul_rates()
     flops = model_flops_per_example()
-    runners = {
-        "aekit": lambda e, b: run_aekit(train, test, e, b, args.lr, False),
-        "aekit, compile=True": lambda e, b: run_aekit(train, test, e, b, args.lr, True),
-        "pythae": lambda e, b: run_pythae(train, test, e, b, args.lr),
-    }
     machine = describe()
-    measured = []  # (name, batch, median run, ratio)
-    for batch in (64, 1024):
-        for run in runners.values():  # untimed warm-up (allocator, BLAS, compile caches)
-            run(2, batch)
-        results: dict[str, list[dict]] = {name: [] for name in runners}
-        for _ in range(args.repeats):  # interleaved, so drift in machine speed hits all
-            for name, run in runners.items():
-                r = run(args.epochs, batch)
-                if r is not None:
-                    results[name].append(r)
-        pythae = results["pythae"]
-        for name, runs in results.items():
-            if not runs:
-                continue
-            r = sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
-            ratio = ""
-            if pythae and name != "pythae":
-                ratios = sorted(a["ex_per_s"] / b["ex_per_s"] for a, b in zip(runs, pythae))
-                ratio = f"{ratios[len(ratios) // 2]:.2f}x"
-            measured.append((name, batch, r, ratio))
-            print(name, batch, r, ratio, flush=True)
+    measured = compare(train, test, args.epochs, args.repeats, args.lr)
     rates = {k: max(v, rates[k]) for k, v in matmul_rates().items()}  # before and after
     peak = max(rates.values())
     rows = [f"| {name} | {batch} | {r['seconds']:.2f} | {r['ex_per_s']:.0f} | {ratio} | "

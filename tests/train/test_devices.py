@@ -111,3 +111,17 @@ def test_cuda_apps_fit_and_answer_on_cpu_arrays(digits_flat):
     red = AutoencoderReducer(n_components=2, epochs=3, device="cuda", random_state=0)
     codes = red.fit_transform(x)
     assert codes.shape == (len(x), 2) and np.isfinite(codes).all()
+
+
+@CUDA
+def test_cuda_compiled_training_replays_graphs_and_learns_as_eager(digits_flat):
+    """compile=True on a GPU (CUDA graphs): the same data and seed reach about the eager
+    loss (the graphs draw their own random numbers, so not bitwise)."""
+    final = {}
+    for compiled in (False, True):
+        model = aekit.create("vae", data=digits_flat, latent_dim=8)
+        result = aekit.Trainer(_config("cuda", epochs=5, compile=compiled)).fit(
+            model, digits_flat)
+        final[compiled] = result.last()["loss"]
+    assert np.isfinite(final[True])
+    assert final[True] == pytest.approx(final[False], rel=0.05)

@@ -83,21 +83,26 @@ def test_checkpoint_write_is_atomic(digits_flat, tmp_path, monkeypatch):
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
 
 
+def _poison_kl(model, from_step: int, factor: float) -> None:
+    """From step ``from_step`` on, the model's KL term (and so its loss) times ``factor``."""
+    original = model.loss
+
+    def poisoned(batch):
+        loss = original(batch)
+        if model.step < from_step:
+            return loss
+        kl = loss.terms["kl"] * factor
+        return Loss(loss.terms["recon"] + kl, {"recon": loss.terms["recon"], "kl": kl})
+
+    model.loss = poisoned
+
+
 def test_nan_loss_names_step_and_term_and_keeps_last_checkpoint(digits_flat, tmp_path):
     data = digits_flat.subset(torch.arange(256))
     model = _model(data)
     trainer = aekit.Trainer(_cfg(epochs=3), run_dir=tmp_path)
     trainer.fit(model, data)  # leaves a good checkpoint
-    original = model.loss
-
-    def nan_after(batch):
-        loss = original(batch)
-        if model.step >= 13:
-            kl = loss.terms["kl"] * float("nan")
-            return Loss(loss.terms["recon"] + kl, {"recon": loss.terms["recon"], "kl": kl})
-        return loss
-
-    model.loss = nan_after
+    _poison_kl(model, from_step=13, factor=float("nan"))
     with pytest.raises(TrainingError, match=r"step 13 .*'kl'.*last good checkpoint"):
         aekit.Trainer(_cfg(epochs=6), run_dir=tmp_path).fit(model, data, resume=True)
     read_checkpoint(tmp_path / LAST_CHECKPOINT)  # still loadable
@@ -146,16 +151,7 @@ def test_accelerator_path_checks_recorded_losses_and_names_the_step(digits_flat,
 
     data = digits_flat.subset(torch.arange(256))
     model = _model(data)
-    original = model.loss
-
-    def nan_from_step_5(batch):
-        loss = original(batch)
-        if model.step >= 5:
-            kl = loss.terms["kl"] * float("inf")
-            return Loss(loss.terms["recon"] + kl, {"recon": loss.terms["recon"], "kl": kl})
-        return loss
-
-    model.loss = nan_from_step_5
+    _poison_kl(model, from_step=5, factor=float("inf"))
     monkeypatch.setattr(trainer_module, "_reads_are_free", lambda device: False)
     monkeypatch.setattr(trainer_module, "CHECK_EVERY", 3)
     with pytest.raises(TrainingError, match=r"loss became inf at epoch 2, step 5 .*'kl'"):

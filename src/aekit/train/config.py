@@ -30,7 +30,7 @@ class TrainConfig:
     seed: int = 0  # shuffling, the validation split and the model's sampling noise
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     progress: bool = True  # show a progress bar
-    compile: bool = False  # torch.compile the loss computation
+    compile: bool = False  # torch.compile the loss (on CUDA with CUDA graphs)
 
     def __post_init__(self) -> None:
         checks = [

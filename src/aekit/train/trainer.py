@@ -198,7 +198,10 @@ class Trainer:
                 atomic_write_text(self.run_dir / "train_config.json",
                                   json.dumps(cfg.to_dict(), indent=2))
 
-        loss_fn = torch.compile(model.group_loss) if cfg.compile else model.group_loss
+        graphs = cfg.compile and torch.device(device).type == "cuda"
+        loss_fn = model.group_loss
+        if cfg.compile:  # on a GPU with CUDA graphs: one launch replays a whole step
+            loss_fn = torch.compile(loss_fn, mode="reduce-overhead" if graphs else None)
         bar = tqdm(total=total_steps, initial=state["step"], disable=not cfg.progress,
                    unit="step", dynamic_ncols=True, desc=model.name)
         refresh = max(1, n_batches // 5)
@@ -221,6 +224,8 @@ class Trainer:
                                        cfg.warmup_steps)
                     model.set_step(step)
                     for name, opt in optimizers.items():
+                        if graphs:  # the previous step's graph outputs may be reused
+                            torch.compiler.cudagraph_mark_step_begin()
                         loss = loss_fn(name, batch)
                         if on_cpu:
                             self._check_finite(loss, name, epoch, step, len(optimizers) > 1)
