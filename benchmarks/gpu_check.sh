@@ -17,3 +17,4 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT
 python3 -m pytest -q -p no:cacheprovider tests/train/test_devices.py tests/test_rng.py \
   2>&1 | tee "$OUT/tests.log"
 python3 benchmarks/bench_gpu.py --out "$OUT/gpu.md" "$@" 2>&1 | tee "$OUT/bench.log"
+python3 benchmarks/bench_gpu_steps.py --out "$OUT/gpu_steps.md" 2>&1 | tee "$OUT/steps.log"

@@ -156,3 +156,24 @@ def test_accelerator_path_checks_recorded_losses_and_names_the_step(digits_flat,
     monkeypatch.setattr(trainer_module, "CHECK_EVERY", 3)
     with pytest.raises(TrainingError, match=r"loss became inf at epoch 2, step 5 .*'kl'"):
         aekit.Trainer(_cfg(epochs=3)).fit(model, data)
+
+
+def test_compiled_training_follows_step_schedules_without_retracing(digits_flat):
+    """compile=True reads the step counter symbolically: the annealed capacity of a
+    beta-VAE matches eager training step for step, and dynamo traces the loss once per
+    batch shape (it would re-trace at every step, then fall back to eager, otherwise)."""
+    from torch._dynamo.utils import counters
+
+    data = digits_flat.subset(torch.arange(640))
+
+    def capacities(compile_: bool) -> list[float]:
+        model = aekit.create("beta_vae", data=data, latent_dim=4, capacity_max=5.0,
+                             capacity_steps=30)
+        cfg = _cfg(epochs=3, val_fraction=0.0, compile=compile_)
+        return [row["capacity"] for row in aekit.Trainer(cfg).fit(model, data).history]
+
+    counters.clear()
+    compiled = capacities(True)
+    assert counters["frames"]["total"] <= 2
+    assert compiled == pytest.approx(capacities(False), abs=1e-5)
+    assert compiled == pytest.approx([0.75, 5 * 14.5 / 30, 5 * 24.5 / 30], abs=1e-5)

@@ -83,6 +83,8 @@ class VAE(Autoencoder):
 
     def kl_weight(self) -> float:
         """Current KL weight: beta, ramped from 0 during warm-up."""
+        if self.config.kl_warmup_steps <= 0:  # no read of the step: torch.compile would
+            return self.config.beta  # guard on its value and re-trace every step
         return linear_ramp(self.step, self.config.kl_warmup_steps, 0.0, self.config.beta)
 
     def elbo_terms(self, x: torch.Tensor, y: torch.Tensor | None = None):
