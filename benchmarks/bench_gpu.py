@@ -145,7 +145,8 @@ def main() -> None:
     fp32, tf32 = matmul_tflops(), matmul_tflops(tf32=True)
     lines = ["## GPU (issues 2 and 4)", "",
              f"Command: `python benchmarks/bench_gpu.py --epochs {args.epochs} "
-             f"--repeats {args.repeats}`", "",
+             f"--repeats {args.repeats}` (run by `bash benchmarks/gpu_check.sh`, which runs "
+             "the CUDA tests first and `bench_gpu_steps.py` after).", "",
              f"Device: {props.name} ({props.multi_processor_count} SMs, "
              f"{props.total_memory / 2**30:.0f} GiB), torch {torch.__version__}, {peer}. "
              f"Matmul rate (8192^3): fp32 {fp32:.1f} TFLOP/s, tf32 {tf32:.1f} TFLOP/s; aekit "
