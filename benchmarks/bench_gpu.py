@@ -22,11 +22,11 @@ import argparse
 import statistics
 import time
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 
 import torch
 from bench_iwae_nll import pythae_view, train_model
 from bench_vae_digits import _sync, compare, split_digits
+from results_file import write_result
 
 from aekit.data import load_data
 from aekit.metrics import iwae_nll
@@ -155,10 +155,7 @@ def main() -> None:
     lines += iwae_section(args) + [""]
     if not args.skip_training:
         lines += training_section(args)
-    text = "\n".join(lines) + "\n"
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
-    print(text)
+    write_result(args.out, lines)
 
 
 if __name__ == "__main__":

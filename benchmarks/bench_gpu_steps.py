@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import torch
+from results_file import write_result
 
 import aekit
 from aekit.data import load_data
@@ -67,10 +67,7 @@ def main() -> None:
         "|---|---|---|---|---|---|",
         *rows,
     ]
-    text = "\n".join(lines) + "\n"
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
-    print(text)
+    write_result(args.out, lines)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from bench_vae_digits import HIDDEN, LATENT, pythae_vae
 from machine import describe, describe_rates, matmul_rates
 from torch import nn
 
@@ -33,7 +34,6 @@ import aekit
 from aekit.data import load_data
 from aekit.metrics import iwae_nll, negative_elbo
 
-LATENT, HIDDEN = 8, (256, 128)
 SECTION = "iwae"
 
 
@@ -50,33 +50,9 @@ def train_model(train, epochs: int):
 def pythae_view(model):
     """pythae's VAE with the aekit model's weights in plain ``nn.Sequential`` networks
     (torch's own layer calls, as a pythae user would have; aekit's MLP would lend pythae
-    its oneDNN inference path)."""
-    try:
-        from pythae.models import VAE, VAEConfig
-        from pythae.models.base.base_utils import ModelOutput
-        from pythae.models.nn import BaseDecoder, BaseEncoder
-    except ImportError:
-        return None
-
-    class Enc(BaseEncoder):
-        def __init__(self):
-            super().__init__()
-            self.net = nn.Sequential(*model.encoder)
-
-        def forward(self, x):
-            mu, logvar = self.net(x).chunk(2, -1)
-            return ModelOutput(embedding=mu, log_covariance=logvar)
-
-    class Dec(BaseDecoder):
-        def __init__(self):
-            super().__init__()
-            self.net = nn.Sequential(*model.decoder)
-
-        def forward(self, z):
-            return ModelOutput(reconstruction=torch.sigmoid(self.net(z)))
-
-    config = VAEConfig(input_dim=(64,), latent_dim=LATENT, reconstruction_loss="bce")
-    return VAE(config, encoder=Enc(), decoder=Dec()).eval()
+    its oneDNN inference path); None without pythae."""
+    peer = pythae_vae(nn.Sequential(*model.encoder), nn.Sequential(*model.decoder))
+    return None if peer is None else peer.eval()
 
 
 def write_section(path: Path, text: str) -> None:

@@ -18,11 +18,11 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 from machine import describe, describe_rates, matmul_rates
+from results_file import write_result
 from torch import nn
 
 import aekit
@@ -71,22 +71,20 @@ def run_aekit(train, test, epochs: int, batch: int, lr: float, compile_: bool,
             "mse": mse}
 
 
-def run_pythae(train, test, epochs: int, batch: int, lr: float,
-               device: str = "cpu") -> dict | None:
+def pythae_vae(encoder: nn.Module, decoder: nn.Module):
+    """pythae's Bernoulli VAE around an encoder net (x -> [mu, log var]) and a decoder net
+    (z -> logits); None without pythae installed."""
     try:
         from pythae.models import VAE, VAEConfig
         from pythae.models.base.base_utils import ModelOutput
         from pythae.models.nn import BaseDecoder, BaseEncoder
-        from pythae.pipelines import TrainingPipeline
-        from pythae.trainers import BaseTrainerConfig
     except ImportError:
         return None
 
     class Enc(BaseEncoder):
         def __init__(self):
             super().__init__()
-            self.net = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 128),
-                                     nn.ReLU(), nn.Linear(128, 2 * LATENT))
+            self.net = encoder
 
         def forward(self, x):
             mu, logvar = self.net(x.reshape(len(x), -1)).chunk(2, -1)
@@ -95,15 +93,28 @@ def run_pythae(train, test, epochs: int, batch: int, lr: float,
     class Dec(BaseDecoder):
         def __init__(self):
             super().__init__()
-            self.net = nn.Sequential(nn.Linear(LATENT, 128), nn.ReLU(), nn.Linear(128, 256),
-                                     nn.ReLU(), nn.Linear(256, 64))
+            self.net = decoder
 
         def forward(self, z):
             return ModelOutput(reconstruction=torch.sigmoid(self.net(z)))
 
-    torch.manual_seed(0)
     config = VAEConfig(input_dim=(64,), latent_dim=LATENT, reconstruction_loss="bce")
-    model = VAE(config, encoder=Enc(), decoder=Dec())
+    return VAE(config, encoder=Enc(), decoder=Dec())
+
+
+def run_pythae(train, test, epochs: int, batch: int, lr: float,
+               device: str = "cpu") -> dict | None:
+    try:
+        from pythae.pipelines import TrainingPipeline
+        from pythae.trainers import BaseTrainerConfig
+    except ImportError:
+        return None
+    torch.manual_seed(0)
+    model = pythae_vae(
+        nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
+                      nn.Linear(128, 2 * LATENT)),
+        nn.Sequential(nn.Linear(LATENT, 128), nn.ReLU(), nn.Linear(128, 256), nn.ReLU(),
+                      nn.Linear(256, 64)))
     with tempfile.TemporaryDirectory() as out:
         tcfg = BaseTrainerConfig(output_dir=out, num_epochs=epochs, learning_rate=lr,
                                  per_device_train_batch_size=batch,
@@ -198,10 +209,7 @@ def main() -> None:
         "|---|---|---|---|---|---|---|---|",
         *rows,
     ]
-    text = "\n".join(lines) + "\n"
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
-    print(text)
+    write_result(args.out, lines)
 
 
 if __name__ == "__main__":
