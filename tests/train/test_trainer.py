@@ -36,6 +36,31 @@ def test_same_seed_same_data_bitwise_identical_weights(digits_flat):
         assert torch.equal(va, vb), k
 
 
+def test_large_data_gathered_per_batch_trains_exactly_as_the_shuffled_copy(digits_flat,
+                                                                          monkeypatch):
+    """Above SHUFFLED_COPY_MAX_BYTES the trainer gathers each batch instead of copying the
+    data per epoch: same batches in the same order, so bitwise the same weights."""
+    from aekit.train import trainer as trainer_module
+
+    data = digits_flat.subset(torch.arange(600))
+    views = {}
+
+    def fit(model, key):
+        original = model.loss
+        views[key] = []
+        model.loss = lambda batch: views[key].append(batch[0]._base is not None) or original(
+            batch)
+        aekit.Trainer(_cfg(val_fraction=0.0)).fit(model, data)
+
+    copied, gathered = _model(data), _model(data)
+    fit(copied, "copied")
+    monkeypatch.setattr(trainer_module, "SHUFFLED_COPY_MAX_BYTES", 0)
+    fit(gathered, "gathered")
+    assert all(views["copied"]) and not any(views["gathered"])  # views vs gathered tensors
+    for (k, va), vb in zip(copied.state_dict().items(), gathered.state_dict().values()):
+        assert torch.equal(va, vb), k
+
+
 def test_resume_ends_with_the_weights_of_the_uninterrupted_run(digits_flat, tmp_path):
     data = digits_flat.subset(torch.arange(600))
     full = _model(data)

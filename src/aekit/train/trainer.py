@@ -46,6 +46,10 @@ BEST_CHECKPOINT = Path("checkpoints") / "best.safetensors"
 # On an accelerator, reading a loss back waits for the device: the losses are checked for
 # NaN/inf once per this many steps (one wait), on the CPU after every step (no wait).
 CHECK_EVERY = 100
+# Training data up to this size is copied in shuffled order once per epoch (batches are
+# then views, the fastest way through small batches); larger data is gathered batch by
+# batch, so that training never holds two copies of it.
+SHUFFLED_COPY_MAX_BYTES = 1 << 30
 
 
 @dataclass
@@ -200,6 +204,7 @@ class Trainer:
         optimizers = {g: _make_optimizer(p, cfg) for g, p in groups.items()}
         x, y = train_ds.x.to(device), None if train_ds.y is None else train_ds.y.to(device)
         n, bs = len(x), cfg.batch_size
+        copy_epoch = x.numel() * x.element_size() <= SHUFFLED_COPY_MAX_BYTES
         n_batches = math.ceil(n / bs)
         total_steps = cfg.epochs * n_batches
         state = {"epoch": 0, "step": 0, "best_val": None, "best_epoch": None, "bad_epochs": 0,
@@ -231,10 +236,14 @@ class Trainer:
                     cfg.seed * 1_000_003 + epoch)).to(device)
                 meters = {name: _Meter() for name in optimizers}
                 lr = cfg.lr
-                xs, ys = x[perm], None if y is None else y[perm]  # batches are then views
+                if copy_epoch:  # one shuffled copy; every batch is then a view
+                    xs, ys, order = x[perm], None if y is None else y[perm], None
+                else:  # data too large to copy: gather each batch
+                    xs, ys, order = x, y, perm
                 first_step, checked = state["step"], 0
                 for i in range(n_batches):
-                    rows = slice(i * bs, (i + 1) * bs)
+                    rows = slice(i * bs, (i + 1) * bs) if order is None else order[
+                        i * bs:(i + 1) * bs]
                     batch = (xs[rows], None if ys is None else ys[rows])
                     step = state["step"]
                     lr = learning_rate(step, total_steps, cfg.lr, cfg.lr_schedule,
