@@ -208,19 +208,19 @@ def test_bad_inputs_give_clear_errors(fitted):
 
 
 def test_knn_mean_distance_equals_brute_force_and_skips_self():
-    from aekit.apps.detect import KNN_CHUNK, _knn_mean_distance
+    from aekit.apps.retrieval import KNN_CHUNK, mean_knn_distance
 
     g = torch.Generator().manual_seed(0)
     refs = torch.randn(300, 5, generator=g)
     queries = torch.cat([torch.randn(KNN_CHUNK + 7, 5, generator=g), refs[:10]])
     d = torch.cdist(queries.double(), refs.double())
     expected = d.topk(4, dim=1, largest=False).values.mean(1)
-    got = _knn_mean_distance(queries, refs, 4)
+    got = mean_knn_distance(queries, refs, 4)
     # float32 |q|^2 - 2qr + |r|^2: a distance of 0 comes out as up to ~1e-3
     torch.testing.assert_close(got.double(), expected, rtol=1e-4, atol=1e-3)
     exclude = torch.full((len(queries),), -1)
     exclude[-10:] = torch.arange(10)  # the last 10 queries are references 0..9
     d[torch.arange(len(queries) - 10, len(queries)), torch.arange(10)] = float("inf")
     expected = d.topk(4, dim=1, largest=False).values.mean(1)
-    got = _knn_mean_distance(queries, refs, 4, exclude)
+    got = mean_knn_distance(queries, refs, 4, exclude)
     torch.testing.assert_close(got.double(), expected, rtol=1e-4, atol=1e-4)

@@ -37,6 +37,7 @@ import torch
 from sklearn.base import BaseEstimator
 from torch import nn
 
+from aekit.apps.retrieval import mean_knn_distance
 from aekit.errors import AekitError, ConfigError, DataError
 from aekit.latents import DiagonalGaussian
 from aekit.models.base import Autoencoder, Batch, Loss
@@ -50,7 +51,6 @@ TARGET_STEPS = 1000  # epochs="auto" trains each member for about this many step
 MAX_REFERENCE = 2048  # training codes kept for the latent k-NN score (see the docs page)
 HUBER_DELTA = 1.0  # reconstruction error: quadratic up to 1 std, linear beyond
 SCORE_CHUNK = 8192  # rows scored at once (fixed, so scores never depend on call sizes)
-KNN_CHUNK = 256  # queries per block of the latent k-NN search (its distances stay in cache)
 DETECTOR_FILE = "detector.json"
 ARRAYS_FILE = "detector.safetensors"
 
@@ -154,30 +154,6 @@ def _robust_scale(values: np.ndarray) -> tuple[float, float]:
     if not spread > 1e-12:
         spread = 1.0
     return med, spread
-
-
-def _knn_mean_distance(queries: torch.Tensor, refs: torch.Tensor, k: int,
-                       exclude: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean Euclidean distance from each query to its ``k`` nearest references.
-
-    ``exclude[i]`` (>= 0) is the index of a reference equal to query ``i`` (itself), which
-    is skipped. Squared distances come from one matrix product of augmented vectors,
-    ``[q, |q|^2, 1] . [-2 r, 1, |r|^2] = |q - r|^2``, over blocks of ``KNN_CHUNK``
-    queries, so each block's distance matrix stays in the CPU caches.
-    """
-    ones_r = torch.ones(len(refs), 1, dtype=refs.dtype)
-    r_aug = torch.cat([-2 * refs, ones_r, refs.square().sum(1, keepdim=True)], 1).T
-    ones_q = torch.ones(len(queries), 1, dtype=queries.dtype)
-    q_aug = torch.cat([queries, queries.square().sum(1, keepdim=True), ones_q], 1)
-    out = []
-    for i in range(0, len(queries), KNN_CHUNK):
-        d2 = (q_aug[i:i + KNN_CHUNK] @ r_aug).clamp_min_(0)
-        if exclude is not None:
-            ex = exclude[i:i + KNN_CHUNK]
-            rows = torch.nonzero(ex >= 0).squeeze(1)
-            d2[rows, ex[rows]] = float("inf")
-        out.append(torch.topk(d2, k, dim=1, largest=False).values.sqrt_().mean(1))
-    return torch.cat(out)
 
 
 class _Member:
@@ -487,7 +463,7 @@ class AnomalyDetector(BaseEstimator):
                 white = ((code.cpu().double() - member.code_mean) @ member.whiten).float()
                 if "latent" in parts:
                     k = min(int(self.n_neighbors), len(member.refs) - (exclude is not None))
-                    out["latent"] = _knn_mean_distance(white, member.refs, max(k, 1),
+                    out["latent"] = mean_knn_distance(white, member.refs, max(k, 1),
                                                        exclude).double()
                 if "latent_gaussian" in parts:
                     out["latent_gaussian"] = white.double().square().sum(1)
