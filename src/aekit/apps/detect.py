@@ -38,6 +38,7 @@ from sklearn.base import BaseEstimator
 from torch import nn
 
 from aekit.apps.retrieval import mean_knn_distance
+from aekit.data.validate import as_examples
 from aekit.errors import AekitError, ConfigError, DataError
 from aekit.latents import DiagonalGaussian
 from aekit.models.base import Autoencoder, Batch, Loss
@@ -123,19 +124,6 @@ def parse_score(score: str) -> tuple[str, ...]:
     if len(set(parts)) != len(parts):
         raise ConfigError(f"score={score!r} names a part twice")
     return parts
-
-
-def _as_array(X: Any, name: str) -> torch.Tensor:
-    """Validated float32 CPU tensor ``(N, ...)`` (numbers only, finite, N >= 1)."""
-    from aekit.data.validate import as_float_tensor
-
-    if hasattr(X, "x") and isinstance(X.x, torch.Tensor):  # an aekit Dataset
-        X = X.x
-    t = as_float_tensor(X, name=name)
-    if t.ndim < 2:
-        raise DataError(f"{name}: expected examples along the first axis, shape (N, ...); "
-                        f"got shape {tuple(t.shape)} (use X.reshape(-1, 1) for one feature)")
-    return t.cpu()
 
 
 def huber(r: torch.Tensor, delta: float = HUBER_DELTA) -> torch.Tensor:
@@ -315,7 +303,7 @@ class AnomalyDetector(BaseEstimator):
         """Validated input with the fitted example shape."""
         from aekit.data.validate import check_sample_shape
 
-        x = _as_array(X, name)
+        x = as_examples(X, name)
         if hasattr(self, "input_shape_"):
             check_sample_shape(self.input_shape_, tuple(x.shape[1:]), where=name)
         return x

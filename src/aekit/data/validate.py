@@ -26,6 +26,7 @@ from aekit.errors import DataError
 
 __all__ = [
     "MAX_LISTED",
+    "as_examples",
     "as_float_tensor",
     "build_dataset",
     "check_labels",
@@ -361,6 +362,24 @@ def as_float_tensor(
         overflow = bool((np.isfinite(arr) & ~np.isfinite(arr32)).any())
         raise _nonfinite_error(arr32, name, feature_names, lines, overflow=overflow)
     return torch.from_numpy(np.ascontiguousarray(arr32))
+
+
+def as_examples(X: Any, name: str) -> torch.Tensor:
+    """Examples along the first axis as a float32 CPU tensor ``(N, ...)`` with ``N >= 1``.
+
+    Accepts what :func:`as_float_tensor` accepts, and an aekit Dataset (its ``x``). Raises
+    a :class:`DataError` naming ``name`` (and the position of any non-finite or
+    non-numeric value) otherwise, or when the data is not at least 2-D.
+    """
+    if hasattr(X, "x") and isinstance(X.x, torch.Tensor):  # an aekit Dataset
+        X = X.x
+    t = as_float_tensor(X, name=name)
+    if t.ndim < 2:
+        raise DataError(f"{name}: expected examples along the first axis, shape (N, ...); "
+                        f"got shape {tuple(t.shape)} (use X.reshape(-1, 1) for one feature)")
+    if len(t) == 0:
+        raise DataError(f"{name}: no examples (shape {tuple(t.shape)})")
+    return t.cpu()
 
 
 def check_sample_shape(
