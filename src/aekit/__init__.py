@@ -8,6 +8,7 @@ torch.Size([2, 64])
 
 __version__ = "0.1.0"
 
+from aekit.apps.denoise import Denoiser, SignalDenoiser  # noqa: E402
 from aekit.apps.detect import AnomalyDetector  # noqa: E402
 from aekit.apps.reduce import AutoencoderReducer  # noqa: E402
 from aekit.apps.timeseries import TimeSeriesAnomalyDetector  # noqa: E402
@@ -21,7 +22,9 @@ __all__ = [
     "Autoencoder",
     "AutoencoderReducer",
     "Dataset",
+    "Denoiser",
     "Loss",
+    "SignalDenoiser",
     "TrainConfig",
     "TimeSeriesAnomalyDetector",
     "TrainResult",
