@@ -64,6 +64,7 @@ __all__ = [
     "check_device",
     "model_from_state",
     "model_to_state",
+    "read_record",
     "seed_from",
 ]
 
@@ -175,6 +176,22 @@ def _from_json(value: Any) -> Any:
     if isinstance(value, dict) and set(value) == {"ndarray", "dtype"}:
         return np.asarray(value["ndarray"], dtype=value["dtype"])
     return value
+
+
+def read_record(directory: Path, filename: str, kind_key: str, kind: str) -> dict[str, Any]:
+    """The JSON record ``directory/filename`` of a saved ``kind`` (with ``params``), or an
+    AekitError saying what is wrong: no such file, not such a record, another kind."""
+    path = directory / filename
+    if not path.is_file():
+        raise AekitError(f"{directory}: no {filename}; not a folder written by {kind}.save")
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        saved, _ = record[kind_key], record["params"]
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise AekitError(f"{path}: not an aekit {kind_key} record ({e})") from None
+    if saved != kind:
+        raise AekitError(f"{directory} holds a {saved}, not a {kind}")
+    return record
 
 
 class AutoencoderEstimator(BaseEstimator):
@@ -412,17 +429,8 @@ class AutoencoderEstimator(BaseEstimator):
         from aekit.io import CONFIG_FILE, WEIGHTS_FILE, model_from_record
 
         directory = Path(directory)
-        path = directory / ESTIMATOR_FILE
-        if not path.is_file():
-            raise AekitError(f"{directory}: no {ESTIMATOR_FILE}; not a folder written by "
-                             f"{cls.__name__}.save")
-        try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-            kind, params = record["estimator"], record["params"]
-        except (json.JSONDecodeError, KeyError, TypeError) as e:
-            raise AekitError(f"{path}: not an aekit estimator record ({e})") from None
-        if kind != cls.__name__:
-            raise AekitError(f"{directory} holds a {kind}, not a {cls.__name__}")
+        record = read_record(directory, ESTIMATOR_FILE, "estimator", cls.__name__)
+        params = record["params"]
         params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
         est = cls(**params)
         model = model_from_record(json.loads((directory / CONFIG_FILE).read_text()),

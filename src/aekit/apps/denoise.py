@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
-from aekit.apps.base import _from_json, _to_json, check_device
+from aekit.apps.base import _from_json, _to_json, check_device, read_record
 from aekit.apps.timeseries import _as_series_list, sliding_windows, windows_to_points
 from aekit.data.corruptions import CORRUPTIONS, make_corruption
 from aekit.data.validate import as_examples, check_sample_shape
@@ -137,17 +137,8 @@ class _DenoiserBase(BaseEstimator):
         from aekit.io import load
 
         directory = Path(directory)
-        path = directory / RECORD_FILE
-        if not path.is_file():
-            raise AekitError(f"{directory}: no {RECORD_FILE}; not a folder written by "
-                             f"{cls.__name__}.save")
-        try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-            kind, params, fitted = record["denoiser"], record["params"], record["fitted"]
-        except (json.JSONDecodeError, KeyError, TypeError) as e:
-            raise AekitError(f"{path}: not a denoiser record ({e})") from None
-        if kind != cls.__name__:
-            raise AekitError(f"{directory} holds a {kind}, not a {cls.__name__}")
+        record = read_record(directory, RECORD_FILE, "denoiser", cls.__name__)
+        params, fitted = record["params"], record.get("fitted", {})
         params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
         den = cls(**params)
         for key, value in fitted.items():

@@ -48,3 +48,19 @@ def existing_run(path: str) -> Path:
     if not (p / "config.json").is_file():
         raise ConfigError(f"{p}: not an aekit run or model folder (no config.json)")
     return p
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """True when ``a`` and ``b`` name the same file (existing or not)."""
+    pa, pb = Path(a), Path(b)
+    if pa.exists() and pb.exists():
+        return pa.samefile(pb)
+    return pa.resolve() == pb.resolve()
+
+
+def refuse_overwrite(data: str, *outputs: Path) -> None:
+    """A ConfigError when an output path is the input file (inputs are never overwritten)."""
+    for out in outputs:
+        if same_file(data, out):
+            raise ConfigError(f"--out {out} is the input file; aekit never overwrites "
+                              "its input: choose another output path")

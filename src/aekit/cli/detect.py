@@ -10,7 +10,7 @@ from typing import Any
 import click
 import numpy as np
 
-from aekit.cli._common import parse_settings
+from aekit.cli._common import parse_settings, refuse_overwrite, same_file
 from aekit.errors import ConfigError, DataError
 
 TABLE_SUFFIXES = {".csv", ".tsv", ".txt", ".tab", ".gz"}
@@ -20,20 +20,6 @@ OUT_COLUMNS = ("anomaly_score", "anomaly_label")
 
 def _is_table(source: str) -> bool:
     return Path(source).suffix.lower() in TABLE_SUFFIXES and Path(source).is_file()
-
-
-def _same_file(a: str | Path, b: str | Path) -> bool:
-    pa, pb = Path(a), Path(b)
-    if pa.exists() and pb.exists():
-        return pa.samefile(pb)
-    return pa.resolve() == pb.resolve()
-
-
-def _refuse_overwrite(data: str, *outputs: Path) -> None:
-    for out in outputs:
-        if _same_file(data, out):
-            raise ConfigError(f"--out {out} is the input file; a scoring run never overwrites "
-                              "its input: choose another output path")
 
 
 def _parse_binary_labels(cells: list[str], column: str, where: str) -> np.ndarray:
@@ -197,7 +183,7 @@ def fit_command(data_source, out, label_column, id_columns, model, score, contam
     """
     from aekit.apps.detect import AnomalyDetector, save_detector
 
-    if Path(out).exists() and _same_file(data_source, out):
+    if Path(out).exists() and same_file(data_source, out):
         raise ConfigError(f"--out {out} is the input file")
     models = tuple(m.strip() for m in model.split(",") if m.strip())
     common = dict(model=models[0] if len(models) == 1 else models, n_estimators=n_estimators,
@@ -310,7 +296,7 @@ def score_command(detector_dir, data_source, out, label_column, top, threshold, 
 
     out_path = Path(out)
     report = Path(report_path) if report_path else out_path.parent / "report.html"
-    _refuse_overwrite(data_source, out_path, report)
+    refuse_overwrite(data_source, out_path, report)
     if out_path.suffix.lower() in (".html", ".json") or out_path.is_dir():
         raise ConfigError(f"--out {out}: expected a .csv file path")
     out_path.parent.mkdir(parents=True, exist_ok=True)
