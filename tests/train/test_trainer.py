@@ -1,6 +1,8 @@
 """Trainer: determinism, exact resume, atomic checkpoints, NaN stop, early stopping."""
 
 import json
+import os
+import shutil
 
 import pytest
 import torch
@@ -183,6 +185,8 @@ def test_accelerator_path_checks_recorded_losses_and_names_the_step(digits_flat,
         aekit.Trainer(_cfg(epochs=3)).fit(model, data)
 
 
+@pytest.mark.skipif(shutil.which(os.environ.get("CXX", "g++")) is None,
+                    reason="torch.compile on the CPU needs a C++ compiler")
 def test_compiled_training_follows_step_schedules_without_retracing(digits_flat):
     """compile=True reads the step counter symbolically: the annealed capacity of a
     beta-VAE matches eager training step for step, and dynamo traces the loss once per
