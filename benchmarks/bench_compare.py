@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from machine import describe
+from results_file import RESULTS
 
 from aekit.apps.leaderboard import compare, write_leaderboard
 from aekit.data import load_data
@@ -31,7 +32,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--k", type=int, default=1000, help="IWAE samples for the NLL column")
     parser.add_argument("--out", default="runs/bench_compare")
-    parser.add_argument("--results", default="benchmarks/results/compare.md")
+    parser.add_argument("--results", default=str(RESULTS / "compare.md"))
     args = parser.parse_args()
 
     models = [m for m in args.models.split(",") if m in available()]

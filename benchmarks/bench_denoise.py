@@ -21,7 +21,7 @@ import time
 import numpy as np
 import torch
 from machine import describe
-from results_file import write_result
+from results_file import RESULTS, write_result
 from scipy import ndimage, signal
 
 from aekit.apps.denoise import Denoiser, SignalDenoiser
@@ -107,7 +107,7 @@ def signals() -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="benchmarks/results/denoise.md")
+    parser.add_argument("--out", default=str(RESULTS / "denoise.md"))
     args = parser.parse_args()
     machine = describe()
     image_rows, signal_rows = images(), signals()

@@ -26,7 +26,7 @@ from importlib.metadata import PackageNotFoundError, version
 import torch
 from bench_iwae_nll import pythae_view, train_model
 from bench_vae_digits import _sync, compare, split_digits
-from results_file import write_result
+from results_file import RESULTS, write_result
 
 from aekit.data import load_data
 from aekit.metrics import iwae_nll
@@ -130,7 +130,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-training", action="store_true")
     parser.add_argument("--device", default="cuda", help="cpu only to try the script out")
-    parser.add_argument("--out", default="benchmarks/results/gpu.md")
+    parser.add_argument("--out", default=str(RESULTS / "gpu.md"))
     args = parser.parse_args()
     if args.device == "cpu":
         print("\n".join(iwae_section(args) + training_section(args)))

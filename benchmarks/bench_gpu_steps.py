@@ -15,7 +15,7 @@ import argparse
 import time
 
 import torch
-from results_file import write_result
+from results_file import RESULTS, write_result
 
 import aekit
 from aekit.data import load_data
@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--short", type=int, default=20)
     parser.add_argument("--long", type=int, default=120)
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--out", default="benchmarks/results/gpu_steps.md")
+    parser.add_argument("--out", default=str(RESULTS / "gpu_steps.md"))
     args = parser.parse_args()
     train, _ = load_data("digits_flat").split(0.2, seed=0)
     steps_per_epoch = -(-len(train) // args.batch)

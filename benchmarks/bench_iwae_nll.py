@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from bench_vae_digits import HIDDEN, LATENT, pythae_vae
 from machine import describe, describe_rates, matmul_rates
+from results_file import RESULTS
 from torch import nn
 
 import aekit
@@ -76,7 +77,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000, help="examples evaluated")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=100, help="aekit examples per pass")
-    parser.add_argument("--out", default="benchmarks/results/metrics.md")
+    parser.add_argument("--out", default=str(RESULTS / "metrics.md"))
     args = parser.parse_args()
 
     machine, rates = describe(), matmul_rates()

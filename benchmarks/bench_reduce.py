@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from results_file import RESULTS
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE, trustworthiness
 from sklearn.model_selection import cross_val_score
@@ -67,7 +68,7 @@ def fit_tsne(X, dim):
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--out", default="benchmarks/results/reduce.md")
+    parser.add_argument("--out", default=str(RESULTS / "reduce.md"))
     parser.add_argument("--odds", default="cardio,satellite,pendigits")
     args = parser.parse_args()
     torch.set_num_threads(1)

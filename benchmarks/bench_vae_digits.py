@@ -22,7 +22,7 @@ import time
 import numpy as np
 import torch
 from machine import describe, describe_rates, matmul_rates
-from results_file import write_result
+from results_file import RESULTS, write_result
 from torch import nn
 
 import aekit
@@ -178,7 +178,7 @@ def main() -> None:
                         help="timed runs per library, interleaved; the median is reported")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch intra-op threads (default: torch's choice)")
-    parser.add_argument("--out", default="benchmarks/results/vae_digits.md")
+    parser.add_argument("--out", default=str(RESULTS / "vae_digits.md"))
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

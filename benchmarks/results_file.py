@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+RESULTS = Path(__file__).resolve().parent / "results"
+"""benchmarks/results/, wherever a script is run from."""
+
 
 def write_result(path: str | Path, lines: list[str]) -> str:
     """Write ``lines`` as one markdown file (folders made as needed), print and return it."""
