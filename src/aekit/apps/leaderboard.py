@@ -231,15 +231,18 @@ def compare(models: Sequence[str], data: Dataset, *, epochs: int = 30, batch_siz
     for name in models:
         say(f"training {name} ({epochs} epochs) ...")
         own = (model_settings or {}).get(name, {})
-        torch.manual_seed(seed)
-        try:
-            model = create(name, data=train, **{**shared, **own})
-            note = ""
-        except ConfigError as e:  # e.g. linear_ae fixes hidden_dims=(): keep only latent_dim
-            say(f"  {name}: {e}; using its own architecture")
+        # the shared settings; else only the code size (linear_ae fixes hidden_dims=());
+        # else the model's own (kl_ae derives its code size from its latent map)
+        for attempt, common in enumerate((shared, {"latent_dim": latent_dim}, {})):
             torch.manual_seed(seed)
-            model = create(name, data=train, **{"latent_dim": latent_dim, **own})
-            note = " (own architecture)"
+            try:
+                model = create(name, data=train, **{**common, **own})
+                break
+            except ConfigError as e:
+                if attempt == 2:
+                    raise
+                say(f"  {name}: {e}; trying with fewer shared settings")
+        note = "" if attempt == 0 else " (own architecture)"
         t0 = time.perf_counter()
         Trainer(cfg).fit(model, train)
         seconds = time.perf_counter() - t0
