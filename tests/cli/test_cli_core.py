@@ -52,6 +52,17 @@ def test_train_sample_interpolate(runner, tmp_path):
     assert strip.is_file()
 
 
+def test_train_summary_of_a_gan_model_shows_training_only_terms_as_dashes(runner, tmp_path):
+    """kl_ae logs its adversarial terms in training only: the val row shows '-' there."""
+    res = invoke(runner, "train", "kl_ae", "--data", "digits", "--epochs", 1, "--out",
+                 tmp_path / "run", "--quiet")
+    assert res.exit_code == 0, res.output
+    header, train, val = res.output.strip().splitlines()[-3:]
+    assert "autoencoder.adaptive_weight" in header and "discriminator.disc" in header
+    assert train.split()[0] == "train" and "-" not in train.split()[1:]
+    assert val.split()[0] == "val" and val.split().count("-") == 2
+
+
 def test_train_sdae_with_pretraining(runner, tmp_path):
     res = invoke(runner, "train", "sdae", "--data", "digits_flat", "--epochs", 1,
                  "--pretrain-epochs", 1, "--out", tmp_path / "s", "--quiet",

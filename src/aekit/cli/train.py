@@ -15,9 +15,11 @@ def print_summary(run) -> None:
     rows = [(s, run.result.last(s)) for s in ("train", "val") if run.result.last(s)]
     keys = [k for k in rows[0][1] if k not in ("epoch", "step", "split", "lr", "time",
                                                  "examples_per_s")]
-    click.echo("\n" + f"{'split':<7}" + "".join(f"{k:>14}" for k in keys))
-    for split, row in rows:
-        click.echo(f"{split:<7}" + "".join(f"{row[k]:>14.4f}" for k in keys))
+    widths = [max(14, len(k) + 2) for k in keys]
+    click.echo("\n" + f"{'split':<7}" + "".join(f"{k:>{w}}" for k, w in zip(keys, widths)))
+    for split, row in rows:  # a term may exist in training only (e.g. a GAN's)
+        click.echo(f"{split:<7}" + "".join(f"{row[k]:>{w}.4f}" if k in row else f"{'-':>{w}}"
+                                           for k, w in zip(keys, widths)))
 
 
 @click.command("train")
