@@ -44,7 +44,7 @@ from aekit.metrics.reconstruction import psnr
 from aekit.models.base import Autoencoder
 from aekit.rng import private_rng
 
-__all__ = ["Denoiser", "SignalDenoiser"]
+__all__ = ["Denoiser", "SignalDenoiser", "load_denoiser"]
 
 RECORD_FILE = "denoiser.json"
 TARGET_STEPS = 3000  # epochs=None trains for about this many steps
@@ -277,13 +277,15 @@ class SignalDenoiser(_DenoiserBase):
     noise_level : float
         Gaussian: the noise's standard deviation in units of each channel's standard
         deviation (0.5: noise half as strong as the signal). Otherwise the fraction of
-        values hit, in (0, 1).
+        values hit, in (0, 1); masking sets a value to its channel's training mean (0
+        after standardisation), salt-and-pepper to its channel's training minimum or
+        maximum.
     latent_dim, hidden_dims, epochs, batch_size, learning_rate, device, random_state,
     verbose
         As for :class:`Denoiser`.
     """
 
-    _fitted = ("n_channels_", "mean_", "std_", "history_")
+    _fitted = ("n_channels_", "mean_", "std_", "low_", "high_", "history_")
 
     def __init__(self, window: int = 64, stride: int | None = None, *,
                  noise: str = "gaussian", noise_level: float = 0.5,
@@ -323,13 +325,36 @@ class SignalDenoiser(_DenoiserBase):
         self.mean_ = values.mean(0).astype(np.float64)
         std = values.std(0)
         self.std_ = np.where(std > MIN_STD, std, 1.0).astype(np.float64)
+        standardised = self._standardise(values)
+        self.low_, self.high_ = float(standardised.min()), float(standardised.max())
         step = max(1, sum(len(s) for s in series) // MAX_TRAIN_WINDOWS)  # cap the copies
         windows = np.concatenate([sliding_windows(self._standardise(s), int(self.window),
                                                   step)[0] for s in series])
         self.model_ = self._train(torch.from_numpy(windows), likelihood="gaussian_learned",
-                                  noise_level=float(self.noise_level), value_range=None,
-                                  arch="mlp")
+                                  noise_level=float(self.noise_level),
+                                  value_range=(self.low_, self.high_), arch="mlp")
         return self
+
+    def corrupt(self, X: Any, seed: int | None = None) -> np.ndarray | list[np.ndarray]:
+        """The series with the training noise added (seeded by ``seed``, else
+        ``random_state``), each with the shape it came in."""
+        self._check_fitted()
+        series, single = _as_series_list(X, "X")
+        noise = make_corruption(self.noise, float(self.noise_level),
+                                value_range=(self.low_, self.high_))
+        g = torch.Generator().manual_seed(int(self.random_state if seed is None else seed))
+        out = []
+        for values, one_channel in zip(series, self._one_channel(X, single)):
+            noisy = noise(torch.from_numpy(self._standardise(values)), generator=g).numpy()
+            noisy = (noisy * self.std_ + self.mean_).astype(np.float32)
+            out.append(noisy[:, 0] if one_channel else noisy)
+        return out[0] if single else out
+
+    @staticmethod
+    def _one_channel(X: Any, single: bool) -> list[bool]:
+        """Per series: whether it was given as one 1-D channel (answered the same way)."""
+        items = [X] if single else list(X)
+        return [np.ndim(getattr(item, "values", item)) == 1 for item in items]
 
     def _standardise(self, values: np.ndarray) -> np.ndarray:
         return ((values - self.mean_) / self.std_).astype(np.float32)
@@ -338,10 +363,8 @@ class SignalDenoiser(_DenoiserBase):
         """The denoised series, each with the shape it came in (a list for a list)."""
         self._check_fitted()
         series, single = _as_series_list(X, "X")
-        items = [X] if single else list(X)
-        flat = [np.ndim(getattr(item, "values", item)) == 1 for item in items]
         out = []
-        for k, (values, one_channel) in enumerate(zip(series, flat)):
+        for k, (values, one_channel) in enumerate(zip(series, self._one_channel(X, single))):
             if values.shape[1] != self.n_channels_:
                 where = "X" if single else f"X[{k}]"
                 raise ConfigError(f"{where}: {values.shape[1]} channels, but the denoiser "
@@ -354,3 +377,15 @@ class SignalDenoiser(_DenoiserBase):
             points = (points * self.std_ + self.mean_).astype(np.float32)
             out.append(points[:, 0] if one_channel else points)
         return out[0] if single else out
+
+
+def load_denoiser(directory: str | Path, device: str | None = None
+                  ) -> Denoiser | SignalDenoiser:
+    """Whichever denoiser :meth:`save` wrote to ``directory``."""
+    path = Path(directory) / RECORD_FILE
+    try:
+        kind = json.loads(path.read_text(encoding="utf-8")).get("denoiser")
+    except (OSError, json.JSONDecodeError, AttributeError):
+        kind = None
+    cls = {c.__name__: c for c in (Denoiser, SignalDenoiser)}.get(kind, Denoiser)
+    return cls.load(directory, device=device)
