@@ -18,10 +18,13 @@ def private_rng(seed: int | None = None, device: str | torch.device | None = Non
     """Run a block with torch's global generators saved first and restored after.
 
     ``seed`` (when given) seeds them for the block. The CPU generator is always saved;
-    with a CUDA ``device`` (or ``"auto"`` on a machine with one) the generators of every
-    CUDA device are saved too, because ``torch.manual_seed`` reseeds all of them.
+    the generators of every CUDA device are saved too (``torch.manual_seed`` reseeds all
+    of them) when the block runs on CUDA (``device``, or ``"auto"`` on a machine with a
+    GPU) or CUDA is already in use. Otherwise CUDA is left uninitialised: a process that
+    has not touched its GPU yet starts its CUDA stream from the block's seed afterwards.
     """
-    cuda = device is not None and torch.device(resolve_device(str(device))).type == "cuda"
+    on_cuda = device is not None and torch.device(resolve_device(str(device))).type == "cuda"
+    cuda = torch.cuda.is_available() and (on_cuda or torch.cuda.is_initialized())
     devices = list(range(torch.cuda.device_count())) if cuda else []
     with torch.random.fork_rng(devices=devices):
         if seed is not None:

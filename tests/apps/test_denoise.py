@@ -89,7 +89,9 @@ def test_signal_denoiser_shrinks_the_error_and_keeps_shapes():
     assert [a.shape for a in listed] == [(500, 2), (1500, 2)]
     one = SignalDenoiser(window=16, epochs=1).fit(clean[:1000, 0])
     assert one.transform(noisy[:300, 0]).shape == (300,)
-    with pytest.raises(ConfigError, match=r"X: 2 channels, but the denoiser was fitted on 1"):
+    assert one.transform(torch.from_numpy(noisy[:300, 0])).shape == (300,)  # a 1-D tensor
+    assert one.corrupt(torch.from_numpy(noisy[:300, 0])).shape == (300,)
+    with pytest.raises(DataError, match=r"X: 2 channels, but the denoiser was fitted on 1"):
         one.transform(noisy)
 
 
@@ -126,6 +128,8 @@ def test_bad_input_and_settings_are_named(split):
         den.transform(split[1].reshape(len(split[1]), -1))
     with pytest.raises(ConfigError, match="window must be >= 2"):
         SignalDenoiser(window=1).fit(_sines(100))
+    with pytest.raises(ConfigError, match=r"stride in \[1, window\]"):
+        SignalDenoiser(window=16, stride=40).fit(_sines(100))
 
 
 def test_fitting_leaves_the_callers_random_state_alone(split):

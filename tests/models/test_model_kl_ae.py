@@ -76,12 +76,12 @@ def test_hinge_loss_and_the_discriminator_start(digits):
     x = digits.x[:16]
     model.set_step(99)  # before the start: no adversarial term, no discriminator gradient
     ae = model.group_loss("autoencoder", x)
-    assert "gen" not in ae.terms
+    assert ae.terms["gen"] == 0 and ae.terms["adaptive_weight"] == 0  # same terms always
     model.group_loss("discriminator", x).total.backward()
     assert all(float(p.grad.abs().sum()) == 0 for p in model.discriminator.parameters())
     model.set_step(100)
     model.zero_grad()
-    assert "gen" in model.group_loss("autoencoder", x).terms
+    assert model.group_loss("autoencoder", x).terms["gen"] != 0
     model.group_loss("discriminator", x).total.backward()
     assert sum(float(p.grad.abs().sum()) for p in model.discriminator.parameters()) > 0
 
@@ -103,6 +103,33 @@ def test_training_steps_both_groups_and_latents_can_be_standardised(digits, tmp_
     torch.testing.assert_close(back.latents(x[:8]), model.latents(x[:8]))
 
 
+def test_the_discriminator_may_start_in_the_middle_of_an_epoch(digits):
+    """The logged terms are the same before and after disc_start (the trainer stacks one
+    row of terms per step)."""
+    data = digits.subset(torch.arange(40))
+    model = _model(data, disc_start=3)
+    cfg = aekit.TrainConfig(epochs=2, batch_size=8, progress=False, checkpoint_every=0,
+                            val_fraction=0.0)
+    row = aekit.Trainer(cfg).fit(model, data).last()
+    assert row["autoencoder.gen"] != 0
+
+
+def test_free_bits_stay_in_the_objective_with_the_gan(digits):
+    model = _model(digits, beta=1.0, free_bits=0.5)
+    model.train()
+    model.set_step(5)
+    x = digits.x[:32]
+    torch.manual_seed(2)
+    loss = model.group_loss("autoencoder", x)
+    torch.manual_seed(2)
+    q = model.encode(x)
+    z = q.rsample()
+    logits = model.decode_logits(z)
+    base = model.objective(model.likelihood.nll(logits, x), model.kl_dims(q, z))
+    gen = -model.discriminator(torch.sigmoid(logits)).flatten(1).sum(1).mean()
+    torch.testing.assert_close(loss.total, base.total + loss.terms["adaptive_weight"] * gen)
+
+
 def test_settings_are_checked():
     with pytest.raises(ConfigError, match=r"3 x 4 x 4 map \(48 values\), not latent_dim=16"):
         aekit.create("kl_ae", input_shape=(1, 8, 8), latent_channels=3, downsample=1,
@@ -113,3 +140,5 @@ def test_settings_are_checked():
         aekit.create("kl_ae", input_shape=(1, 8, 8), arch="mlp")
     with pytest.raises(ConfigError, match="disc_layers must be >= 1"):
         aekit.create("kl_ae", input_shape=(1, 8, 8), disc_layers=0)
+    with pytest.raises(ConfigError, match=r"disc_layers=4 halves the image 4 times.*<= 3"):
+        aekit.create("kl_ae", input_shape=(1, 8, 8), disc_layers=4)

@@ -23,8 +23,23 @@ def test_fused_layer_equals_linear_then_activation(act):
         assert cpu_linear.fast_path(x, layer)
         out = linear_act(x, layer, module)
     torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
-    if act == "elu":  # not fusable: applied after the product
+    if act in ("elu", "relu"):  # applied after the product (ReLU: see the next test)
         assert post_op(module) is None
+
+
+@needs_onednn
+@pytest.mark.parametrize("act", list(ACTIVATIONS))
+def test_nan_propagates_as_in_torch(act):
+    """oneDNN's fused ReLU turns NaN into 0; aekit's path keeps torch's NaN for every
+    activation, so a broken input cannot come out as a finite, wrong score."""
+    torch.manual_seed(0)
+    layer, module = nn.Linear(40, 60), ACTIVATIONS[act]()
+    x = torch.randn(2000, 40)
+    x[5, 3] = float("nan")
+    ref = module(layer(x))
+    with torch.inference_mode():
+        out = linear_act(x, layer, module)
+    assert torch.equal(torch.isnan(out), torch.isnan(ref)) and torch.isnan(out[5]).all()
 
 
 @needs_onednn
@@ -45,7 +60,7 @@ def test_mlp_takes_the_oneDNN_op_only_without_autograd(monkeypatch):
     assert calls == [] and net[1].weight.grad is not None
     with torch.no_grad():
         fast = net(x)
-    assert calls == ["relu", "relu", "none"]
+    assert calls == ["none", "none", "none"]  # ReLU in place after each product
     assert fast.shape == (7, 2, 2)
     torch.testing.assert_close(fast, trained.detach(), rtol=1e-5, atol=1e-6)
 

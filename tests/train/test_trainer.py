@@ -206,3 +206,26 @@ def test_compiled_training_follows_step_schedules_without_retracing(digits_flat)
     assert counters["frames"]["total"] <= 2
     assert compiled == pytest.approx(capacities(False), abs=1e-5)
     assert compiled == pytest.approx([0.75, 5 * 14.5 / 30, 5 * 24.5 / 30], abs=1e-5)
+
+
+def test_accelerator_path_names_the_earliest_bad_step_over_groups(digits_flat, monkeypatch):
+    """Two optimiser groups: the later group goes bad at an earlier step; that step (and
+    group) is named, as the CPU path would."""
+    from aekit.train import trainer as trainer_module
+
+    data = digits_flat.subset(torch.arange(256))
+    model = aekit.create("aae", data=data, latent_dim=4)
+    first, later = list(model.parameter_groups())[:2]
+    original = model.group_loss
+
+    def poisoned(group, batch):
+        loss = original(group, batch)
+        bad_from = {first: 6, later: 2}.get(group)
+        if bad_from is not None and model.step >= bad_from:
+            return Loss(loss.total * float("nan"), loss.terms)
+        return loss
+
+    model.group_loss = poisoned
+    monkeypatch.setattr(trainer_module, "_reads_are_free", lambda device: False)
+    with pytest.raises(TrainingError, match=rf"epoch 1, step 2 \(group '{later}'"):
+        aekit.Trainer(_cfg(epochs=2, val_fraction=0.0)).fit(model, data)

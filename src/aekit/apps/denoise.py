@@ -39,7 +39,7 @@ from aekit.apps.base import _from_json, _to_json, check_device, read_record
 from aekit.apps.timeseries import _as_series_list, sliding_windows, windows_to_points
 from aekit.data.corruptions import CORRUPTIONS, make_corruption
 from aekit.data.validate import as_examples, check_sample_shape
-from aekit.errors import AekitError, ConfigError
+from aekit.errors import AekitError, ConfigError, DataError
 from aekit.metrics.reconstruction import psnr
 from aekit.models.base import Autoencoder
 from aekit.rng import private_rng
@@ -278,8 +278,8 @@ class SignalDenoiser(_DenoiserBase):
         Gaussian: the noise's standard deviation in units of each channel's standard
         deviation (0.5: noise half as strong as the signal). Otherwise the fraction of
         values hit, in (0, 1); masking sets a value to its channel's training mean (0
-        after standardisation), salt-and-pepper to its channel's training minimum or
-        maximum.
+        after standardisation), salt-and-pepper to the lowest or highest standardised
+        training value over all channels (mapped back to each channel's units).
     latent_dim, hidden_dims, epochs, batch_size, learning_rate, device, random_state,
     verbose
         As for :class:`Denoiser`.
@@ -312,9 +312,9 @@ class SignalDenoiser(_DenoiserBase):
     def fit(self, X: Any, y: Any = None) -> SignalDenoiser:
         """Train on clean series: one ``(T,)`` / ``(T, C)`` array or a list of them."""
         self._check_params()
-        if int(self.window) < 2 or self._stride() < 1:
-            raise ConfigError(f"window must be >= 2 and stride >= 1, got {self.window} and "
-                              f"{self.stride}")
+        if int(self.window) < 2 or not 1 <= self._stride() <= int(self.window):
+            raise ConfigError(f"window must be >= 2 and stride in [1, window] (every step "
+                              f"inside some window), got {self.window} and {self.stride}")
         series, _ = _as_series_list(X, "X")
         channels = {s.shape[1] for s in series}
         if len(channels) != 1:
@@ -353,8 +353,11 @@ class SignalDenoiser(_DenoiserBase):
     @staticmethod
     def _one_channel(X: Any, single: bool) -> list[bool]:
         """Per series: whether it was given as one 1-D channel (answered the same way)."""
+        from aekit.data.series import Series
+
         items = [X] if single else list(X)
-        return [np.ndim(getattr(item, "values", item)) == 1 for item in items]
+        return [np.ndim(item.values if isinstance(item, Series) else item) == 1
+                for item in items]
 
     def _standardise(self, values: np.ndarray) -> np.ndarray:
         return ((values - self.mean_) / self.std_).astype(np.float32)
@@ -367,8 +370,8 @@ class SignalDenoiser(_DenoiserBase):
         for k, (values, one_channel) in enumerate(zip(series, self._one_channel(X, single))):
             if values.shape[1] != self.n_channels_:
                 where = "X" if single else f"X[{k}]"
-                raise ConfigError(f"{where}: {values.shape[1]} channels, but the denoiser "
-                                  f"was fitted on {self.n_channels_}")
+                raise DataError(f"{where}: {values.shape[1]} channels, but the denoiser "
+                                f"was fitted on {self.n_channels_}")
             windows, starts = sliding_windows(self._standardise(values), int(self.window),
                                               self._stride())
             clean = self._denoise(torch.from_numpy(windows)).numpy()  # (N, C, W)

@@ -31,6 +31,7 @@ latent diffusion does before training its diffusion model.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,6 +82,11 @@ class KLAEConfig(VAEConfig):
         for name, ok, rule in checks:
             if not ok:
                 raise ConfigError(f"{name} must be {rule}, got {getattr(self, name)!r}")
+        if min(self.input_shape[1:]) < 2**self.disc_layers and self.disc_weight > 0:
+            raise ConfigError(
+                f"disc_layers={self.disc_layers} halves the image {self.disc_layers} times, "
+                f"more than {tuple(self.input_shape[1:])} allows; use disc_layers <= "
+                f"{max(1, int(math.log2(min(self.input_shape[1:]))))}")
         h, w = self.grid()
         size = self.latent_channels * h * w
         if self.latent_dim is not None and int(self.latent_dim) != size:
@@ -183,19 +189,24 @@ class KLAutoencoder(VAE):
         return _MapDecoder(self.config)
 
     # -- latents for a diffusion model ---------------------------------------------
-    def latents(self, x: torch.Tensor, sample: bool = False, scale: float = 1.0
-                ) -> torch.Tensor:
+    def latents(self, x: torch.Tensor, sample: bool = False, scale: float = 1.0,
+                batch_size: int = 1024) -> torch.Tensor:
         """Latent maps ``(B, c, h, w)`` of ``x``: posterior means (or samples), times
-        ``scale`` (pass :meth:`latent_scale`'s value to standardise them)."""
-        q = self.encode(x)
-        z = q.rsample() if sample else q.mean
+        ``scale`` (pass :meth:`latent_scale`'s value to standardise them); encoded
+        ``batch_size`` images at a time."""
+        out = []
+        for i in range(0, len(x), batch_size):
+            q = self.encode(x[i:i + batch_size])
+            out.append(q.rsample() if sample else q.mean)
+        z = torch.cat(out)
         return scale * z.reshape(len(x), self.config.latent_channels, *self.config.grid())
 
     @torch.no_grad()
-    def latent_scale(self, x: torch.Tensor) -> float:
+    def latent_scale(self, x: torch.Tensor, batch_size: int = 1024) -> float:
         """``1 / std`` of posterior samples of ``x``: the factor latent diffusion applies
         so that its diffusion model sees latents of unit variance."""
-        return float(1.0 / self.latents(x, sample=True).std().clamp_min(1e-12))
+        z = self.latents(x, sample=True, batch_size=batch_size)
+        return float(1.0 / z.std().clamp_min(1e-12))
 
     # -- training ------------------------------------------------------------------
     def _adversarial(self) -> bool:
@@ -234,11 +245,16 @@ class KLAutoencoder(VAE):
         logits = self.decode_logits(z)
         recon = self.likelihood.nll(logits, x)
         base = self.objective(recon, self.kl_dims(q, z))
-        if not (self._adversarial() and self.training and torch.is_grad_enabled()):
+        if self.discriminator is None or not (self.training and torch.is_grad_enabled()):
             return base
+        if not self._adversarial():  # the same terms every step (zeros before the start)
+            zero = recon.new_zeros(())
+            return Loss(base.total, {**base.terms, "gen": zero, "adaptive_weight": zero},
+                        per_example=base.per_example)
         gen = -self.discriminator(self.likelihood.mean(logits)).flatten(1).sum(1)  # (B,)
         lam = adaptive_weight(recon.mean(), gen.mean(), self.decoder.last,
                               self.config.disc_weight)
-        per_example = base.per_example + lam * gen
         terms: dict[str, Any] = {**base.terms, "gen": gen.mean(), "adaptive_weight": lam}
-        return Loss(per_example.mean(), terms, per_example=per_example)
+        # base.total keeps the beta-VAE objective as it is (free bits included)
+        return Loss(base.total + lam * gen.mean(), terms,
+                    per_example=base.per_example + lam * gen)

@@ -4,8 +4,9 @@ torch's CPU ``F.linear`` (``addmm``) calls MKL's sgemm, and MKL runs its AVX2 co
 AMD processors: on the 2-core AMD EPYC of our benchmarks a 2048^3 float32 product ran at
 about 210 GFLOP/s through ``torch.mm`` and 450 GFLOP/s through oneDNN's AVX-512 kernel
 (``torch.ops.mkldnn._linear_pointwise``, the op ``torch.compile`` uses for frozen CPU
-models; both in float32). The oneDNN op also adds the bias and applies the activation
-in the product's epilogue, which saves two passes over each layer's output.
+models; both in float32). The oneDNN op also adds the bias, and applies the activation
+(except ReLU, whose oneDNN version maps NaN to 0 where torch's keeps it), in the
+product's epilogue, which saves passes over each layer's output.
 
 It has no backward, so :func:`linear_act` takes it only when no gradient is being
 recorded (``torch.no_grad`` / ``torch.inference_mode``: scoring, embedding, likelihood
@@ -26,9 +27,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# activation module -> oneDNN post-op (name, scalars, algorithm)
+# activation module -> oneDNN post-op (name, algorithm). Not ReLU: oneDNN's maps NaN to 0
+# where torch's keeps NaN, so ReLU runs in place after the fused product and bias.
 _POST_OPS: dict[type[nn.Module], tuple[str, str]] = {
-    nn.ReLU: ("relu", ""),
     nn.Tanh: ("tanh", ""),
     nn.Sigmoid: ("sigmoid", ""),
     nn.SiLU: ("swish", ""),
@@ -55,7 +56,7 @@ def post_op(act: nn.Module | None) -> tuple[str, list[float], str] | None:
     if type(act) in _POST_OPS:
         name, algorithm = _POST_OPS[type(act)]
         return name, [], algorithm
-    if isinstance(act, nn.LeakyReLU):
+    if isinstance(act, nn.LeakyReLU) and act.negative_slope != 0:  # slope 0: NaN -> 0
         return "leaky_relu", [float(act.negative_slope)], ""
     if isinstance(act, nn.GELU):
         return "gelu", [], act.approximate
@@ -74,10 +75,12 @@ def fast_path(x: torch.Tensor, layer: nn.Linear) -> bool:
 def linear_act(x: torch.Tensor, layer: nn.Linear, act: nn.Module | None = None
                ) -> torch.Tensor:
     """``act(layer(x))`` (``act=None``: no activation), fused on the CPU at inference."""
-    spec = post_op(act) if fast_path(x, layer) else None
-    if spec is None:
+    if not fast_path(x, layer):
         out = F.linear(x, layer.weight, layer.bias)
         return out if act is None else act(out)
+    spec = post_op(act)
+    if spec is None:  # the product and bias fused, the activation after (in place: the
+        return act(_op()(x, layer.weight, layer.bias, "none", [], ""))  # output is fresh)
     name, scalars, algorithm = spec
     return _op()(x, layer.weight, layer.bias, name, scalars, algorithm)
 

@@ -47,8 +47,10 @@ class MLP(nn.Sequential):
     MLP can encode images too. With ``hidden_dims=()`` it is a single affine map.
     ReLU-type activations work in place on their layer's fresh output (nothing else
     reads it), which saves a pass over memory per layer: about 15 % of the time of
-    ``iwae_nll`` on digits. Without autograd on the CPU each layer and its activation
-    run as one oneDNN call (:mod:`aekit.nn.cpu_linear`).
+    ``iwae_nll`` on digits. Without autograd on the CPU each large enough layer runs as
+    one oneDNN call with its bias (and activation) fused (:mod:`aekit.nn.cpu_linear`);
+    that path calls the layers' weights directly, so forward hooks registered on the
+    Linear or activation modules (e.g. pruning, weight norm) are not run there.
     """
 
     def __init__(

@@ -83,15 +83,16 @@ class _Meter:
         self.counts.append(count)
 
     def first_nonfinite(self, start: int) -> tuple[int, float, list[str]] | None:
-        """(row, total, non-finite term names) of the first non-finite row from ``start``."""
+        """(row, total, non-finite term names) of the first row from ``start`` whose total
+        is not finite (as the CPU path, which checks the total)."""
         if start >= len(self.rows):
             return None
         block = torch.stack(self.rows[start:])
-        bad = ~torch.isfinite(block)
-        if not bool(bad.any()):
+        bad_total = ~torch.isfinite(block[:, 0])
+        if not bool(bad_total.any()):
             return None
-        row = int(bad.any(1).nonzero()[0])
-        flags = bad[row].tolist()
+        row = int(bad_total.nonzero()[0])
+        flags = (~torch.isfinite(block[row])).tolist()
         return (start + row, float(block[row, 0]),
                 [k.rsplit(".", 1)[-1] for k, f in zip(self.keys[1:], flags[1:]) if f])
 
@@ -140,7 +141,7 @@ def _as_dataset(data: Any, name: str) -> Dataset:
 def _fingerprint(ds: Dataset) -> str:
     h = hashlib.sha256()
     h.update(str(tuple(ds.x.shape)).encode())
-    h.update(ds.x.detach().cpu().contiguous().numpy().tobytes())
+    h.update(memoryview(ds.x.detach().cpu().contiguous().numpy()).cast("B"))  # no copy
     return h.hexdigest()[:16]
 
 
@@ -340,13 +341,14 @@ class Trainer:
 
     def _check_meters(self, meters: dict[str, _Meter], start: int, epoch: int,
                       first_step: int) -> None:
-        """The accelerator path: the recorded losses of steps ``start..`` of this epoch."""
-        for name, meter in meters.items():
-            found = meter.first_nonfinite(start)
-            if found is not None:
-                row, total, bad = found
-                raise self._nonfinite(total, bad, name if len(meters) > 1 else None, epoch,
-                                      first_step + row)
+        """The accelerator path: the recorded losses of steps ``start..`` of this epoch;
+        the earliest bad step wins (groups in stepping order within a step)."""
+        found = [(f[0], i, name, f) for i, (name, meter) in enumerate(meters.items())
+                 if (f := meter.first_nonfinite(start)) is not None]
+        if found:
+            row, _, name, (_, total, bad) = min(found, key=lambda f: f[:2])
+            raise self._nonfinite(total, bad, name if len(meters) > 1 else None, epoch,
+                                  first_step + row)
 
     def _nonfinite(self, total: float, bad: list[str], group: str | None, epoch: int,
                    step: int) -> TrainingError:
