@@ -58,6 +58,12 @@ class _DenoiserBase(BaseEstimator):
 
     _fitted: ClassVar[tuple[str, ...]] = ()  # fitted attributes saved in denoiser.json
 
+    def _keep_params(self, params: dict[str, Any]) -> None:
+        """Store ``__init__``'s arguments unchanged, as scikit-learn expects."""
+        for key, value in params.items():
+            if key not in ("self", "__class__"):
+                setattr(self, key, value)
+
     def _check_params(self) -> None:
         if self.noise not in CORRUPTIONS:
             raise ConfigError(f"noise={self.noise!r} is not one of {CORRUPTIONS}")
@@ -193,17 +199,7 @@ class Denoiser(_DenoiserBase):
                  hidden_dims: tuple[int, ...] | None = None, epochs: int | None = None,
                  batch_size: int = 64, learning_rate: float = 1e-3, device: str = "cpu",
                  random_state: int = 0, verbose: bool = False) -> None:
-        self.noise = noise
-        self.noise_level = noise_level
-        self.arch = arch
-        self.latent_dim = latent_dim
-        self.hidden_dims = hidden_dims
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
+        self._keep_params(locals())
 
     def fit(self, X: Any, y: Any = None) -> Denoiser:
         """Train on clean examples ``X`` (shape ``(N, ...)``; ``y`` is ignored)."""
@@ -293,18 +289,7 @@ class SignalDenoiser(_DenoiserBase):
                  epochs: int | None = None, batch_size: int = 64,
                  learning_rate: float = 1e-3, device: str = "cpu", random_state: int = 0,
                  verbose: bool = False) -> None:
-        self.window = window
-        self.stride = stride
-        self.noise = noise
-        self.noise_level = noise_level
-        self.latent_dim = latent_dim
-        self.hidden_dims = hidden_dims
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
+        self._keep_params(locals())
 
     def _stride(self) -> int:
         return int(self.stride) if self.stride is not None else max(1, int(self.window) // 4)
