@@ -142,3 +142,10 @@ def test_settings_are_checked():
         aekit.create("kl_ae", input_shape=(1, 8, 8), disc_layers=0)
     with pytest.raises(ConfigError, match=r"disc_layers=4 halves the image 4 times.*<= 3"):
         aekit.create("kl_ae", input_shape=(1, 8, 8), disc_layers=4)
+    with pytest.raises(ConfigError, match="need disc_weight=0"):
+        aekit.create("kl_ae", input_shape=(1, 1, 16), downsample=0)
+    thin = aekit.create("kl_ae", input_shape=(1, 1, 16), downsample=0, disc_weight=0)
+    assert thin.latents(torch.rand(0, 1, 1, 16)).shape == (0, 4, 1, 16)
+    with pytest.raises(ConfigError, match="batch_size must be >= 1"):
+        thin.latents(torch.rand(2, 1, 1, 16), batch_size=0)
+    assert not thin.latents(torch.rand(3, 1, 1, 16)).requires_grad

@@ -147,9 +147,15 @@ class _DenoiserBase(BaseEstimator):
         params, fitted = record["params"], record.get("fitted", {})
         params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
         den = cls(**params)
+        missing = [k for k in cls._fitted if k not in fitted and k != "history_"]
+        if missing:
+            raise AekitError(f"{directory / RECORD_FILE}: lacks the fitted value(s) {missing}; "
+                             "the folder is damaged or from another program")
         for key, value in fitted.items():
             value = _from_json(value)
-            setattr(den, key, tuple(value) if isinstance(value, list) else value)
+            keep_list = key in ("channel_names_", "history_")
+            setattr(den, key, tuple(value) if isinstance(value, list) and not keep_list
+                    else value)
         den.model_ = load(directory, device=check_device(device or "cpu"))
         return den
 
@@ -281,7 +287,8 @@ class SignalDenoiser(_DenoiserBase):
         As for :class:`Denoiser`.
     """
 
-    _fitted = ("n_channels_", "mean_", "std_", "low_", "high_", "history_")
+    _fitted = ("n_channels_", "channel_names_", "mean_", "std_", "low_", "high_",
+               "history_")
 
     def __init__(self, window: int = 64, stride: int | None = None, *,
                  noise: str = "gaussian", noise_level: float = 0.5,
@@ -300,7 +307,11 @@ class SignalDenoiser(_DenoiserBase):
         if int(self.window) < 2 or not 1 <= self._stride() <= int(self.window):
             raise ConfigError(f"window must be >= 2 and stride in [1, window] (every step "
                               f"inside some window), got {self.window} and {self.stride}")
+        from aekit.data.series import Series
+
         series, _ = _as_series_list(X, "X")
+        # names of a Series' channels are kept, so a CSV with other columns is refused later
+        self.channel_names_ = list(X.channel_names) if isinstance(X, Series) else None
         channels = {s.shape[1] for s in series}
         if len(channels) != 1:
             raise ConfigError(f"X: every series needs the same number of channels, got "

@@ -47,8 +47,8 @@ def command() -> None:
               help="--data is one series CSV (timestamp, channel...): a SignalDenoiser; "
                    "--level is then in units of each channel's std; the last "
                    "--test-fraction of the steps is held out.")
-@click.option("--window", type=click.IntRange(min=2), default=64, show_default=True,
-              help="Window length (with --series).")
+@click.option("--window", type=click.IntRange(min=2), default=None,
+              help="Window length (with --series) [default: 64].")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def fit_command(data_source, out, noise, level, test_fraction, epochs, device, seed, series,
                 window, quiet) -> None:
@@ -69,10 +69,14 @@ def fit_command(data_source, out, noise, level, test_fraction, epochs, device, s
     from aekit.metrics import psnr, ssim
 
     refuse_overwrite(data_source, Path(out))
+    if Path(out).exists() and not Path(out).is_dir():
+        raise ConfigError(f"--out {out} is a file; the denoiser is written as a folder")
     if series:
         _fit_series(data_source, out, noise, level, test_fraction, epochs, device, seed,
-                    window, quiet)
+                    window or 64, quiet)
         return
+    if window is not None:
+        raise ConfigError("--window applies to series (with --series)")
     data = load_source(data_source)
     train, test = data.split(test_fraction, seed=seed)
     den = Denoiser(noise, level, epochs=epochs, device=device, random_state=seed,
@@ -101,12 +105,14 @@ def fit_command(data_source, out, noise, level, test_fraction, epochs, device, s
 def _fit_series(source: str, out: str, noise: str, level: float, test_fraction: float,
                 epochs: int | None, device: str, seed: int, window: int, quiet: bool) -> None:
     """``fit --series``: a SignalDenoiser on the first part of the series, measured on the
-    rest (MSE and SNR against the clean held-out part, noisy vs denoised)."""
+    rest: MSE, and SNR per channel (the clean channel's variance over the error's mean
+    square, so an offset in the data does not inflate it), noisy vs denoised. A label
+    column (``is_anomaly``) and a ``timestamp`` column are not channels."""
     from aekit.apps.denoise import SignalDenoiser
-    from aekit.data.series import read_series_csv
+    from aekit.data.series import Series, read_series_csv
     from aekit.report import plots
 
-    s = read_series_csv(source, label_column=None)
+    s = read_series_csv(source)
     n_test = max(1, int(round(test_fraction * len(s))))
     if len(s) - n_test < window:
         raise ConfigError(f"{source}: {len(s)} steps leave {len(s) - n_test} for training, "
@@ -114,16 +120,19 @@ def _fit_series(source: str, out: str, noise: str, level: float, test_fraction: 
                           "--test-fraction")
     train, clean = s.values[:-n_test], s.values[-n_test:]
     den = SignalDenoiser(window=window, noise=noise, noise_level=level, epochs=epochs,
-                         device=device, random_state=seed, verbose=not quiet).fit(train)
+                         device=device, random_state=seed, verbose=not quiet).fit(
+        Series(train, s.channel_names, name=source))
     noisy = den.corrupt(clean, seed=seed + 1)
     restored = den.transform(noisy)
-    power = float(np.mean(clean.astype(np.float64) ** 2))
     scores = {"noise": noise, "level": level, "window": window, "train_steps": len(train),
               "test_steps": n_test, "channels": s.channel_names}
+    variance = clean.astype(np.float64).var(0)
     for name, values in (("noisy", noisy), ("denoised", restored)):
-        mse = float(np.mean((values.astype(np.float64) - clean) ** 2))
-        scores[f"mse_{name}"] = mse
-        scores[f"snr_db_{name}"] = 10 * np.log10(power / max(mse, 1e-300))
+        err = ((values.astype(np.float64) - clean) ** 2).mean(0)
+        snr = 10 * np.log10(np.maximum(variance, 1e-300) / np.maximum(err, 1e-300))
+        scores[f"mse_{name}"] = float(err.mean())
+        scores[f"snr_db_{name}"] = float(snr.mean())
+        scores[f"snr_db_per_channel_{name}"] = [round(float(v), 3) for v in snr]
     out_dir = den.save(out)
     (out_dir / "metrics.json").write_text(json.dumps(scores, indent=2))
     shown = slice(0, min(n_test, 8 * window))
@@ -133,8 +142,8 @@ def _fit_series(source: str, out: str, noise: str, level: float, test_fraction: 
             "denoised": restored[shown, 0]}, Path(tmp) / "series.png", xlabel="held-out step",
             ylabel=s.channel_names[0], title=f"{s.channel_names[0]}: clean, noisy, denoised")
         report = _write(out_dir, scores, picture, source)
-    click.echo(f"SNR on {n_test} held-out steps: noisy {scores['snr_db_noisy']:.2f} dB -> "
-               f"denoised {scores['snr_db_denoised']:.2f} dB")
+    click.echo(f"SNR on {n_test} held-out steps (mean over channels): noisy "
+               f"{scores['snr_db_noisy']:.2f} dB -> denoised {scores['snr_db_denoised']:.2f} dB")
     click.echo(f"wrote {out_dir} (denoiser, metrics.json) and {report}")
 
 
@@ -184,22 +193,26 @@ def apply_command(denoiser, data_source, out, device) -> None:
     from aekit.apps.denoise import SignalDenoiser, load_denoiser
 
     refuse_overwrite(data_source, Path(out))
+    if Path(out).is_dir():
+        raise ConfigError(f"--out {out} is a folder; give a file name")
     den = load_denoiser(denoiser, device=device)
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
     if isinstance(den, SignalDenoiser):
         from aekit.data.series import Series, read_series_csv, write_series_csv
 
         if not out.endswith(".csv"):
             raise ConfigError(f"--out {out}: a series denoiser writes a .csv file")
-        s = read_series_csv(data_source, label_column=None)
+        s = read_series_csv(data_source, channels=den.channel_names_)
         restored = den.transform(s.values)
-        write_series_csv(out, Series(restored, s.channel_names, s.timestamps, name=out))
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        write_series_csv(out, Series(restored, s.channel_names, s.timestamps, s.labels,
+                                     name=out))
         click.echo(f"wrote {out}: {len(restored)} denoised steps of "
                    f"{len(s.channel_names)} channel(s)")
         return
     if not out.endswith(".npy"):
         raise ConfigError(f"--out {out}: the denoised data is written as a .npy file")
     restored = den.transform(load_source(data_source).x)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
     np.save(out, restored)
     click.echo(f"wrote {out}: {len(restored)} denoised examples of shape "
                f"{restored.shape[1:]}")

@@ -82,11 +82,13 @@ class KLAEConfig(VAEConfig):
         for name, ok, rule in checks:
             if not ok:
                 raise ConfigError(f"{name} must be {rule}, got {getattr(self, name)!r}")
-        if min(self.input_shape[1:]) < 2**self.disc_layers and self.disc_weight > 0:
+        side = min(self.input_shape[1:])
+        if side < 2**self.disc_layers and self.disc_weight > 0:
+            fix = (f"use disc_layers <= {int(math.log2(side))}" if side >= 2 else
+                   "images this thin need disc_weight=0 (no discriminator)")
             raise ConfigError(
                 f"disc_layers={self.disc_layers} halves the image {self.disc_layers} times, "
-                f"more than {tuple(self.input_shape[1:])} allows; use disc_layers <= "
-                f"{max(1, int(math.log2(min(self.input_shape[1:]))))}")
+                f"more than {tuple(self.input_shape[1:])} allows; {fix}")
         h, w = self.grid()
         size = self.latent_channels * h * w
         if self.latent_dim is not None and int(self.latent_dim) != size:
@@ -189,17 +191,21 @@ class KLAutoencoder(VAE):
         return _MapDecoder(self.config)
 
     # -- latents for a diffusion model ---------------------------------------------
+    @torch.no_grad()
     def latents(self, x: torch.Tensor, sample: bool = False, scale: float = 1.0,
                 batch_size: int = 1024) -> torch.Tensor:
         """Latent maps ``(B, c, h, w)`` of ``x``: posterior means (or samples), times
         ``scale`` (pass :meth:`latent_scale`'s value to standardise them); encoded
-        ``batch_size`` images at a time."""
-        out = []
-        for i in range(0, len(x), batch_size):
-            q = self.encode(x[i:i + batch_size])
-            out.append(q.rsample() if sample else q.mean)
-        z = torch.cat(out)
-        return scale * z.reshape(len(x), self.config.latent_channels, *self.config.grid())
+        ``batch_size`` images at a time, without autograd (they are data for the next
+        model; use ``encode`` for a differentiable posterior)."""
+        if int(batch_size) < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {batch_size!r}")
+        shape = (self.config.latent_channels, *self.config.grid())
+        out = [self.encode(x[i:i + batch_size]) for i in range(0, len(x), int(batch_size))]
+        if not out:
+            return x.new_zeros((0, *shape))
+        z = torch.cat([q.rsample() if sample else q.mean for q in out])
+        return scale * z.reshape(len(x), *shape)
 
     @torch.no_grad()
     def latent_scale(self, x: torch.Tensor, batch_size: int = 1024) -> float:
