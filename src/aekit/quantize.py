@@ -264,9 +264,9 @@ class EmpiricalCodePrior(nn.Module):
     ``p(k_1..k_N) = prod_n f_n(k_n)``, with ``f_n`` the frequency of each code at position
     ``n`` among recent training examples (counts decayed by ``decay`` each training
     step). It ignores the dependence between positions, so samples are plausible
-    patchworks rather than coherent data; an autoregressive prior (PixelCNN, as in the
-    VQ-VAE papers) is the faithful choice and is not implemented here. Before any training
-    the frequencies are uniform.
+    patchworks rather than coherent data; :class:`CausalCodePrior` models the dependence
+    (``code_prior="transformer"`` of the VQ-VAE). Before any training the frequencies are
+    uniform.
     """
 
     def __init__(self, num_positions: int, num_codes: int, decay: float = 0.99) -> None:
@@ -291,3 +291,58 @@ class EmpiricalCodePrior(nn.Module):
         probs = self.probs()
         draws = torch.multinomial(probs, n, replacement=True)  # (N, n)
         return draws.t().contiguous()
+
+
+class CausalCodePrior(nn.Module):
+    """An autoregressive prior over code indices: a small causal Transformer.
+
+    ``p(k_1..k_N) = prod_n p(k_n | k_<n)``, positions in raster order, each conditional a
+    softmax over the K codes computed from the earlier codes only (a causal attention
+    mask; the input is the code sequence shifted right behind a start token). It plays
+    the part of the PixelCNN prior of the VQ-VAE papers: samples are drawn position by
+    position, so positions depend on each other.
+
+    Parameters
+    ----------
+    num_positions, num_codes : int
+        Sequence length N and vocabulary size K.
+    width, layers, heads : int
+        Transformer size (model width, blocks, attention heads).
+    """
+
+    def __init__(self, num_positions: int, num_codes: int, width: int = 64, layers: int = 2,
+                 heads: int = 4) -> None:
+        super().__init__()
+        self.num_positions, self.num_codes = num_positions, num_codes
+        self.embed = nn.Embedding(num_codes + 1, width)  # + the start token
+        self.position = nn.Parameter(torch.zeros(num_positions, width))
+        block = nn.TransformerEncoderLayer(width, heads, 2 * width, dropout=0.0,
+                                           batch_first=True)
+        self.blocks = nn.TransformerEncoder(block, layers, enable_nested_tensor=False)
+        self.head = nn.Linear(width, num_codes)
+        self.register_buffer("mask", torch.triu(torch.full(
+            (num_positions, num_positions), float("-inf")), diagonal=1), persistent=False)
+
+    def logits(self, codes: torch.Tensor) -> torch.Tensor:
+        """``(B, N, K)`` logits of p(k_n | k_<n) for code sequences ``(B, N)``."""
+        start = torch.full((len(codes), 1), self.num_codes, dtype=torch.long,
+                           device=codes.device)
+        tokens = torch.cat([start, codes[:, :-1]], 1)
+        n = tokens.shape[1]
+        h = self.embed(tokens) + self.position[:n]
+        return self.head(self.blocks(h, mask=self.mask[:n, :n], is_causal=True))
+
+    def log_prob(self, codes: torch.Tensor) -> torch.Tensor:
+        """``log p(codes)`` per sequence, shape ``(B,)``, in nats."""
+        logp = F.log_softmax(self.logits(codes), -1)
+        return logp.gather(-1, codes.unsqueeze(-1)).squeeze(-1).sum(1)
+
+    @torch.no_grad()
+    def sample(self, n: int) -> torch.Tensor:
+        """``n`` code sequences ``(n, N)``, drawn position by position."""
+        device = self.head.weight.device
+        codes = torch.zeros(n, self.num_positions, dtype=torch.long, device=device)
+        for i in range(self.num_positions):
+            probs = F.softmax(self.logits(codes)[:, i], -1)
+            codes[:, i] = torch.multinomial(probs, 1).squeeze(1)
+        return codes

@@ -1,11 +1,13 @@
 """VQ-VAE: straight-through gradient, nearest codes, no dead codes with restarts, smoke."""
 
+import math
+
 import pytest
 import torch
 
 import aekit
 from aekit.errors import ConfigError
-from aekit.quantize import code_perplexity, code_usage
+from aekit.quantize import CausalCodePrior, code_perplexity, code_usage
 
 
 def _fit(model, data, epochs, **settings):
@@ -115,7 +117,8 @@ def test_samples_use_only_codes_seen_at_each_position(digits_flat):
 
 
 @pytest.mark.parametrize("settings", [dict(downsample=1, base_channels=8),
-                                      dict(arch="mlp", hidden_dims=(32,), ema=True)])
+                                      dict(arch="mlp", hidden_dims=(32,), ema=True),
+                                      dict(downsample=1, code_prior="transformer")])
 def test_save_load_round_trip(digits, tmp_path, settings):
     model = aekit.create("vqvae", data=digits, latent_dim=4, num_codes=16, **settings)
     _fit(model, digits.x[:128], epochs=1)
@@ -129,7 +132,8 @@ def test_save_load_round_trip(digits, tmp_path, settings):
 
 
 @pytest.mark.parametrize("bad", [{"num_codes": 1}, {"beta": -1.0}, {"decay": 1.0},
-                                 {"restart_after": -1}, {"downsample": -1}, {"epsilon": 0.0}])
+                                 {"restart_after": -1}, {"downsample": -1}, {"epsilon": 0.0},
+                                 {"code_prior": "pixelcnn"}, {"prior_width": 30}])
 def test_bad_settings_name_the_parameter(bad):
     with pytest.raises(ConfigError, match=next(iter(bad))):
         aekit.create("vqvae", input_shape=(1, 8, 8), likelihood="bernoulli", **bad)
@@ -161,3 +165,52 @@ def test_resume_restores_codebook_state_exactly(digits_flat, tmp_path):
     aekit.Trainer(cfg(4), run_dir=tmp_path / "part").fit(resumed, data, resume=True)
     for k, v in full.state_dict().items():  # codebook, EMA statistics, counters, prior
         assert torch.equal(resumed.state_dict()[k], v), k
+
+
+def test_the_transformer_code_prior_is_causal_and_normalised():
+    """p(k_n | k_<n) ignores later codes; the probabilities of all sequences sum to 1."""
+    torch.manual_seed(0)
+    prior = CausalCodePrior(num_positions=3, num_codes=4, width=16, layers=1)
+    codes = torch.randint(4, (5, 3))
+    changed = codes.clone()
+    changed[:, 2] = (changed[:, 2] + 1) % 4
+    torch.testing.assert_close(prior.logits(codes)[:, :3], prior.logits(changed)[:, :3])
+    changed[:, 1] = (changed[:, 1] + 1) % 4  # the last position's conditional sees it
+    assert not torch.allclose(prior.logits(codes)[:, 2], prior.logits(changed)[:, 2])
+    every = torch.cartesian_prod(*[torch.arange(4)] * 3)
+    total = prior.log_prob(every).exp().sum()
+    assert total.item() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_the_transformer_prior_learns_dependence_between_positions():
+    """Codes where position 2 repeats position 1 (uniform over 16): an independent
+    per-position prior needs 2 log 16 nats, the causal prior learns about log 16."""
+    torch.manual_seed(0)
+    prior = CausalCodePrior(num_positions=2, num_codes=16, width=32, layers=1)
+    opt = torch.optim.Adam(prior.parameters(), lr=3e-3)
+    for _ in range(300):
+        first = torch.randint(16, (128,))
+        codes = torch.stack([first, first], 1)
+        loss = -prior.log_prob(codes).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 1.15 * math.log(16) < 2 * math.log(16)
+    samples = prior.sample(200)
+    assert (samples[:, 0] == samples[:, 1]).float().mean() > 0.9
+
+
+def test_the_code_prior_term_leaves_the_autoencoder_alone(digits):
+    """The prior is fitted on detached codes: its term sends no gradient to the encoder,
+    decoder or codebook, and sampling uses it."""
+    model = aekit.create("vqvae", data=digits, num_codes=16, downsample=1,
+                         code_prior="transformer")
+    loss = model.loss(digits.x[:32])
+    autoencoder = [p for n, p in model.named_parameters() if not n.startswith("prior.")]
+    grads = torch.autograd.grad(loss.terms["prior_nll"], autoencoder, allow_unused=True)
+    assert all(g is None or float(g.abs().sum()) == 0 for g in grads)
+    prior_grads = torch.autograd.grad(loss.terms["prior_nll"], list(model.prior.parameters()))
+    assert sum(float(g.abs().sum()) for g in prior_grads) > 0
+    assert model.sample(3).shape == (3, 1, 8, 8)
+    with pytest.raises(ConfigError, match="vqvae2 samples from its empirical"):
+        aekit.create("vqvae2", input_shape=(1, 8, 8), code_prior="transformer")

@@ -9,6 +9,14 @@ with the straight-through gradient ``z_q = z_e + sg[e - z_e]`` (see :mod:`aekit.
 Every term is summed over data dimensions, code vectors and code dimensions per example
 and averaged over the batch; with ``ema=True`` the codebook term leaves the objective
 and the codebook follows moving averages of its assigned encoder outputs.
+
+Sampling needs a prior over the codes. ``code_prior="empirical"`` counts each position's
+codes independently; ``code_prior="transformer"`` fits an autoregressive prior
+``p(k) = prod_n p(k_n | k_<n)`` (a causal Transformer, in place of the papers' PixelCNN)
+in the same training run: its negative log-likelihood of the current codes,
+``-log p(sg[k])``, is added to the objective. The codes carry no gradient into it, so
+the autoencoder's gradients are those of L(x) alone, and the prior follows the codes
+as they settle.
 """
 
 from __future__ import annotations
@@ -23,7 +31,15 @@ from aekit.models.base import Autoencoder, Batch, Loss, ModelConfig, unpack
 from aekit.models.registry import register
 from aekit.nn import MLP, resolve_arch
 from aekit.nn.conv_maps import ConvMapDecoder, ConvMapEncoder, halved_sizes
-from aekit.quantize import CodeLayout, EmpiricalCodePrior, Quantized, VectorQuantizer
+from aekit.quantize import (
+    CausalCodePrior,
+    CodeLayout,
+    EmpiricalCodePrior,
+    Quantized,
+    VectorQuantizer,
+)
+
+CODE_PRIORS = ("empirical", "transformer")
 
 
 @dataclass
@@ -41,6 +57,9 @@ class VQVAEConfig(ModelConfig):
     epsilon: float = 1e-5  # Laplace smoothing of the EMA counts
     kmeans_init: bool = False  # codebook from k-means on the first training batch
     restart_after: int = 100  # re-initialise codes unused for this many steps (0 = off)
+    code_prior: str = "empirical"  # sampling prior: empirical (per position) | transformer
+    prior_width: int = 64  # width of the transformer code prior
+    prior_layers: int = 2  # blocks of the transformer code prior
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -53,6 +72,10 @@ class VQVAEConfig(ModelConfig):
             ("decay", 0 < self.decay < 1, "in (0, 1)"),
             ("epsilon", self.epsilon > 0, "> 0"),
             ("restart_after", self.restart_after >= 0, ">= 0"),
+            ("code_prior", self.code_prior in CODE_PRIORS, f"one of {CODE_PRIORS}"),
+            ("prior_width", self.prior_width >= 4 and self.prior_width % 4 == 0,
+             "a multiple of 4 (4 attention heads)"),
+            ("prior_layers", self.prior_layers >= 1, ">= 1"),
         ]
         for name, ok, rule in checks:
             if not ok:
@@ -110,7 +133,11 @@ class VQVAE(Autoencoder):
             self.decoder = MLP(c.num_latents * d, tuple(reversed(c.hidden_dims)), n_in,
                                act=c.activation, out_shape=c.input_shape)
         self.quantizer = c.quantizer()
-        self.prior = EmpiricalCodePrior(self.layout.num, c.num_codes, c.decay)
+        if c.code_prior == "transformer":
+            self.prior = CausalCodePrior(self.layout.num, c.num_codes, c.prior_width,
+                                         c.prior_layers)
+        else:
+            self.prior = EmpiricalCodePrior(self.layout.num, c.num_codes, c.decay)
 
     # -- the protocol --------------------------------------------------------------
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
@@ -145,17 +172,21 @@ class VQVAE(Autoencoder):
         """
         x, _ = unpack(batch)
         q = self.quantize(x)
-        if self.training:
-            self.prior.update(q.codes)
         recon = self.likelihood.nll(self.decode_logits(q.z_q), x)
         per_example = recon + q.penalty
         terms = {"recon": recon.mean()}
+        if isinstance(self.prior, CausalCodePrior):  # fitted on the codes as they are now
+            prior_nll = -self.prior.log_prob(q.codes.detach())
+            per_example = per_example + prior_nll
+            terms["prior_nll"] = prior_nll.mean()
+        elif self.training:
+            self.prior.update(q.codes)
         if not self.config.ema:
             terms["codebook"] = q.codebook.mean()
         terms.update(commitment=q.commitment.mean(), perplexity=q.perplexity, usage=q.usage)
         return Loss(per_example.mean(), terms, per_example=per_example)
 
     def sample(self, n: int, y: torch.Tensor | None = None) -> torch.Tensor:
-        """E[x | codes] for ``n`` code grids drawn from the empirical per-position prior."""
+        """E[x | codes] for ``n`` code grids drawn from the code prior."""
         codes = self.prior.sample(n).to(self.quantizer.codebook.device)
         return self.likelihood.mean(self.decode_codes(codes))

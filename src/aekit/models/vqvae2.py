@@ -44,6 +44,9 @@ class VQVAE2Config(VQVAEConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.code_prior != "empirical":
+            raise ConfigError(f"code_prior={self.code_prior!r}: vqvae2 samples from its "
+                              "empirical per-level priors only (code_prior='empirical')")
         if self.top_downsample < 1:
             raise ConfigError(f"top_downsample must be >= 1, got {self.top_downsample}")
         if self.num_top_latents < 1:
