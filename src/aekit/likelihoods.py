@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
-from torch.distributions import Bernoulli, Distribution, Independent, Normal
+from torch.distributions import Bernoulli, Distribution, Independent, Normal, OneHotCategorical
 from torch.nn import functional as F
 
 from aekit.errors import ConfigError
@@ -112,7 +112,29 @@ class GaussianLikelihood(Likelihood):
         return out
 
 
-LIKELIHOODS = ("auto", "bernoulli", "gaussian", "gaussian_learned")
+class CategoricalLikelihood(Likelihood):
+    """One categorical variable per position, its classes along axis 1 (``(B, V, ...)``).
+
+    For one-hot data (tokens of a sequence as ``(B, V, L)``, say) with ``out`` as logits:
+    ``-log p(x|z) = -sum_positions sum_v x_v log softmax(out)_v``, the cross-entropy of
+    every position summed. ``mean`` gives the class probabilities.
+    """
+
+    name = "categorical"
+
+    def distribution(self, out: torch.Tensor) -> Distribution:
+        return Independent(OneHotCategorical(logits=out.movedim(1, -1), validate_args=False),
+                           out.ndim - 2, validate_args=False)
+
+    def nll(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        per_position = -(x * F.log_softmax(out, dim=1)).sum(1)
+        return per_position.flatten(1).sum(1)
+
+    def mean(self, out: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(out, dim=1)
+
+
+LIKELIHOODS = ("auto", "bernoulli", "gaussian", "gaussian_learned", "categorical")
 
 
 def choose_likelihood(x: torch.Tensor) -> str:
@@ -130,6 +152,11 @@ def make_likelihood(name: str, shape: Sequence[int], sigma: float = 1.0) -> Like
         return GaussianLikelihood(shape, sigma=sigma)
     if name == "gaussian_learned":
         return GaussianLikelihood(shape, sigma=sigma, learn_scale=True)
+    if name == "categorical":
+        if len(shape) < 2:
+            raise ConfigError(f"likelihood='categorical' needs examples of shape (classes, "
+                              f"positions...), got {tuple(shape)}")
+        return CategoricalLikelihood()
     if name == "auto":
         raise ConfigError(
             "likelihood='auto' must be resolved from data first: pass data= to "
