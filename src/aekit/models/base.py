@@ -66,7 +66,7 @@ class ModelConfig:
     hidden_dims: tuple[int, ...] = (256, 128)  # MLP widths, encoder order (decoder mirrors)
     base_channels: int = 32  # conv width at full resolution (doubles per downsampling)
     activation: str = "relu"  # hidden activation
-    likelihood: str = "auto"  # p(x|z): bernoulli | gaussian | gaussian_learned | auto (from data)
+    likelihood: str = "auto"  # p(x|z): bernoulli | gaussian | gaussian_learned | categorical | auto
     sigma: float = 1.0  # Gaussian scale (fixed) or its initial value (learned)
 
     def __post_init__(self) -> None:
