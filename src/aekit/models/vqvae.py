@@ -98,16 +98,18 @@ class VQVAEConfig(ModelConfig):
 
 @register
 class VQVAE(Autoencoder):
-    """Vector-quantized autoencoder with a simple empirical code prior for sampling.
+    """Vector-quantized autoencoder with an empirical or a transformer code prior.
 
     Images get a grid of code vectors (a conv encoder that keeps a spatial map); vector
     data a set of ``num_latents`` code vectors. ``encode`` returns the continuous encoder
     output and ``embed`` the quantized codes, both flattened to ``(B, N * D)``;
     ``codes(x)`` gives the ``(B, N)`` code indices.
 
-    ``sample(n)`` draws each position's code independently from its empirical frequency
-    during training (:class:`aekit.quantize.EmpiricalCodePrior`): a simple prior, not the
-    autoregressive PixelCNN prior of the paper (future work).
+    ``sample(n)`` draws codes from the code prior: each position independently from its
+    empirical frequency during training (:class:`aekit.quantize.EmpiricalCodePrior`,
+    ``code_prior="empirical"``), or position by position from an autoregressive prior
+    fitted in the same run (:class:`aekit.quantize.CausalCodePrior`,
+    ``code_prior="transformer"``, in the role of the papers' PixelCNN).
     """
 
     name = "vqvae"
