@@ -179,18 +179,20 @@ def _from_json(value: Any) -> Any:
 
 
 def read_record(directory: Path, filename: str, kind_key: str, kind: str) -> dict[str, Any]:
-    """The JSON record ``directory/filename`` of a saved ``kind`` (with ``params``), or an
-    AekitError saying what is wrong: no such file, not such a record, another kind."""
+    """The JSON record ``directory/filename`` of a saved ``kind``, its ``params`` with JSON
+    lists back as tuples (the form estimators take), or an AekitError saying what is
+    wrong: no such file, not such a record, another kind."""
     path = directory / filename
     if not path.is_file():
         raise AekitError(f"{directory}: no {filename}; not a folder written by {kind}.save")
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
-        saved, _ = record[kind_key], record["params"]
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        saved, params = record[kind_key], dict(record["params"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
         raise AekitError(f"{path}: not an aekit {kind_key} record ({e})") from None
     if saved != kind:
         raise AekitError(f"{directory} holds a {saved}, not a {kind}")
+    record["params"] = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
     return record
 
 
@@ -431,7 +433,6 @@ class AutoencoderEstimator(BaseEstimator):
         directory = Path(directory)
         record = read_record(directory, ESTIMATOR_FILE, "estimator", cls.__name__)
         params = record["params"]
-        params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
         est = cls(**params)
         model = model_from_record(json.loads((directory / CONFIG_FILE).read_text()),
                                   str(directory / CONFIG_FILE))

@@ -145,7 +145,6 @@ class _DenoiserBase(BaseEstimator):
         directory = Path(directory)
         record = read_record(directory, RECORD_FILE, "denoiser", cls.__name__)
         params, fitted = record["params"], record.get("fitted", {})
-        params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
         den = cls(**params)
         missing = [k for k in cls._fitted if k not in fitted and k != "history_"]
         if missing:

@@ -19,11 +19,11 @@ Run folder written during ``fit`` (when ``run_dir`` is given)::
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,22 +104,16 @@ class _Meter:
         return dict(zip(self.keys, values.tolist()))
 
 
-def _compiled(fn: Callable, graphs: bool) -> Callable:
-    """``torch.compile(fn)`` (with CUDA graphs when ``graphs``), called with the model's
-    int attributes (its step counter) kept symbolic: by default dynamo specialises on
-    their values, re-traces at every new step while a schedule reads it (KL warm-up,
-    capacity) and, past its recompile limit, silently runs eager (measured on CPU with
-    kl_warmup_steps=500: 8 re-traces per fit, 2 with this)."""
-    compiled = torch.compile(fn, mode="reduce-overhead" if graphs else None)
+def _symbolic_ints(enabled: bool) -> contextlib.AbstractContextManager:
+    """While training compiles: the model's int attributes (its step counter) stay
+    symbolic. By default dynamo specialises on their values, re-traces at every new step
+    while a schedule reads it (KL warm-up, capacity) and, past its recompile limit,
+    silently runs eager (measured on CPU with kl_warmup_steps=500: 8 re-traces per fit,
+    2 with this)."""
     config = torch._dynamo.config
-    if not hasattr(config, "allow_unspec_int_on_nn_module"):
-        return compiled
-
-    def call(*args: Any) -> Any:
-        with config.patch(allow_unspec_int_on_nn_module=True):
-            return compiled(*args)
-
-    return call
+    if not enabled or not hasattr(config, "allow_unspec_int_on_nn_module"):
+        return contextlib.nullcontext()
+    return config.patch(allow_unspec_int_on_nn_module=True)
 
 
 def _reads_are_free(device: str) -> bool:
@@ -224,79 +218,82 @@ class Trainer:
                                   json.dumps(cfg.to_dict(), indent=2))
 
         graphs = cfg.compile and torch.device(device).type == "cuda"
-        loss_fn = _compiled(model.group_loss, graphs) if cfg.compile else model.group_loss
+        loss_fn = model.group_loss
+        if cfg.compile:  # on a GPU with CUDA graphs: one launch replays a whole step
+            loss_fn = torch.compile(loss_fn, mode="reduce-overhead" if graphs else None)
         bar = tqdm(total=total_steps, initial=state["step"], disable=not cfg.progress,
                    unit="step", dynamic_ncols=True, desc=model.name)
         refresh = max(1, n_batches // 5)
         start = time.perf_counter()
-        try:
-            for epoch in range(state["epoch"], cfg.epochs):
-                model.train()
-                t0 = time.perf_counter()
-                perm = torch.randperm(n, generator=torch.Generator().manual_seed(
-                    cfg.seed * 1_000_003 + epoch)).to(device)
-                meters = {name: _Meter() for name in optimizers}
-                lr = cfg.lr
-                if copy_epoch:  # one shuffled copy; every batch is then a view
-                    xs, ys, order = x[perm], None if y is None else y[perm], None
-                else:  # data too large to copy: gather each batch
-                    xs, ys, order = x, y, perm
-                first_step, checked = state["step"], 0
-                for i in range(n_batches):
-                    rows = slice(i * bs, (i + 1) * bs) if order is None else order[
-                        i * bs:(i + 1) * bs]
-                    batch = (xs[rows], None if ys is None else ys[rows])
-                    step = state["step"]
-                    lr = learning_rate(step, total_steps, cfg.lr, cfg.lr_schedule,
-                                       cfg.warmup_steps)
-                    model.set_step(step)
-                    for name, opt in optimizers.items():
-                        if graphs:  # the previous step's graph outputs may be reused
-                            torch.compiler.cudagraph_mark_step_begin()
-                        loss = loss_fn(name, batch)
-                        if on_cpu:
-                            self._check_finite(loss, name, epoch, step, len(optimizers) > 1)
-                        for g in opt.param_groups:
-                            g["lr"] = lr
-                        opt.zero_grad(set_to_none=True)
-                        loss.total.backward()
-                        if cfg.grad_clip is not None:
-                            torch.nn.utils.clip_grad_norm_(groups[name], cfg.grad_clip)
-                        opt.step()
-                        meters[name].add(loss, name, len(optimizers) > 1, len(batch[0]))
-                    state["step"] = step + 1
-                    if not on_cpu and (i + 1 == n_batches or (i + 1) % CHECK_EVERY == 0):
-                        self._check_meters(meters, checked, epoch, first_step)
-                        checked = i + 1
-                    bar.update(1)
-                    if (i + 1) % refresh == 0 and cfg.progress:
-                        bar.set_postfix({k: f"{v:.4g}" for m in meters.values()
-                                         for k, v in m.means().items()}, refresh=False)
-                seconds = time.perf_counter() - t0
-                row = {"epoch": epoch + 1, "step": state["step"], "split": "train",
-                       **{k: v for m in meters.values() for k, v in m.means().items()},
-                       "lr": lr,
-                       "time": seconds, "examples_per_s": n / seconds}
-                rows = [row]
-                if val_ds is not None:
-                    rows.append({"epoch": epoch + 1, "step": state["step"], "split": "val",
-                                 **self.evaluate(model, val_ds)})
-                result.history += rows
-                self._append_metrics(rows)
-                bar.set_postfix({k: f"{v:.4g}" for k, v in rows[-1].items()
-                                 if k in ("loss", "recon", "kl")}, refresh=True)
-                state["epoch"] = epoch + 1
-                stop = self._early_stopping(state, rows[-1], val_ds is not None, model,
-                                            optimizers)
-                if self.run_dir is not None and cfg.checkpoint_every and (
-                        (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs
-                        or stop):
-                    save_checkpoint(self.run_dir / LAST_CHECKPOINT, model, optimizers, state)
-                if stop:
-                    result.stopped_early = True
-                    break
-        finally:
-            bar.close()
+        with _symbolic_ints(cfg.compile):
+            try:
+                for epoch in range(state["epoch"], cfg.epochs):
+                    model.train()
+                    t0 = time.perf_counter()
+                    perm = torch.randperm(n, generator=torch.Generator().manual_seed(
+                        cfg.seed * 1_000_003 + epoch)).to(device)
+                    meters = {name: _Meter() for name in optimizers}
+                    lr = cfg.lr
+                    if copy_epoch:  # one shuffled copy; every batch is then a view
+                        xs, ys, order = x[perm], None if y is None else y[perm], None
+                    else:  # data too large to copy: gather each batch
+                        xs, ys, order = x, y, perm
+                    first_step, checked = state["step"], 0
+                    for i in range(n_batches):
+                        rows = slice(i * bs, (i + 1) * bs) if order is None else order[
+                            i * bs:(i + 1) * bs]
+                        batch = (xs[rows], None if ys is None else ys[rows])
+                        step = state["step"]
+                        lr = learning_rate(step, total_steps, cfg.lr, cfg.lr_schedule,
+                                           cfg.warmup_steps)
+                        model.set_step(step)
+                        for name, opt in optimizers.items():
+                            if graphs:  # the previous step's graph outputs may be reused
+                                torch.compiler.cudagraph_mark_step_begin()
+                            loss = loss_fn(name, batch)
+                            if on_cpu:
+                                self._check_finite(loss, name, epoch, step, len(optimizers) > 1)
+                            for g in opt.param_groups:
+                                g["lr"] = lr
+                            opt.zero_grad(set_to_none=True)
+                            loss.total.backward()
+                            if cfg.grad_clip is not None:
+                                torch.nn.utils.clip_grad_norm_(groups[name], cfg.grad_clip)
+                            opt.step()
+                            meters[name].add(loss, name, len(optimizers) > 1, len(batch[0]))
+                        state["step"] = step + 1
+                        if not on_cpu and (i + 1 == n_batches or (i + 1) % CHECK_EVERY == 0):
+                            self._check_meters(meters, checked, epoch, first_step)
+                            checked = i + 1
+                        bar.update(1)
+                        if (i + 1) % refresh == 0 and cfg.progress:
+                            bar.set_postfix({k: f"{v:.4g}" for m in meters.values()
+                                             for k, v in m.means().items()}, refresh=False)
+                    seconds = time.perf_counter() - t0
+                    row = {"epoch": epoch + 1, "step": state["step"], "split": "train",
+                           **{k: v for m in meters.values() for k, v in m.means().items()},
+                           "lr": lr,
+                           "time": seconds, "examples_per_s": n / seconds}
+                    rows = [row]
+                    if val_ds is not None:
+                        rows.append({"epoch": epoch + 1, "step": state["step"], "split": "val",
+                                     **self.evaluate(model, val_ds)})
+                    result.history += rows
+                    self._append_metrics(rows)
+                    bar.set_postfix({k: f"{v:.4g}" for k, v in rows[-1].items()
+                                     if k in ("loss", "recon", "kl")}, refresh=True)
+                    state["epoch"] = epoch + 1
+                    stop = self._early_stopping(state, rows[-1], val_ds is not None, model,
+                                                optimizers)
+                    if self.run_dir is not None and cfg.checkpoint_every and (
+                            (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs
+                            or stop):
+                        save_checkpoint(self.run_dir / LAST_CHECKPOINT, model, optimizers, state)
+                    if stop:
+                        result.stopped_early = True
+                        break
+            finally:
+                bar.close()
         if result.stopped_early and cfg.restore_best:
             if self.run_dir is not None and (self.run_dir / BEST_CHECKPOINT).is_file():
                 restore_checkpoint(self.run_dir / BEST_CHECKPOINT, model, restore_rng=False)
