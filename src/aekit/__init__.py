@@ -6,8 +6,7 @@
 torch.Size([2, 64])
 """
 
-__version__ = "0.1.0"
-
+from aekit._version import __version__
 from aekit.apps.denoise import Denoiser, SignalDenoiser  # noqa: E402
 from aekit.apps.detect import AnomalyDetector  # noqa: E402
 from aekit.apps.reduce import AutoencoderReducer  # noqa: E402

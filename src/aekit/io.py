@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,24 +27,39 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old or the new file, never half."""
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to; renamed over ``path`` on success.
+
+    The block writes the file (by any means: ``open``, a safetensors or CSV writer); on
+    leaving it the file is fsynced and renamed over ``path``, so readers see the old or
+    the new file, never half of one. If the block raises, the temporary file is removed
+    and ``path`` is left as it was. Parent folders are created; the file gets the
+    permissions a plain ``open`` would give it (the umask applies).
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
+        yield tmp
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def model_record(model: Autoencoder) -> dict[str, Any]:
     """The JSON description of a model: its registry name and config."""
-    from aekit import __version__
+    from aekit._version import __version__
 
     return {"model": model.name, "config": model.config.to_dict(), "aekit_version": __version__}
 
@@ -50,15 +67,8 @@ def model_record(model: Autoencoder) -> dict[str, Any]:
 def save_model(model: Autoencoder, directory: str | Path) -> Path:
     """Write ``model`` to ``directory`` (created if needed); returns the folder."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".model.", suffix=".tmp")
-    os.close(fd)
-    try:
-        _save_weights(model, tmp)
-        os.replace(tmp, directory / WEIGHTS_FILE)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(directory / WEIGHTS_FILE) as tmp:
+        _save_weights(model, str(tmp))
     atomic_write_text(directory / CONFIG_FILE, json.dumps(model_record(model), indent=2))
     return directory
 

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import torch
 
-from aekit.train.config import resolve_device
+from aekit.devices import resolve_device
 
 __all__ = ["private_rng"]
 

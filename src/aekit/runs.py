@@ -25,6 +25,7 @@ from aekit.errors import ConfigError
 from aekit.io import atomic_write_text
 from aekit.models import Autoencoder, create
 from aekit.train import TrainConfig, Trainer, TrainResult
+from aekit.train.pretrain import pretrain_layerwise
 
 RUN_README = """This is an aekit run folder.
 
@@ -66,7 +67,8 @@ def train_run(
     """Create ``model_name`` for ``data``, train it, and write the run folder + report.
 
     ``pretrain_epochs > 0`` first runs the model's greedy layer-wise pretraining
-    (``model.pretrain``, e.g. the stacked denoising AE) for that many epochs per layer.
+    (:func:`aekit.train.pretrain.pretrain_layerwise`, for a model that declares
+    ``layerwise``, e.g. the stacked denoising AE) for that many epochs per layer.
     """
     folder = Path(folder)
     cfg = train_config or TrainConfig()
@@ -78,11 +80,12 @@ def train_run(
     model = create(model_name, data=train, **(model_settings or {}))
     folder.mkdir(parents=True, exist_ok=True)
     if pretrain_epochs and not resume:
-        if not callable(getattr(model, "pretrain", None)):
+        if not model.layerwise:
             raise ConfigError(f"model {model_name!r} has no layer-wise pretraining; "
                               "drop --pretrain-epochs")
-        model.pretrain(train, epochs_per_layer=pretrain_epochs, batch_size=cfg.batch_size,
-                       lr=cfg.lr, seed=cfg.seed, device=cfg.device, progress=cfg.progress)
+        pretrain_layerwise(model, train, epochs_per_layer=pretrain_epochs,
+                           batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed,
+                           device=cfg.device, progress=cfg.progress)
     result = Trainer(cfg, run_dir=folder).fit(model, train, val, resume=resume)
     atomic_write_text(folder / "data.json", json.dumps({
         "source": data.name, "examples": len(data), "shape": list(data.sample_shape),

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from aekit.errors import ConfigError
-from aekit.metrics.mmd import kernel_matrix, mmd2_unbiased, mmd_permutation_test
+from aekit.metrics.mmd import mmd_permutation_test
+from aekit.objectives import kernel_matrix, mmd2_unbiased
 
 DRAWS, N, D = 4000, 10, 2
 

@@ -5,7 +5,7 @@ import torch
 
 import aekit
 from aekit.errors import ConfigError
-from aekit.models.iwae import importance_weighted_bound
+from aekit.objectives import importance_weighted_bound
 
 
 @pytest.fixture(scope="module")

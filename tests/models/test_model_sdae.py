@@ -8,6 +8,7 @@ import torch
 import aekit
 from aekit.errors import ConfigError, DataError
 from aekit.models.sdae import LayerDAE
+from aekit.train.pretrain import pretrain_layerwise
 from aekit.train.trainer import Trainer
 
 TRAIN = {"progress": False, "checkpoint_every": 0, "batch_size": 64}
@@ -37,7 +38,7 @@ def fits(monkeypatch):
 def test_each_layer_is_trained_on_the_codes_of_the_previous_one(digits, fits):
     x = digits.x[:600]
     model = aekit.create("sdae", data=digits, hidden_dims=(32, 16), latent_dim=8)
-    results = model.pretrain(x, epochs_per_layer=2, **TRAIN)
+    results = pretrain_layerwise(model, x, epochs_per_layer=2, **TRAIN)
     assert len(results) == len(fits) == 3 and all(r.epochs_run == 2 for r in results)
     enc, dec = model.encoder_layers(), model.decoder_layers()
     for k, call in enumerate(fits):
@@ -100,7 +101,7 @@ def test_fine_tuning_starts_from_the_pretrained_weights(digits):
     x = digits.x[:600]
     model = aekit.create("sdae", data=digits, hidden_dims=(32,), latent_dim=8)
     initial = _state(model)
-    model.pretrain(x, epochs_per_layer=2, **TRAIN)
+    pretrain_layerwise(model, x, epochs_per_layer=2, **TRAIN)
     pretrained = _state(model)
     assert all(not torch.equal(initial[k], pretrained[k]) for k in pretrained)  # all layers
     first = {}
@@ -135,7 +136,7 @@ def test_pretraining_helps_the_stack(digits):
     model.eval()
     with torch.no_grad():
         before = model.loss(test).total.item()
-    model.pretrain(x, epochs_per_layer=5, **TRAIN)
+    pretrain_layerwise(model, x, epochs_per_layer=5, **TRAIN)
     model.eval()
     with torch.no_grad():
         after = model.loss(test).total.item()
@@ -146,7 +147,7 @@ def test_smoke_pretrain_finetune_save_load(digits, tmp_path):
     model = aekit.create("sdae", data=digits.x, hidden_dims=(32,), latent_dim=6,
                          corruption="gaussian", noise_level=0.1)
     assert model.config.arch == "mlp"  # images go through the fully connected stack
-    results = model.pretrain(digits, epochs_per_layer=1, **TRAIN)
+    results = pretrain_layerwise(model, digits, epochs_per_layer=1, **TRAIN)
     assert all(np.isfinite(r.last()["loss"]) for r in results)
     result = aekit.Trainer(epochs=1, **TRAIN).fit(model, digits.x[:512])
     assert np.isfinite(result.last()["loss"]) and np.isfinite(result.last("val")["loss"])
@@ -162,6 +163,6 @@ def test_bad_settings_and_data():
         aekit.create("sdae", input_shape=(1, 8, 8), arch="conv", likelihood="bernoulli")
     model = aekit.create("sdae", input_shape=(64,), likelihood="bernoulli", hidden_dims=(8,))
     with pytest.raises(DataError, match="shape"):
-        model.pretrain(torch.rand(10, 32), epochs_per_layer=1, progress=False)
+        pretrain_layerwise(model, torch.rand(10, 32), epochs_per_layer=1, progress=False)
     with pytest.raises(ConfigError, match="epochs"):
-        model.pretrain(torch.rand(10, 64), epochs_per_layer=0, progress=False)
+        pretrain_layerwise(model, torch.rand(10, 64), epochs_per_layer=0, progress=False)

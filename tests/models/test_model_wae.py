@@ -6,7 +6,7 @@ import torch
 
 import aekit
 from aekit.errors import ConfigError
-from aekit.metrics.mmd import WAE_SCALES, mmd2_unbiased
+from aekit.objectives import WAE_SCALES, mmd2_unbiased
 
 
 def _fit(model, data, epochs):

@@ -392,7 +392,7 @@ class AutoencoderEstimator(BaseEstimator):
         Path
             The folder.
         """
-        from aekit import __version__
+        from aekit._version import __version__
         from aekit.io import atomic_write_text
 
         check_is_fitted(self)

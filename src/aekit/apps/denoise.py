@@ -35,10 +35,11 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
-from aekit.apps.base import _from_json, _to_json, check_device, read_record
+from aekit.apps.base import _from_json, _to_json, read_record
 from aekit.apps.timeseries import _as_series_list, sliding_windows, windows_to_points
 from aekit.data.corruptions import CORRUPTIONS, make_corruption
 from aekit.data.validate import as_examples, check_sample_shape
+from aekit.devices import check_device
 from aekit.errors import AekitError, ConfigError, DataError
 from aekit.metrics.reconstruction import psnr
 from aekit.models.base import Autoencoder
@@ -125,7 +126,7 @@ class _DenoiserBase(BaseEstimator):
     def save(self, directory: str | Path) -> Path:
         """Write the fitted denoiser to ``directory``: an aekit model folder (readable by
         :func:`aekit.load`) plus ``denoiser.json`` (parameters and fitted values)."""
-        from aekit import __version__
+        from aekit._version import __version__
         from aekit.io import atomic_write_text
 
         self._check_fitted()

@@ -654,7 +654,7 @@ def save_detector(det: Any, directory: str | Path, *, kind: str,
     """Write a detector folder; ``inner`` is the AnomalyDetector holding the models."""
     from safetensors.torch import save_file
 
-    from aekit import __version__
+    from aekit._version import __version__
     from aekit.io import atomic_write_text, save_model
 
     directory = Path(directory)

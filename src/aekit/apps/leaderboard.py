@@ -43,7 +43,7 @@ from aekit.data.dataset import Dataset
 from aekit.errors import ConfigError, DataError
 from aekit.latents import DiagonalGaussian
 from aekit.likelihoods import make_likelihood
-from aekit.metrics._util import embed, hierarchical, is_probabilistic
+from aekit.metrics._util import embed
 from aekit.nn import MLP
 from aekit.priors import StandardNormal
 from aekit.rng import private_rng
@@ -129,9 +129,8 @@ def _evaluate(model: Any, train: Dataset, test: Dataset, *, k: int, extractor: A
     x = test.x
     x_hat = reconstructions(model, test)
     scores["recon_mse"] = float((x_hat - x).square().mean())
-    vae = getattr(model, "prior", None) is not None and is_probabilistic(model, x, test.y)
-    if vae:
-        if not hierarchical(model):  # the IWAE estimate needs a single latent layer
+    if model.probabilistic:
+        if not model.hierarchical:  # the IWAE estimate needs a single latent layer
             scores["nll"] = iwae_nll(model, test, k=k, seed=seed)
         scores["neg_elbo"] = negative_elbo(model, test, seed=seed)
         scores["active_units"] = int((activity(model, test) > 0.01).sum())
@@ -277,6 +276,8 @@ class PythaeAdapter(nn.Module):
     """
 
     conditional = False
+    hierarchical = False  # capability flags as aekit models declare them; probabilistic
+    # and generative are per instance (they depend on the peer model)
 
     def __init__(self, name: str, peer: nn.Module, encoder: nn.Module, decoder: nn.Module, *,
                  probabilistic: bool, generative: bool, likelihood: str,
@@ -302,7 +303,7 @@ class PythaeAdapter(nn.Module):
 
     def embed(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         code = self.encode(x)
-        return code.mean if isinstance(code, DiagonalGaussian) else code
+        return code.mean if self.probabilistic else code
 
     def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return self.likelihood.mean(self.decode_logits(self.embed(x)))

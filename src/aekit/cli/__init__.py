@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from aekit import __version__
+from aekit._version import __version__
 from aekit.errors import AekitError
 
 

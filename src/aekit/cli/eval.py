@@ -86,7 +86,7 @@ def command(run_dir, data_source, label_column, metric_spec, split, k, batch_siz
       aekit eval runs/dsprites --data dsprites:32 --metrics disentanglement,collapse
     """
     import aekit
-    from aekit.metrics.evaluate import evaluate, parse_metrics, write_evaluation
+    from aekit.apps.evaluate import evaluate, parse_metrics, write_evaluation
 
     folder = existing_run(run_dir)
     groups = parse_metrics(metric_spec)

@@ -1,6 +1,8 @@
 """Metrics: likelihood, reconstruction, sample quality, collapse, disentanglement, probes.
 
-Every metric is one call; ``docs/metrics.md`` says exactly what each computes.
+Every metric is one call, a pure function of a model and data: it never trains and
+never plots (the jobs built on them, ``aekit eval`` and the rate-distortion sweep, are in
+:mod:`aekit.apps`). ``docs/metrics.md`` says exactly what each computes.
 
 >>> import aekit, torch
 >>> from aekit import metrics
@@ -31,17 +33,11 @@ from aekit.metrics.disentanglement import (
     sample_codes,
     sap,
 )
-from aekit.metrics.evaluate import EvalResult, evaluate, write_evaluation
 from aekit.metrics.features import DatasetClassifier, FeatureExtractor, ModuleFeatures
 from aekit.metrics.inception import FIDInceptionV3, inception_v3_features
 from aekit.metrics.likelihood import bits_per_dim, iwae_nll, negative_elbo
-from aekit.metrics.mmd import mmd2_unbiased, mmd_permutation_test
-from aekit.metrics.rate_distortion import (
-    RDPoint,
-    plot_rate_distortion,
-    rate_distortion,
-    rate_distortion_sweep,
-)
+from aekit.metrics.mmd import mmd_permutation_test
+from aekit.metrics.rate_distortion import rate_distortion
 from aekit.metrics.reconstruction import (
     mse,
     per_feature_error,
@@ -65,17 +61,16 @@ from aekit.metrics.sample_quality import (
     inception_score,
     precision_recall,
 )
+from aekit.objectives import mmd2_unbiased
 
 __all__ = [
     "CollapseReport",
     "DatasetClassifier",
-    "EvalResult",
     "FIDInceptionV3",
     "FeatureExtractor",
     "FrechetResult",
     "ModuleFeatures",
     "PosteriorCollapseWarning",
-    "RDPoint",
     "active_units",
     "activity",
     "beta_vae_score",
@@ -84,7 +79,6 @@ __all__ = [
     "collapse_report",
     "dci",
     "disentanglement_scores",
-    "evaluate",
     "factor_vae_score",
     "fid",
     "frechet_distance",
@@ -103,11 +97,9 @@ __all__ = [
     "mutual_information",
     "negative_elbo",
     "per_feature_error",
-    "plot_rate_distortion",
     "precision_recall",
     "psnr",
     "rate_distortion",
-    "rate_distortion_sweep",
     "reconstruction_scores",
     "reconstructions",
     "representation_scores",
@@ -115,5 +107,4 @@ __all__ = [
     "sample_codes",
     "sap",
     "ssim",
-    "write_evaluation",
 ]

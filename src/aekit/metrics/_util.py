@@ -8,7 +8,6 @@ import numpy as np
 import torch
 
 from aekit.errors import ConfigError, DataError
-from aekit.latents import DiagonalGaussian
 
 
 def as_tensor(data: Any, name: str = "data") -> torch.Tensor:
@@ -36,30 +35,12 @@ def check_positive(name: str, value: int) -> None:
 
 def condition(model: Any, y: torch.Tensor | None, name: str = "metric") -> torch.Tensor | None:
     """The condition to pass to a conditional model (its labels), else None."""
-    if getattr(model, "conditional", False):
+    if model.conditional:
         if y is None:
             raise DataError(f"{name}: model {model.name!r} is conditional and needs labels; "
                             "the data has none")
         return y
     return None
-
-
-def is_probabilistic(model: Any, x: torch.Tensor, y: torch.Tensor | None = None) -> bool:
-    """Whether ``model.encode`` returns a diagonal Gaussian posterior (checked on 2 examples)."""
-    y = condition(model, y)
-    with torch.inference_mode():
-        q = model.encode(x[:2].to(model.device), None if y is None else y[:2].to(model.device))
-    return isinstance(q, DiagonalGaussian)
-
-
-def hierarchical(model: Any) -> bool:
-    """Whether the model has several stochastic layers (``latent_dims`` with more than one).
-
-    Single-latent metrics (the IWAE bound, rate-distortion) do not apply to such models:
-    their ``encode`` returns only the top layer's posterior.
-    """
-    config = getattr(model, "config", None)  # adapted peer models have none
-    return len(tuple(getattr(config, "latent_dims", ()) or ())) > 1
 
 
 def posteriors(model: Any, x: torch.Tensor, y: torch.Tensor | None = None,
@@ -69,18 +50,18 @@ def posteriors(model: Any, x: torch.Tensor, y: torch.Tensor | None = None,
     Raises
     ------
     ConfigError
-        If the model's ``encode`` does not return a :class:`DiagonalGaussian`.
+        If the model is not ``probabilistic`` (its ``encode`` gives no Gaussian q(z|x)).
     """
     check_positive("batch_size", batch_size)
+    if not model.probabilistic:
+        raise ConfigError(f"model {model.name!r} has no Gaussian posterior q(z|x); "
+                          "this metric needs a VAE-family model")
     y = condition(model, y)
     mus, logvars = [], []
     with torch.inference_mode():
         for i in range(0, len(x), batch_size):
             yi = None if y is None else y[i:i + batch_size].to(model.device)
             q = model.encode(x[i:i + batch_size].to(model.device), yi)
-            if not isinstance(q, DiagonalGaussian):
-                raise ConfigError(f"model {model.name!r} has no Gaussian posterior q(z|x); "
-                                  "this metric needs a VAE-family model")
             mus.append(q.mu.flatten(1).cpu())
             logvars.append(q.logvar.flatten(1).cpu())
     return torch.cat(mus), torch.cat(logvars)

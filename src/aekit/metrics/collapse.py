@@ -28,7 +28,7 @@ from typing import Any
 import torch
 
 from aekit.errors import ConfigError
-from aekit.latents import gaussian_log_prob
+from aekit.latents import DiagonalGaussian, gaussian_log_prob
 from aekit.metrics._util import as_tensor, check_positive, embed, labels_of, posteriors
 
 __all__ = [
@@ -53,7 +53,7 @@ class PosteriorCollapseWarning(UserWarning):
 def kl_per_dimension(model: Any, data: Any, batch_size: int = 1024) -> torch.Tensor:
     """Mean ``KL(q(z_j|x) || N(0, 1))`` over examples, per latent dimension ``(K,)``, nats."""
     mu, logvar = posteriors(model, as_tensor(data), labels_of(data), batch_size)
-    return (0.5 * (mu.square() + logvar.exp() - 1.0 - logvar)).double().mean(0)
+    return DiagonalGaussian(mu, logvar).kl_standard_normal().double().mean(0)
 
 
 def activity(model: Any, data: Any, batch_size: int = 1024) -> torch.Tensor:

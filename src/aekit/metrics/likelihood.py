@@ -17,7 +17,7 @@ constant of the densities included (the Bernoulli and Gaussian NLLs of
       -log p(x) ~= -log (1/K) sum_k p(x|z_k) p(z_k) / q(z_k|x),   z_k ~ q(z|x)
 
   an upper bound on -log p(x) that tightens as K grows and equals -ELBO for K = 1. It is
-  computed by :func:`aekit.models.iwae.importance_weighted_bound` on a batch of examples
+  computed by :func:`aekit.objectives.importance_weighted_bound` on a batch of examples
   at a time, its K samples decoded in chunks (one tensor op per chunk, no per-example
   loop); the log-weights of all chunks enter one log-sum-exp, so the result does not
   depend on the chunk size;
@@ -36,9 +36,9 @@ from typing import Any
 import torch
 
 from aekit.errors import ConfigError
-from aekit.latents import DiagonalGaussian
-from aekit.metrics._util import as_tensor, check_positive, condition, hierarchical, labels_of
-from aekit.models.iwae import importance_weighted_bound
+from aekit.metrics._util import as_tensor, check_positive, condition, labels_of
+from aekit.models.vae import VAE
+from aekit.objectives import importance_weighted_bound
 from aekit.rng import private_rng
 
 __all__ = ["bits_per_dim", "iwae_nll", "negative_elbo"]
@@ -55,14 +55,10 @@ def bits_per_dim(nll_nats: float, shape: Any) -> float:
     return nll_nats / (d * math.log(2.0))
 
 
-def _check_model(model: Any, x: torch.Tensor, y: torch.Tensor | None) -> None:
-    if getattr(model, "prior", None) is None:
-        raise ConfigError(f"model {model.name!r} has no prior p(z): likelihoods need a "
-                          "VAE-family model")
-    with torch.inference_mode():
-        q = model.encode(x[:1].to(model.device), None if y is None else y[:1].to(model.device))
-    if not isinstance(q, DiagonalGaussian):
-        raise ConfigError(f"model {model.name!r} has no Gaussian posterior q(z|x)")
+def _check_model(model: Any) -> None:
+    if not model.probabilistic:
+        raise ConfigError(f"model {model.name!r} has no Gaussian posterior q(z|x) and prior "
+                          "p(z): likelihoods need a VAE-family model")
 
 
 def _reduce(per_example: torch.Tensor, reduction: str) -> torch.Tensor | float:
@@ -80,8 +76,8 @@ def negative_elbo(model: Any, data: Any, *, n_samples: int = 1, batch_size: int 
     Parameters
     ----------
     model : Autoencoder
-        A VAE-family model. Models with ``elbo_terms`` (the VAE family) use their
-        closed-form KL; models with several latent layers (``latent_dims``, the ladder
+        A VAE-family model. Models of the :class:`VAE` family use their ``elbo_terms``
+        (closed-form KL); ``hierarchical`` models (several latent layers, the ladder
         VAE) the unweighted ``recon`` and ``kl`` terms of their loss (mean only); others
         the one-sample importance-weighted bound (K = 1).
     data : Dataset or tensor
@@ -99,8 +95,8 @@ def negative_elbo(model: Any, data: Any, *, n_samples: int = 1, batch_size: int 
     check_positive("batch_size", batch_size)
     x = as_tensor(data)
     y = condition(model, labels_of(data), "negative_elbo")
-    _check_model(model, x, y)
-    layered = hierarchical(model)
+    _check_model(model)
+    layered = model.hierarchical
     if layered and reduction != "mean":
         raise ConfigError(f"{model.name!r} has several latent layers: only the mean negative "
                           "ELBO (from its loss terms) is available")
@@ -114,7 +110,7 @@ def negative_elbo(model: Any, data: Any, *, n_samples: int = 1, batch_size: int 
                 if layered:  # the model's unweighted recon + KL over all layers
                     terms = model.loss(xb if yb is None else (xb, yb)).terms
                     total += float(terms["recon"] + terms["kl"])
-                elif hasattr(model, "elbo_terms"):
+                elif isinstance(model, VAE):
                     recon, kl_dims = model.elbo_terms(xb, yb)
                     total += (recon + kl_dims.sum(-1)).double()
                 else:
@@ -163,8 +159,8 @@ def iwae_nll(model: Any, data: Any, *, k: int = 1000, batch_size: int = 100,
     check_positive("max_samples_per_pass", max_samples_per_pass)
     x = as_tensor(data)
     y = condition(model, labels_of(data), "iwae_nll")
-    _check_model(model, x, y)
-    if hierarchical(model):
+    _check_model(model)
+    if model.hierarchical:
         raise ConfigError(f"{model.name!r} has several latent layers; the IWAE estimate here "
                           "needs q(z|x) of a single latent (use negative_elbo)")
     chunk = max(1, min(k, max_samples_per_pass // min(batch_size, len(x))))

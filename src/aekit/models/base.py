@@ -101,8 +101,22 @@ class Autoencoder(nn.Module):
 
     name: ClassVar[str] = ""
     Config: ClassVar[type[ModelConfig]] = ModelConfig
+    # What the model is, declared by its class (nothing runs the model to find out):
     generative: ClassVar[bool] = False  # can sample new data from a prior
     conditional: ClassVar[bool] = False  # encode/decode take a condition y
+    probabilistic: ClassVar[bool] = False  # encode gives a DiagonalGaussian q(z|x); has .prior
+    hierarchical: ClassVar[bool] = False  # several stochastic layers; encode gives the top one
+    quantised: ClassVar[bool] = False  # codes are codebook vectors (vector quantisation)
+    kl_weighted: ClassVar[bool] = False  # the loss weights its KL term by config.beta
+    layerwise: ClassVar[bool] = False  # has greedy layer-wise pretraining (encoder_layers,
+    # layer_model, layer_codes; see aekit.train.pretrain)
+    reconstructs_from_code: ClassVar[bool] = True  # reconstruct(x) = E[x | z = embed(x)];
+    # set to False automatically for a class that overrides reconstruct
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "reconstruct" in cls.__dict__ and "reconstructs_from_code" not in cls.__dict__:
+            cls.reconstructs_from_code = False
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()

@@ -62,6 +62,7 @@ class LadderVAE(VAE):
 
     name = "ladder_vae"
     Config = LadderVAEConfig
+    hierarchical = True
 
     def __init__(self, config: LadderVAEConfig) -> None:
         super().__init__(config)

@@ -6,15 +6,18 @@ The model is a deep MLP autoencoder with layer widths ``D -> h_1 -> ... -> h_{L-
 is ``g_k(c) = act(V_k c + d_k)`` (the bottom one outputs the likelihood's parameters).
 It is trained in two stages:
 
-1. Greedy layer-wise pretraining, :meth:`SDAE.pretrain`. With ``c_0 = x`` and
-   ``c_k = f_k(c_{k-1})`` computed once from clean data with the layers below frozen,
-   layer k is trained alone as a one-hidden-layer denoising autoencoder on ``c_{k-1}``:
+1. Greedy layer-wise pretraining (:func:`aekit.train.pretrain.pretrain_layerwise`). With
+   ``c_0 = x`` and ``c_k = f_k(c_{k-1})`` computed once from clean data with the layers
+   below frozen, layer k is trained alone as a one-hidden-layer denoising autoencoder
+   on ``c_{k-1}``:
 
        L_k = -log p(c_{k-1} | g_k(f_k(c_tilde_{k-1}))),   c_tilde_{k-1} ~ C(. | c_{k-1})
 
    with the model's likelihood for k = 1 and a unit Gaussian (squared error / 2) for
-   k > 1. Each layer is a small model fitted by the ordinary :class:`aekit.Trainer`
-   that shares its weights with the stack, so training it updates the stack in place.
+   k > 1. Each layer is a small model (:meth:`SDAE.layer_model`) fitted by the ordinary
+   :class:`aekit.Trainer` that shares its weights with the stack, so training it updates
+   the stack in place. The model declares ``layerwise = True``; the training loop lives
+   in :mod:`aekit.train`, not here.
 
 2. End-to-end fine-tuning with ``aekit.Trainer.fit(model, data)``, starting from the
    pretrained weights, on the denoising loss of the whole stack,
@@ -23,26 +26,22 @@ It is trained in two stages:
 
 All terms are summed over data dimensions per example and averaged over the batch.
 ``aekit train sdae`` on the command line runs stage 2 only (end-to-end training of the
-same network from a random start); pretraining is a Python call.
+same network from a random start); ``--pretrain-epochs N`` runs stage 1 first.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from aekit.data.corruptions import Corruption
-from aekit.errors import ConfigError, DataError
+from aekit.errors import ConfigError
 from aekit.likelihoods import Likelihood
 from aekit.models.base import Autoencoder, Batch, Loss, ModelConfig, unpack
 from aekit.models.dae import DAE, DAEConfig, denoising_loss
 from aekit.models.registry import register
-
-if TYPE_CHECKING:
-    from aekit.train import TrainResult
 
 
 @dataclass
@@ -131,10 +130,12 @@ class LayerDAE(Autoencoder):
 
 @register
 class SDAE(DAE):
-    """Deep denoising autoencoder with greedy layer-wise pretraining (:meth:`pretrain`)."""
+    """Deep denoising autoencoder with greedy layer-wise pretraining
+    (:func:`aekit.train.pretrain.pretrain_layerwise`)."""
 
     name = "sdae"
     Config = SDAEConfig
+    layerwise = True
 
     def encoder_layers(self) -> list[nn.Sequential]:
         """``[f_1, ..., f_L]``: each encoder Linear with its activation (shared modules)."""
@@ -166,55 +167,7 @@ class SDAE(DAE):
         noise = self.corruption if self.config.finetune_corruption else None
         return denoising_loss(self, x, noise)
 
-    def pretrain(self, data: Any, epochs_per_layer: int = 10,
-                 **train_settings: Any) -> list[TrainResult]:
-        """Greedy layer-wise DAE pretraining, bottom layer first.
-
-        Layer k is fitted by ``aekit.Trainer`` on the clean codes ``c_{k-1}`` of the
-        layers below (computed once, after those layers finished), which stay frozen.
-
-        Parameters
-        ----------
-        data : Dataset, torch.Tensor or (x, y)
-            Training examples shaped like ``config.input_shape``; labels are ignored.
-        epochs_per_layer : int
-            Epochs of training for each layer.
-        **train_settings
-            Further :class:`aekit.TrainConfig` fields (``lr``, ``batch_size``, ``seed``,
-            ``device``, ``progress``, ...), used for every layer.
-
-        Returns
-        -------
-        list of TrainResult
-            One per layer, bottom first.
-
-        Examples
-        --------
-        >>> import aekit, torch
-        >>> x = torch.rand(200, 16)
-        >>> model = aekit.create("sdae", data=x, hidden_dims=(12,), latent_dim=4)
-        >>> results = model.pretrain(x, epochs_per_layer=1, progress=False)
-        >>> len(results)
-        2
-        >>> _ = aekit.Trainer(epochs=1, progress=False).fit(model, x)  # fine-tuning
-        """
-        from aekit.train import TrainConfig, Trainer
-        from aekit.train.config import resolve_device
-
-        cfg = TrainConfig(epochs=epochs_per_layer, **train_settings)
-        x = data[0] if isinstance(data, tuple) else getattr(data, "x", data)
-        if not isinstance(x, torch.Tensor):
-            raise DataError(f"pretrain: expected a Dataset, a tensor or an (x, y) pair, "
-                            f"got {type(data).__name__}")
-        if tuple(x.shape[1:]) != self.config.input_shape:
-            raise DataError(f"pretrain: model expects examples of shape "
-                            f"{self.config.input_shape} but the data has {tuple(x.shape[1:])}")
-        was_training = self.training
-        self.to(resolve_device(cfg.device))
-        codes = x.float()
-        results = []
-        for k, layer_k in enumerate(self.encoder_layers()):
-            results.append(Trainer(cfg).fit(self.layer_model(k), codes))
-            codes = _apply([layer_k], codes)  # c_k, from the now-final layer k
-        self.train(was_training)
-        return results
+    def layer_codes(self, codes: torch.Tensor, k: int) -> torch.Tensor:
+        """``c_{k+1} = f_{k+1}(c_k)`` through encoder layer ``k`` (0-based) alone, without
+        gradients, on ``codes``' device (the step between two pretraining stages)."""
+        return _apply([self.encoder_layers()[k]], codes)

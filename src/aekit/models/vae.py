@@ -60,6 +60,8 @@ class VAE(Autoencoder):
     name = "vae"
     Config = VAEConfig
     generative = True
+    probabilistic = True
+    kl_weighted = True
 
     def __init__(self, config: VAEConfig) -> None:
         super().__init__(config)

@@ -115,6 +115,7 @@ class VQVAE(Autoencoder):
     name = "vqvae"
     Config = VQVAEConfig
     generative = True
+    quantised = True
 
     def __init__(self, config: VQVAEConfig) -> None:
         super().__init__(config)

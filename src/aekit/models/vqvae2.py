@@ -67,6 +67,7 @@ class VQVAE2(Autoencoder):
     name = "vqvae2"
     Config = VQVAE2Config
     generative = True
+    quantised = True
 
     def __init__(self, config: VQVAE2Config) -> None:
         super().__init__(config)

@@ -12,7 +12,7 @@ KL does):
 The reconstruction cost is the likelihood's NLL summed over data dimensions per example
 (Tolstikhin et al. use a squared error, which is the Gaussian NLL up to scale and a
 constant), averaged over the batch. MMD^2_u is the unbiased U-statistic over the batch
-and as many prior samples (:mod:`aekit.metrics.mmd`), with the inverse multiquadratic
+and as many prior samples (:mod:`aekit.objectives`), with the inverse multiquadratic
 kernel summed over ``kernel_scales`` (default, as in the paper's code) or the RBF kernel;
 it is a batch-level quantity, added to every example's objective. The GAN penalty uses a
 latent discriminator and two optimiser groups through the trainer's parameter-group rule;
@@ -27,10 +27,10 @@ import torch
 from torch import nn
 
 from aekit.errors import ConfigError
-from aekit.metrics.mmd import KERNELS, WAE_SCALES, mmd2_unbiased
 from aekit.models.aae import LatentDiscriminator, discriminator_loss, generator_loss
 from aekit.models.base import Autoencoder, Batch, Loss, ModelConfig, unpack
 from aekit.models.registry import register
+from aekit.objectives import KERNELS, WAE_SCALES, mmd2_unbiased
 from aekit.priors import StandardNormal
 
 PENALTIES = ("mmd", "gan")

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from aekit.devices import resolve_device
 from aekit.errors import ConfigError
 from aekit.schedules import LR_SCHEDULES
+
+__all__ = ["OPTIMIZERS", "TrainConfig", "resolve_device"]  # resolve_device: from aekit.devices
 
 OPTIMIZERS = ("adam", "adamw")
 
@@ -57,16 +60,3 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of every field."""
         return asdict(self)
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` -> cuda if available, else mps if available, else cpu."""
-    import torch
-
-    if device != "auto":
-        return device
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"

@@ -1,11 +1,11 @@
-"""`aekit.metrics.evaluate`: group selection and what is skipped for which model."""
+"""`aekit.apps.evaluate`: group selection and what is skipped for which model."""
 
 import pytest
 import torch
 
 import aekit
+from aekit.apps.evaluate import evaluate, parse_metrics
 from aekit.errors import ConfigError
-from aekit.metrics.evaluate import evaluate, parse_metrics
 
 SMALL = {"latent_dim": 3, "arch": "mlp", "hidden_dims": (16,)}
 

@@ -37,9 +37,9 @@ from typing import Any
 
 import torch
 
-from aekit.errors import AekitError, ConfigError
+from aekit.errors import ConfigError
 from aekit.io import atomic_write_text
-from aekit.metrics._util import as_tensor, condition, hierarchical, is_probabilistic, labels_of
+from aekit.metrics._util import as_tensor, condition, labels_of
 from aekit.rng import private_rng
 
 __all__ = ["GROUPS", "EvalResult", "evaluate", "parse_metrics", "write_evaluation"]
@@ -119,10 +119,6 @@ class EvalResult:
                       "skipped": self.skipped, "seconds": self.seconds, "plots": self.plots})
 
 
-def _has_beta(model: Any) -> bool:
-    return hasattr(model.config, "beta")
-
-
 def evaluate(model: Any, data: Any, *, metrics: str | tuple[str, ...] = "all",
              train_data: Any = None, k: int = 1000, batch_size: int = 256,
              extractor: Any = None, n_fake: int | None = None, ground_truth: Any = None,
@@ -173,20 +169,15 @@ def evaluate(model: Any, data: Any, *, metrics: str | tuple[str, ...] = "all",
     result.details["settings"] = {"k": k, "batch_size": batch_size, "seed": seed,
                                   "groups": list(groups)}
     y = labels_of(data)
-    try:
-        probabilistic = is_probabilistic(model, x, y)
-    except AekitError:
-        probabilistic = False
-    has_prior = getattr(model, "prior", None) is not None
     plot_dir = Path(plot_dir) if plot_dir is not None else None
     say = progress or (lambda _msg: None)
     fx_cache: dict[str, Any] = {}
     samples_cache: dict[str, torch.Tensor] = {}
 
     def need_vae(group: str) -> bool:
-        if probabilistic and has_prior and not (group in ("nll", "rd") and hierarchical(model)):
+        if model.probabilistic and not (group in ("nll", "rd") and model.hierarchical):
             return True
-        if probabilistic and has_prior:
+        if model.probabilistic:
             result.skipped[group] = (f"{model.name} has several latent layers; this metric "
                                      "needs a single latent")
             return False
@@ -350,17 +341,14 @@ def evaluate(model: Any, data: Any, *, metrics: str | tuple[str, ...] = "all",
 
 def _rate_distortion_group(model, data, train_data, result, betas, epochs, seed, plot_dir,
                            need_vae) -> None:
-    from aekit.metrics.rate_distortion import (
-        plot_rate_distortion,
-        rate_distortion,
-        rate_distortion_sweep,
-    )
+    from aekit.apps.rate_distortion import plot_rate_distortion, rate_distortion_sweep
+    from aekit.metrics.rate_distortion import rate_distortion
     from aekit.train import TrainConfig
 
     if not need_vae("rd"):
         return
-    if not _has_beta(model):
-        result.skipped["rd"] = f"{model.name} has no beta setting to sweep"
+    if not model.kl_weighted:
+        result.skipped["rd"] = f"{model.name} has no KL weight beta to sweep"
         return
     train = train_data if train_data is not None else data
     settings = {k: v for k, v in model.config.to_dict().items() if k != "beta"}
@@ -392,7 +380,7 @@ def latent_traversals(model: Any, x: torch.Tensor, path: str | Path, *,
     """
     from aekit.report.plots import image_grid
 
-    if x.ndim != 4 or x.shape[1] not in (1, 3) or hierarchical(model):
+    if x.ndim != 4 or x.shape[1] not in (1, 3) or model.hierarchical:
         return None
     cond = condition(model, y, "latent traversals") if model.conditional else None
     with torch.inference_mode():
@@ -405,7 +393,7 @@ def latent_traversals(model: Any, x: torch.Tensor, path: str | Path, *,
         dims = torch.argsort(var, descending=True)[:min(n_dims, codes.shape[1])]
         base = codes[0]
         t = torch.linspace(-3, 3, steps, device=codes.device)
-        gaussian_prior = getattr(getattr(model, "prior", None), "closed_form_kl", False)
+        gaussian_prior = model.probabilistic and model.prior.closed_form_kl
         rows = []
         for d in dims:
             z = base.repeat(steps, 1)
