@@ -49,8 +49,12 @@ def fitted(tmp_path_factory):
 
 def test_fit_reports_and_writes_a_folder(fitted):
     tmp, _ = fitted
-    assert (tmp / "det" / "detector.json").is_file()
-    assert (tmp / "det" / "member_0" / "model.safetensors").is_file()
+    assert (tmp / "det" / "estimator.json").is_file()
+    assert (tmp / "det" / "members" / "0" / "model.safetensors").is_file()
+    from aekit.apps.detect import AnomalyDetector
+
+    det = AnomalyDetector.load(tmp / "det")  # the feature columns are the detector's own
+    assert list(det.feature_names_in_) == ["a", "b", "c", "d", "e"]
 
 
 def test_score_keeps_order_and_ids_adds_scores_and_top_columns(fitted):

@@ -35,6 +35,7 @@ numeric arrays).
 from __future__ import annotations
 
 import json
+import warnings
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, ClassVar
@@ -47,21 +48,31 @@ from safetensors.torch import load as _weights_from_bytes
 from safetensors.torch import load_file as _load_weights_file
 from safetensors.torch import save as _weights_to_bytes
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, InvalidParameterError
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_feature_names,
+    check_array,
+    check_is_fitted,
+    validate_data,
+)
 
-from aekit.errors import AekitError, ConfigError
+from aekit.data.dataset import Dataset
+from aekit.devices import check_device
+from aekit.errors import AekitError, ConfigError, DataError
 from aekit.models.base import Autoencoder
 from aekit.rng import private_rng
 
 __all__ = [
     "ARRAYS_FILE",
+    "NotFittedError",
+    "ParameterError",
+    "scaler_stats",
     "ESTIMATOR_FILE",
     "FLOAT_DTYPES",
     "TRAINING_CONSTRAINTS",
     "AutoencoderEstimator",
-    "check_device",
     "model_from_state",
     "model_to_state",
     "read_record",
@@ -71,7 +82,7 @@ __all__ = [
 ESTIMATOR_FILE = "estimator.json"
 ARRAYS_FILE = "estimator.safetensors"
 FLOAT_DTYPES = (np.float64, np.float32)
-MIN_STD = 1e-12  # features whose training std is below this get scale 1
+MIN_STD = 1e-8  # a std at or below MIN_STD * (1 + |mean|) (a constant feature) gets scale 1
 CHUNK = 8192  # rows pushed through a network at once at predict time
 
 TRAINING_CONSTRAINTS: dict[str, list[Any]] = {
@@ -94,37 +105,39 @@ declarative form: a wrong value raises ``InvalidParameterError`` naming the para
 and the allowed range)."""
 
 
+class ParameterError(InvalidParameterError, ConfigError):
+    """A parameter of an aekit estimator has a value outside its allowed range.
+
+    scikit-learn's ``InvalidParameterError`` (what its checks expect) and an aekit
+    :class:`ConfigError` (what the command line prints as one line) at once.
+    """
+
+
+class NotFittedError(SklearnNotFittedError, AekitError):
+    """The estimator is used before ``fit`` (or ``load``): scikit-learn's
+    ``NotFittedError`` and an :class:`AekitError` at once. Every aekit estimator raises it."""
+
+
+def scaler_stats(X: np.ndarray | torch.Tensor, axis: int | None = 0
+                 ) -> tuple[Any, Any]:
+    """``(mean, scale)`` that standardise ``X`` along ``axis``: the one scaler of the apps.
+
+    ``scale`` is the population standard deviation, except where it is at most
+    ``MIN_STD * (1 + |mean|)`` (a constant feature, up to rounding), where it is 1, so
+    standardised values stay finite. Computed in ``X``'s own type and precision (numpy
+    array or torch tensor); ``axis=None`` gives one mean and scale for all values.
+    """
+    if isinstance(X, torch.Tensor):
+        mean = X.mean() if axis is None else X.mean(axis)
+        std = X.std(unbiased=False) if axis is None else X.std(axis, unbiased=False)
+        return mean, torch.where(std > MIN_STD * (1 + mean.abs()), std, torch.ones_like(std))
+    mean, std = X.mean(axis), X.std(axis)
+    return mean, np.where(std > MIN_STD * (1 + np.abs(mean)), std, 1.0)
+
+
 def seed_from(random_state: Any) -> int:
     """An int seed in ``[0, 2**31 - 1)`` drawn from an int, RandomState or None."""
     return int(check_random_state(random_state).randint(0, 2**31 - 1))
-
-
-def check_device(device: str) -> str:
-    """Resolve ``auto`` and make sure the torch device exists here.
-
-    Raises
-    ------
-    ConfigError
-        Naming ``device`` when the string is not a torch device or that device is not
-        available (e.g. ``cuda`` on a machine without a GPU).
-    """
-    from aekit.train.config import resolve_device
-
-    resolved = resolve_device(device)
-    try:
-        dev = torch.device(resolved)
-    except (RuntimeError, TypeError):
-        raise ConfigError(f"device={device!r} is not a torch device; use 'auto', 'cpu', "
-                          "'cuda', 'cuda:N' or 'mps'") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device={device!r}, but torch sees no CUDA GPU here")
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise ConfigError(f"device={device!r}, but torch sees {torch.cuda.device_count()} "
-                          "CUDA device(s)")
-    if dev.type == "mps" and not (getattr(torch.backends, "mps", None)
-                                  and torch.backends.mps.is_available()):
-        raise ConfigError(f"device={device!r}, but MPS is not available here")
-    return resolved
 
 
 def model_to_state(model: Autoencoder) -> dict[str, Any]:
@@ -211,23 +224,83 @@ class AutoencoderEstimator(BaseEstimator):
     _saved_arrays: ClassVar[tuple[str, ...]] = ()
     """Large fitted numeric arrays written to ``estimator.safetensors`` by :meth:`save`."""
 
-    # -- input ------------------------------------------------------------------------
-    def _check_X(self, X: Any, *, reset: bool) -> np.ndarray:
-        """``X`` as a 2-D float64 array, validated by scikit-learn.
+    _accepts_nd: ClassVar[bool] = False
+    """Whether examples may have more than one axis (images ``(N, C, H, W)``, windows
+    ``(N, C, T)``); such an estimator records ``input_shape_`` and checks it."""
 
-        ``reset=True`` (in ``fit``) records ``n_features_in_`` (and
-        ``feature_names_in_`` for a DataFrame); ``reset=False`` checks them.
+    # -- parameters and state ---------------------------------------------------------
+    def _validate_params(self) -> None:
+        """scikit-learn's declarative check of ``_parameter_constraints``; a wrong value
+        raises :class:`ParameterError` naming the parameter and the allowed values."""
+        try:
+            super()._validate_params()
+        except InvalidParameterError as e:
+            raise ParameterError(str(e)) from None
+
+    def _check_fitted(self) -> None:
+        """Raise :class:`NotFittedError` unless ``fit`` (or ``load``) has run."""
+        try:
+            check_is_fitted(self)
+        except SklearnNotFittedError as e:
+            raise NotFittedError(str(e)) from None
+
+    # -- input ------------------------------------------------------------------------
+    def _check_X(self, X: Any, *, reset: bool, dtype: Any = FLOAT_DTYPES) -> np.ndarray:
+        """``X`` validated by scikit-learn, as a float array (float64 unless ``dtype``).
+
+        ``reset=True`` (in ``fit``) records ``n_features_in_`` and ``feature_names_in_``
+        (for a DataFrame); ``reset=False`` checks them, so columns given in another order
+        or under other names are a ``ValueError`` (scikit-learn's). Estimators with
+        ``_accepts_nd`` also take examples with several axes: they record
+        ``input_shape_`` (``n_features_in_`` is then the number of values per example)
+        and check it. Bad values (NaN, inf, text, a wrong shape) raise a
+        :class:`DataError`, which is a ``ValueError`` too. An aekit
+        :class:`~aekit.data.Dataset` (what the command line reads) counts as a table
+        whose columns are its ``feature_names``.
         """
-        X = validate_data(self, X, reset=reset, dtype=FLOAT_DTYPES)
-        return np.asarray(X, dtype=np.float64)
+        names = None
+        if isinstance(X, Dataset):
+            names = None if X.feature_names is None else np.asarray(X.feature_names, object)
+            X = X.x.numpy()
+        try:
+            with warnings.catch_warnings():
+                if names is not None:  # checked below, not from the bare array
+                    warnings.filterwarnings("ignore", "X does not have valid feature names")
+                if self._accepts_nd and np.ndim(X) > 2:
+                    _check_feature_names(self, X, reset=reset)
+                    X = check_array(X, allow_nd=True, dtype=dtype)
+                    if reset:
+                        self.n_features_in_ = int(np.prod(X.shape[1:]))
+                else:
+                    X = validate_data(self, X, reset=reset, dtype=dtype)
+        except DataError:
+            raise
+        except ValueError as e:
+            if "feature names" in str(e):
+                raise  # scikit-learn's own error for other columns than in fit
+            raise DataError(f"X: {e}") from None
+        if names is not None and reset:
+            self.feature_names_in_ = names
+        elif names is not None and hasattr(self, "feature_names_in_") and not np.array_equal(
+                names, self.feature_names_in_):
+            raise DataError(f"X: the feature names should match those that were passed "
+                            f"during fit, in the same order: got {names.tolist()}, fitted on "
+                            f"{self.feature_names_in_.tolist()}")
+        if self._accepts_nd:
+            shape = tuple(int(s) for s in X.shape[1:])
+            if reset:
+                self.input_shape_ = shape
+            elif shape != tuple(self.input_shape_):
+                raise DataError(f"X: examples of shape {shape}, but {type(self).__name__} "
+                                f"was fitted on examples of shape {tuple(self.input_shape_)}")
+        return X if dtype is not FLOAT_DTYPES else np.asarray(X, dtype=np.float64)
 
     # -- standardisation --------------------------------------------------------------
     def _fit_scaler(self, X: np.ndarray, enabled: bool = True) -> None:
-        """Set ``mean_`` and ``scale_`` from ``X`` (zeros and ones when not ``enabled``)."""
+        """Set ``mean_`` and ``scale_`` from ``X`` (:func:`scaler_stats`; zeros and ones
+        when not ``enabled``)."""
         if enabled:
-            self.mean_ = X.mean(0)
-            std = X.std(0)
-            self.scale_ = np.where(std > MIN_STD, std, 1.0)
+            self.mean_, self.scale_ = scaler_stats(X)
         else:
             self.mean_ = np.zeros(X.shape[1])
             self.scale_ = np.ones(X.shape[1])
@@ -303,16 +376,21 @@ class AutoencoderEstimator(BaseEstimator):
         finally:
             model.train()
 
-    def _train_model(self, model: Autoencoder, Xs: np.ndarray, *, epochs: int,
+    def _train_model(self, model: Any, Xs: np.ndarray | torch.Tensor, *, epochs: int,
                      batch_size: int, learning_rate: float, seed: int,
                      validation_fraction: float | None = None, patience: int | None = None,
-                     device: str = "cpu", verbose: bool = False) -> list[dict[str, Any]]:
-        """Train ``model`` in place on standardised rows ``Xs``; returns the history.
+                     device: str = "cpu", verbose: bool = False,
+                     finish: bool = True) -> list[dict[str, Any]]:
+        """Train ``model`` in place on standardised examples ``Xs``; returns the history.
 
+        The one training helper of the estimators: :class:`aekit.Trainer` seeded by
+        ``seed``, the caller's random state untouched, a progress bar when ``verbose``.
         With ``validation_fraction`` (and at least 10 rows) that share of the rows is held
         out (a seeded split); training stops after ``patience`` epochs without a lower
-        held-out loss, and the best weights are kept. The model ends on the CPU in
-        float64 and in eval mode (:meth:`_finish_model`).
+        held-out loss, and the best weights are kept. With ``finish`` the model ends on
+        the CPU in float64 and in eval mode (:meth:`_finish_model`); otherwise it stays
+        where and as it trained. ``model`` is anything the Trainer trains (a model, or a
+        wrapper of one such as :class:`aekit.apps.detect.RobustLoss`).
         """
         from aekit.train import TrainConfig, Trainer
 
@@ -322,10 +400,11 @@ class AutoencoderEstimator(BaseEstimator):
             seed=seed, val_fraction=float(validation_fraction) if use_val else 0.0,
             early_stopping_patience=int(patience) if use_val and patience else None,
             checkpoint_every=0, device=check_device(device), progress=bool(verbose))
-        x = torch.tensor(Xs, dtype=torch.float32)
+        x = torch.as_tensor(Xs, dtype=torch.float32)
         with private_rng(device=cfg.device):  # leave the caller's RNG untouched
             result = Trainer(cfg).fit(model, x)
-        self._finish_model(model)
+        if finish:
+            self._finish_model(model)
         return result.history
 
     @staticmethod
@@ -373,14 +452,38 @@ class AutoencoderEstimator(BaseEstimator):
         super().__setstate__(state)
 
     # -- persistence without pickle ---------------------------------------------------
+    _model_dtype: ClassVar[torch.dtype] = torch.float64
+    """The precision the fitted networks are kept (and loaded) in."""
+
+    def _fitted_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray],
+                                     dict[str, Autoencoder]]:
+        """What :meth:`save` writes: small fitted values (JSON), large arrays, and the
+        networks by subfolder (``model`` here; an ensemble uses ``members/<i>``)."""
+        values = {k: getattr(self, k) for k in self._saved_values if hasattr(self, k)}
+        arrays = {k: np.ascontiguousarray(getattr(self, k)) for k in self._saved_arrays
+                  if hasattr(self, k)}
+        return values, arrays, self._saved_models()
+
+    def _saved_models(self) -> dict[str, Autoencoder]:
+        """The fitted networks by subfolder of the saved folder."""
+        return {"model": self.model_}
+
+    def _restore_state(self, values: dict[str, Any], arrays: dict[str, np.ndarray],
+                       models: dict[str, Autoencoder], device: str | None) -> None:
+        """Inverse of :meth:`_fitted_state` on a new, unfitted estimator."""
+        for key, value in {**values, **arrays}.items():
+            setattr(self, key, value)
+        self.model_ = models["model"]
+
     def save(self, directory: str | Path) -> Path:
         """Write the fitted estimator to ``directory`` (created if needed), no pickle.
 
-        The folder is an aekit model folder (``config.json`` + ``model.safetensors``,
-        float64 weights; :func:`aekit.load` reads the bare network) plus
-        ``estimator.json`` (the estimator's class, its parameters and the small fitted
-        values such as the scaler statistics) and, if the estimator has large fitted
-        arrays, ``estimator.safetensors``.
+        The folder holds ``estimator.json`` (the estimator's class, its parameters and
+        small fitted values such as the column names), ``estimator.safetensors`` (the
+        fitted arrays, e.g. the scaler statistics) and each network as an aekit model
+        folder (``config.json`` + ``model.safetensors``, readable by :func:`aekit.load`):
+        ``model/``, or ``members/0/``, ``members/1/``, ... for an ensemble. Every file
+        is written atomically, ``estimator.json`` last.
 
         Parameters
         ----------
@@ -393,35 +496,37 @@ class AutoencoderEstimator(BaseEstimator):
             The folder.
         """
         from aekit._version import __version__
-        from aekit.io import atomic_write_text
+        from aekit.io import atomic_path, atomic_write_text
 
-        check_is_fitted(self)
+        self._check_fitted()
         directory = Path(directory)
-        self.model_.save(directory)
+        values, arrays, models = self._fitted_state()
+        for sub, model in models.items():
+            model.save(directory / sub)
         params = {}
         for key, value in self.get_params(deep=False).items():
             if key == "random_state" and not isinstance(value, int | np.integer | None):
                 value = None  # a RandomState object: its state is not saved
             params[key] = _to_json(value, f"parameter {key!r}")
-        values = {k: _to_json(getattr(self, k), f"attribute {k!r}")
-                  for k in self._saved_values if hasattr(self, k)}
-        arrays = {k: np.ascontiguousarray(getattr(self, k)) for k in self._saved_arrays
-                  if hasattr(self, k)}
-        if arrays:
-            _save_arrays(arrays, str(directory / ARRAYS_FILE))
+        with atomic_path(directory / ARRAYS_FILE) as tmp:
+            _save_arrays({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(tmp))
         record = {"estimator": type(self).__name__, "aekit_version": __version__,
-                  "params": params, "fitted": values, "arrays": sorted(arrays)}
+                  "params": params,
+                  "fitted": {k: _to_json(v, f"attribute {k!r}") for k, v in values.items()},
+                  "arrays": sorted(arrays), "models": list(models)}
         atomic_write_text(directory / ESTIMATOR_FILE, json.dumps(record, indent=2))
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path) -> AutoencoderEstimator:
+    def load(cls, directory: str | Path, device: str | None = None) -> AutoencoderEstimator:
         """Read an estimator written by :meth:`save` (nothing is unpickled).
 
         Parameters
         ----------
         directory : str or Path
             A folder written by :meth:`save`.
+        device : str, optional
+            Where to put the networks (default: the CPU).
 
         Returns
         -------
@@ -432,20 +537,33 @@ class AutoencoderEstimator(BaseEstimator):
 
         directory = Path(directory)
         record = read_record(directory, ESTIMATOR_FILE, "estimator", cls.__name__)
-        params = record["params"]
-        est = cls(**params)
-        model = model_from_record(json.loads((directory / CONFIG_FILE).read_text()),
-                                  str(directory / CONFIG_FILE))
-        model.double()
-        try:
-            model.load_state_dict(_load_weights_file(str(directory / WEIGHTS_FILE)), strict=True)
-        except (RuntimeError, OSError) as e:
-            raise AekitError(f"{directory / WEIGHTS_FILE}: cannot read weights ({e})") from None
-        est.model_ = model.eval()
-        for key, value in record.get("fitted", {}).items():
-            setattr(est, key, _from_json(value))
+        est = cls(**record["params"])
+        # folders of aekit <= 0.1.0 kept the one network at the top, not in model/
+        subs = record.get("models", [""])
+        models = {}
+        for sub in subs:
+            folder = directory / sub
+            model = model_from_record(_read_json(folder / CONFIG_FILE), str(folder / CONFIG_FILE))
+            model.to(cls._model_dtype)
+            try:
+                model.load_state_dict(_load_weights_file(str(folder / WEIGHTS_FILE)),
+                                      strict=True)
+            except (RuntimeError, OSError) as e:
+                raise AekitError(f"{folder / WEIGHTS_FILE}: cannot read weights ({e})") from None
+            if device is not None:
+                model.to(check_device(device))
+            models[sub or "model"] = model.eval()
+        arrays = {}
         if record.get("arrays"):
-            for key, value in _load_arrays(str(directory / ARRAYS_FILE)).items():
-                setattr(est, key, value)
+            arrays = dict(_load_arrays(str(directory / ARRAYS_FILE)))
+        values = {k: _from_json(v) for k, v in record.get("fitted", {}).items()}
+        est._restore_state(values, arrays, models, device)
         return est
 
+
+def _read_json(path: Path) -> Any:
+    """The JSON document at ``path``, or an AekitError naming the file."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise AekitError(f"{path}: cannot read it as JSON ({e})") from None

@@ -29,18 +29,19 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from numbers import Integral, Real
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import Interval
 from torch import nn
 
+from aekit.apps.base import ESTIMATOR_FILE, AutoencoderEstimator, scaler_stats
 from aekit.apps.retrieval import mean_knn_distance
-from aekit.data.validate import as_examples
 from aekit.errors import AekitError, ConfigError, DataError
-from aekit.latents import DiagonalGaussian
 from aekit.models.base import Autoencoder, Batch, Loss
 from aekit.rng import private_rng
 
@@ -155,7 +156,7 @@ class _Member:
         self.refs: torch.Tensor | None = None  # whitened reference codes (latent k-NN)
 
 
-class AnomalyDetector(BaseEstimator):
+class AnomalyDetector(AutoencoderEstimator):
     """Autoencoder anomaly detector with the PyOD interface.
 
     PyOD's conventions, not scikit-learn's outlier ones: labels are 0 (inlier) / 1
@@ -217,6 +218,9 @@ class AnomalyDetector(BaseEstimator):
         Shape of one example.
     n_features_in_ : int
         Number of values per example.
+    feature_names_in_ : np.ndarray
+        Column names, when ``fit`` got a DataFrame with string column names; later
+        calls must give the same columns in the same order (scikit-learn's check).
     models_ : list of Autoencoder
         The fitted ensemble.
 
@@ -230,6 +234,30 @@ class AnomalyDetector(BaseEstimator):
     >>> bool(det.decision_scores_[:5].mean() > det.decision_scores_[5:].mean())
     True
     """
+
+    _accepts_nd: ClassVar[bool] = True
+    _parameter_constraints: ClassVar[dict] = {
+        "contamination": [Interval(Real, 0, 0.5, closed="right")],
+        "threshold": [Interval(Real, -math.inf, math.inf, closed="neither"), None],
+        "model": [str, list, tuple],  # registered, unconditional names (checked in fit)
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "latent_dim": [Interval(Integral, 1, None, closed="left"), None],
+        "hidden_dims": [tuple, list, None],
+        "score": [str],  # parts of SCORE_PARTS joined by '+' (checked in fit)
+        "robust_fraction": [Interval(Real, 0, 1, closed="left")],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "standardize": ["boolean"],
+        "epochs": [Interval(Integral, 1, None, closed="left"), None],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "model_params": [dict, None],
+        "random_state": [Interval(Integral, 0, None, closed="left")],
+        "device": [str],
+        "verbose": ["verbose"],
+    }
+    _saved_values: ClassVar[tuple[str, ...]] = (
+        "n_features_in_", "feature_names_in_", "input_shape_", "threshold_")
+    _saved_arrays: ClassVar[tuple[str, ...]] = ("mean_", "scale_", "decision_scores_")
 
     def __init__(
         self,
@@ -270,43 +298,19 @@ class AnomalyDetector(BaseEstimator):
         self.verbose = verbose
 
     # -- checks ---------------------------------------------------------------------------
-    def _check_params(self) -> tuple[str, ...]:
-        checks = [
-            ("contamination", 0 < self.contamination <= 0.5, "in (0, 0.5]"),
-            ("n_estimators", int(self.n_estimators) >= 1, ">= 1"),
-            ("latent_dim", self.latent_dim is None or int(self.latent_dim) >= 1,
-             ">= 1 or None"),
-            ("robust_fraction", 0 <= self.robust_fraction < 1, "in [0, 1)"),
-            ("n_neighbors", int(self.n_neighbors) >= 1, ">= 1"),
-            ("epochs", self.epochs is None or int(self.epochs) >= 1, ">= 1 or None"),
-            ("batch_size", int(self.batch_size) >= 1, ">= 1"),
-            ("learning_rate", self.learning_rate > 0, "> 0"),
-            ("threshold", self.threshold is None or math.isfinite(self.threshold),
-             "a finite number or None"),
-        ]
-        for name, ok, rule in checks:
-            if not ok:
-                raise ConfigError(f"{name} must be {rule}, got {getattr(self, name)!r}")
+    def _check_choices(self) -> tuple[str, ...]:
+        """The score parts, after checking what the declarative constraints cannot: the
+        model names (registered, unconditional) and the score's parts."""
+        from aekit.models import get_class
+
         names = [self.model] if isinstance(self.model, str) else list(self.model)
         if not names:
             raise ConfigError("model must name at least one registered model")
-        from aekit.models import get_class
-
         for name in names:
-            cls = get_class(name)
-            if cls.conditional:
+            if get_class(name).conditional:
                 raise ConfigError(f"model {name!r} is conditional (needs labels y); "
                                   "anomaly detection uses unconditional models")
         return parse_score(self.score)
-
-    def _check_X(self, X: Any, name: str = "X") -> torch.Tensor:
-        """Validated input with the fitted example shape."""
-        from aekit.data.validate import check_sample_shape
-
-        x = as_examples(X, name)
-        if hasattr(self, "input_shape_"):
-            check_sample_shape(self.input_shape_, tuple(x.shape[1:]), where=name)
-        return x
 
     # -- fitting --------------------------------------------------------------------------
     def _member_settings(self, i: int) -> tuple[str, dict[str, Any]]:
@@ -326,12 +330,13 @@ class AnomalyDetector(BaseEstimator):
         batches = math.ceil(n / int(self.batch_size))
         return int(np.clip(math.ceil(TARGET_STEPS / batches), 1, 500))
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any = None) -> AnomalyDetector:
         """Train the ensemble on ``X`` (labels ``y`` are ignored) and set the attributes.
 
         Parameters
         ----------
-        X : array-like, shape (N, D) or (N, C, H, W) or (N, C, T)
+        X : array-like or DataFrame, shape (N, D) or (N, C, H, W) or (N, C, T)
             Training data; it may contain anomalies.
         y : ignored
             Present for API compatibility.
@@ -341,45 +346,33 @@ class AnomalyDetector(BaseEstimator):
         self
         """
         from aekit.models import create
-        from aekit.train import TrainConfig, Trainer
-        from aekit.train.config import resolve_device
 
-        parts = self._check_params()
-        for attr in ("input_shape_", "n_features_in_"):
-            if hasattr(self, attr):
-                delattr(self, attr)
-        x = self._check_X(X)
+        parts = self._check_choices()
+        x = torch.from_numpy(self._check_X(X, reset=True, dtype=np.float32))
         if len(x) < 2:
-            raise DataError(f"X: at least 2 examples are needed to fit, got {len(x)}")
-        self.input_shape_ = tuple(int(s) for s in x.shape[1:])
-        self.n_features_in_ = int(math.prod(self.input_shape_))
+            raise DataError(f"X: at least 2 examples are needed to fit, got {len(x)} sample")
         self.parts_ = parts
         if self.standardize:
-            self.mean_ = x.mean(0)
-            std = x.std(0, unbiased=False)
-            self.scale_ = torch.where(std > 1e-8 * (1 + self.mean_.abs()), std,
-                                      torch.ones_like(std))
+            self.mean_, self.scale_ = scaler_stats(x)
         else:
             self.mean_ = torch.zeros(self.input_shape_)
             self.scale_ = torch.ones(self.input_shape_)
         z = (x - self.mean_) / self.scale_
-        device = resolve_device(self.device)
         self.members_: list[_Member] = []
-        with private_rng(device=device):  # leave the caller's RNG untouched
-            for i in range(int(self.n_estimators)):
-                seed = int(self.random_state) * 1000 + i
-                name, settings = self._member_settings(i)
-                torch.manual_seed(seed)
+        for i in range(int(self.n_estimators)):
+            seed = int(self.random_state) * 1000 + i
+            name, settings = self._member_settings(i)
+            with private_rng(seed):
                 model = create(name, **settings)
-                if "elbo" in parts and not self._probabilistic(model):
-                    raise ConfigError(f"score 'elbo' needs a VAE-family model; {name!r} has "
-                                      "a deterministic encoder")
-                cfg = TrainConfig(epochs=self._epochs(len(z)), batch_size=int(self.batch_size),
-                                  lr=float(self.learning_rate), val_fraction=0.0, seed=seed,
-                                  checkpoint_every=0, device=device, progress=bool(self.verbose))
-                Trainer(cfg).fit(RobustLoss(model, float(self.robust_fraction)), z)
-                model.eval()
-                self.members_.append(self._calibrate(model, z, seed, parts))
+            if "elbo" in parts and not model.probabilistic:
+                raise ConfigError(f"score 'elbo' needs a VAE-family model; {name!r} has "
+                                  "a deterministic encoder")
+            self._train_model(RobustLoss(model, float(self.robust_fraction)), z,
+                              epochs=self._epochs(len(z)), batch_size=self.batch_size,
+                              learning_rate=self.learning_rate, seed=seed,
+                              device=self.device, verbose=self.verbose, finish=False)
+            model.eval()
+            self.members_.append(self._calibrate(model, z, seed, parts))
         self.decision_scores_ = self._decision(z)
         self._set_threshold()
         return self
@@ -388,12 +381,6 @@ class AnomalyDetector(BaseEstimator):
     def models_(self) -> list[Autoencoder]:
         """The fitted models of the ensemble."""
         return [m.model for m in self.members_]
-
-    @staticmethod
-    def _probabilistic(model: Autoencoder) -> bool:
-        with torch.inference_mode():
-            probe = torch.zeros((1, *model.config.input_shape), device=model.device)
-            return isinstance(model.encode(probe), DiagonalGaussian)
 
     def _calibrate(self, model: Autoencoder, z: torch.Tensor, seed: int,
                    parts: tuple[str, ...]) -> _Member:
@@ -440,7 +427,7 @@ class AnomalyDetector(BaseEstimator):
         with torch.inference_mode():
             zd = z.to(model.device)
             code = model.embed(zd) if latent else None
-            if code is not None and type(model).reconstruct is Autoencoder.reconstruct:
+            if code is not None and model.reconstructs_from_code:
                 recon = model.likelihood.mean(model.decode_logits(code))  # one encoder pass
             else:
                 recon = model.reconstruct(zd)
@@ -496,15 +483,10 @@ class AnomalyDetector(BaseEstimator):
             self.threshold_ = float(np.quantile(self.decision_scores_, 1 - self.contamination))
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "members_"):
-            from sklearn.exceptions import NotFittedError
-
-            raise NotFittedError("this AnomalyDetector is not fitted yet; call fit(X) first")
-
-    def _standardised(self, X: Any, name: str = "X") -> torch.Tensor:
+    def _standardised(self, X: Any) -> torch.Tensor:
         self._check_fitted()
-        return (self._check_X(X, name) - self.mean_) / self.scale_
+        x = torch.from_numpy(self._check_X(X, reset=False, dtype=np.float32))
+        return (x - self.mean_) / self.scale_
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Anomaly scores of ``X``, shape ``(N,)``; higher is more anomalous.
@@ -574,132 +556,94 @@ class AnomalyDetector(BaseEstimator):
                           for i in range(0, len(z), SCORE_CHUNK)]).numpy()
 
     # -- persistence ----------------------------------------------------------------------
-    def save(self, directory: str | Path) -> Path:
-        """Write the fitted detector to a folder (JSON + safetensors, nothing pickled).
+    _model_dtype: ClassVar[torch.dtype] = torch.float32
 
-        ``directory/detector.json`` holds the parameters and fitted numbers,
-        ``detector.safetensors`` the arrays and ``member_<i>/`` each model in aekit's
-        model folder format. Read it back with :meth:`load`.
-        """
-        self._check_fitted()
-        return save_detector(self, directory, kind="AnomalyDetector")
+    def _fitted_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray],
+                                     dict[str, Autoencoder]]:
+        """The base's saved state, plus each member's calibration (JSON), whitening and
+        reference codes (arrays) and model (``members/<i>/``)."""
+        values, arrays, _ = super()._fitted_state()
+        values["member_calib"] = [{p: list(v) for p, v in m.calib.items()}
+                                  for m in self.members_]
+        arrays = {k: np.asarray(v) for k, v in arrays.items()}
+        for i, m in enumerate(self.members_):
+            for key in ("code_mean", "whiten", "refs"):
+                value = getattr(m, key)
+                if value is not None:
+                    arrays[f"members.{i}.{key}"] = value.numpy()
+        return values, arrays, self._saved_models()
 
-    @classmethod
-    def load(cls, directory: str | Path, device: str | None = None) -> AnomalyDetector:
-        """Read a detector written by :meth:`save`."""
-        det = load_detector(directory, device=device)
-        if not isinstance(det, cls):
-            raise AekitError(f"{directory}: holds a {type(det).__name__}, not a {cls.__name__}")
-        return det
+    def _saved_models(self) -> dict[str, Autoencoder]:
+        return {f"members/{i}": m.model for i, m in enumerate(self.members_)}
 
-
-# -- folder format ------------------------------------------------------------------------
-
-def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for k, v in params.items():
-        out[k] = list(v) if isinstance(v, tuple) else v
-    return out
-
-
-def _detector_state(det: AnomalyDetector, prefix: str = "") -> tuple[dict, dict]:
-    """(JSON record, tensors) of a fitted AnomalyDetector."""
-    tensors = {f"{prefix}mean": det.mean_, f"{prefix}scale": det.scale_,
-               f"{prefix}decision_scores": torch.from_numpy(det.decision_scores_)}
-    members = []
-    for i, m in enumerate(det.members_):
-        members.append({"folder": f"{prefix}member_{i}",
-                        "calib": {p: list(v) for p, v in m.calib.items()}})
-        for key in ("code_mean", "whiten", "refs"):
-            value = getattr(m, key)
-            if value is not None:
-                tensors[f"{prefix}member_{i}.{key}"] = value
-    record = {"params": _jsonable(det.get_params(deep=False)),
-              "input_shape": list(det.input_shape_), "threshold": det.threshold_,
-              "members": members}
-    return record, tensors
-
-
-def _restore_detector(record: dict, tensors: dict, directory: Path, prefix: str = "",
-                      device: str | None = None) -> AnomalyDetector:
-    from aekit.io import load as load_model
-
-    params = dict(record["params"])
-    if isinstance(params.get("hidden_dims"), list):
-        params["hidden_dims"] = tuple(params["hidden_dims"])
-    if isinstance(params.get("model"), list):
-        params["model"] = tuple(params["model"])
-    det = AnomalyDetector(**params)
-    det.input_shape_ = tuple(record["input_shape"])
-    det.n_features_in_ = int(math.prod(det.input_shape_))
-    det.parts_ = parse_score(det.score)
-    det.mean_, det.scale_ = tensors[f"{prefix}mean"], tensors[f"{prefix}scale"]
-    det.decision_scores_ = tensors[f"{prefix}decision_scores"].numpy()
-    det.members_ = []
-    for i, info in enumerate(record["members"]):
-        member = _Member(load_model(directory / info["folder"], device=device))
-        member.calib = {p: (float(v[0]), float(v[1])) for p, v in info["calib"].items()}
-        for key in ("code_mean", "whiten", "refs"):
-            setattr(member, key, tensors.get(f"{prefix}member_{i}.{key}"))
-        det.members_.append(member)
-    det.threshold_ = float(record["threshold"])
-    det.labels_ = (det.decision_scores_ > det.threshold_).astype(np.int64)
-    return det
+    def _restore_state(self, values: dict[str, Any], arrays: dict[str, np.ndarray],
+                       models: dict[str, Autoencoder], device: str | None) -> None:
+        calib = values.pop("member_calib")
+        for key in ("n_features_in_", "feature_names_in_", "threshold_"):
+            if key in values:
+                setattr(self, key, values[key])
+        self.input_shape_ = tuple(values["input_shape_"])
+        self.parts_ = parse_score(self.score)
+        self.mean_ = torch.from_numpy(arrays["mean_"])
+        self.scale_ = torch.from_numpy(arrays["scale_"])
+        self.decision_scores_ = arrays["decision_scores_"]
+        self.members_ = []
+        for i, info in enumerate(calib):
+            member = _Member(models[f"members/{i}"])
+            member.calib = {p: (float(v[0]), float(v[1])) for p, v in info.items()}
+            for key in ("code_mean", "whiten", "refs"):
+                value = arrays.get(f"members.{i}.{key}")
+                setattr(member, key, None if value is None else torch.from_numpy(value))
+            self.members_.append(member)
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
 
 
 def save_detector(det: Any, directory: str | Path, *, kind: str,
                   extra: dict[str, Any] | None = None,
                   extra_tensors: dict[str, torch.Tensor] | None = None,
                   inner: AnomalyDetector | None = None) -> Path:
-    """Write a detector folder; ``inner`` is the AnomalyDetector holding the models."""
+    """Write a detector that wraps an AnomalyDetector (``inner``), such as the time-series
+    detector: ``inner``'s own folder (``inner.save``) plus ``detector.json`` (``kind`` and
+    ``extra``) and ``detector.safetensors`` (``extra_tensors``)."""
     from safetensors.torch import save_file
 
     from aekit._version import __version__
-    from aekit.io import atomic_write_text, save_model
+    from aekit.io import atomic_path, atomic_write_text
 
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    inner = det if inner is None else inner
-    record, tensors = _detector_state(inner)
-    for member, info in zip(inner.members_, record["members"]):
-        save_model(member.model, directory / info["folder"])
-    tensors.update(extra_tensors or {})
-    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    tmp = directory / f".{ARRAYS_FILE}.tmp"
-    save_file(tensors, str(tmp))
-    tmp.replace(directory / ARRAYS_FILE)
-    doc = {"kind": kind, "aekit_version": __version__, "detector": record, **(extra or {})}
+    (det if inner is None else inner).save(directory)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in (extra_tensors or {}).items()}
+    with atomic_path(directory / ARRAYS_FILE) as tmp:
+        save_file(tensors, str(tmp))
+    doc = {"kind": kind, "aekit_version": __version__, **(extra or {})}
     atomic_write_text(directory / DETECTOR_FILE, json.dumps(doc, indent=2))
     return directory
 
 
-def read_detector_folder(directory: str | Path) -> tuple[dict, dict]:
-    """The JSON document and tensors of a detector folder, or a clear error."""
+def load_detector(directory: str | Path, device: str | None = None) -> Any:
+    """Load the detector saved in ``directory``: an :class:`AnomalyDetector` (the
+    estimators' folder format, ``estimator.json``) or a detector that wraps one
+    (``detector.json`` names its kind, e.g. ``TimeSeriesAnomalyDetector``)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     directory = Path(directory)
     path = directory / DETECTOR_FILE
     if not path.is_file():
-        raise AekitError(f"{directory}: not an aekit detector folder (no {DETECTOR_FILE}); "
-                         "write one with `aekit detect fit` or detector.save(folder)")
+        if not (directory / ESTIMATOR_FILE).is_file():
+            raise AekitError(f"{directory}: not an aekit detector folder (no {ESTIMATOR_FILE}"
+                             "); write one with `aekit detect fit` or detector.save(folder)")
+        return AnomalyDetector.load(directory, device=device)
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
         tensors = load_file(str(directory / ARRAYS_FILE))
     except (json.JSONDecodeError, SafetensorError, OSError) as e:
         raise AekitError(f"{directory}: unreadable detector folder ({e})") from None
-    return doc, tensors
-
-
-def load_detector(directory: str | Path, device: str | None = None) -> Any:
-    """Load an :class:`AnomalyDetector` or a ``TimeSeriesAnomalyDetector`` folder."""
-    directory = Path(directory)
-    doc, tensors = read_detector_folder(directory)
     kind = doc.get("kind")
-    if kind == "AnomalyDetector":
-        return _restore_detector(doc["detector"], tensors, directory, device=device)
-    if kind == "TimeSeriesAnomalyDetector":
+    if kind == "TimeSeriesAnomalyDetector" and (directory / ESTIMATOR_FILE).is_file():
         from aekit.apps.timeseries import TimeSeriesAnomalyDetector
 
         return TimeSeriesAnomalyDetector._from_folder(doc, tensors, directory, device)
-    raise AekitError(f"{directory}: unknown detector kind {kind!r}")
+    raise AekitError(f"{directory}: a {kind} folder written by an earlier aekit "
+                     f"(version {doc.get('aekit_version')}), in a format this one does not "
+                     "read; fit the detector again and save it")

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from sklearn.base import TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_array
 
 from aekit.apps.base import TRAINING_CONSTRAINTS, AutoencoderEstimator, seed_from
 from aekit.apps.retrieval import exact_neighbors
@@ -170,7 +170,7 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         -------
         ndarray of shape (n_samples, n_components), float64
         """
-        check_is_fitted(self)
+        self._check_fitted()
         return self._run(self.model_.embed, self._scale(self._check_X(X, reset=False)))
 
     def inverse_transform(self, X: Any) -> np.ndarray:
@@ -186,7 +186,7 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         ndarray of shape (n_samples, n_features_in_), float64
             ``E[x | z]`` of the decoder, unstandardised.
         """
-        check_is_fitted(self)
+        self._check_fitted()
         Z = check_array(X, dtype=np.float64, input_name="X")
         if Z.shape[1] != self.n_components:
             raise ValueError(f"inverse_transform: X has {Z.shape[1]} features (code values), "
@@ -215,7 +215,7 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         -------
         float
         """
-        check_is_fitted(self)
+        self._check_fitted()
         X = self._check_X(X, reset=False)
         rec = self.inverse_transform(self.transform(X))
         return -float(((X - rec) ** 2).sum(1).mean())
@@ -232,7 +232,7 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         -------
         ndarray of str objects, shape (n_components,)
         """
-        check_is_fitted(self)
+        self._check_fitted()
         return np.asarray([f"ae{i}" for i in range(self.n_components)], dtype=object)
 
     # -- retrieval --------------------------------------------------------------------
@@ -253,5 +253,5 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         distances : ndarray of float64, shape (n_queries, k)
             Euclidean distances between the codes.
         """
-        check_is_fitted(self)
+        self._check_fitted()
         return exact_neighbors(self.transform(query), self.train_codes_, k)

@@ -342,14 +342,12 @@ class TimeSeriesAnomalyDetector(BaseEstimator):
     @classmethod
     def _from_folder(cls, doc: dict, tensors: dict, directory: Path,
                      device: str | None) -> TimeSeriesAnomalyDetector:
-        from aekit.apps.detect import _restore_detector
-
         info = doc["series"]
         params = dict(info["params"])
         if isinstance(params.get("model"), list):
             params["model"] = tuple(params["model"])
         det = cls(**params)
-        det.detector_ = _restore_detector(doc["detector"], tensors, directory, device=device)
+        det.detector_ = AnomalyDetector.load(directory, device=device)
         det.n_channels_ = int(info["n_channels"])
         det.mean_ = tensors["series.mean"].numpy()
         det.scale_ = tensors["series.scale"].numpy()

@@ -40,7 +40,8 @@ def _parse_binary_labels(cells: list[str], column: str, where: str) -> np.ndarra
 
 
 class _Table:
-    """A scoring/fitting table: the raw rows, the features and the optional labels."""
+    """A scoring/fitting table, read once: the raw rows, the features as a Dataset (whose
+    ``feature_names`` the detector records and checks) and the optional labels."""
 
     def __init__(self, source: str, *, features: list[str] | None, label_column: str | None,
                  id_columns: list[str]) -> None:
@@ -73,13 +74,13 @@ class _Table:
             if extra:
                 raise DataError(f"{source}: unexpected column(s) {extra}; the detector was "
                                 f"fitted on {features} (ids {self.id_columns} and a "
-                                "--label-column are passed through)")
+                                "--label-column are passed through; name other columns to "
+                                "pass through with --id-column)")
         clash = [c for c in OUT_COLUMNS if c in header]
         if clash:
             raise DataError(f"{source}: already has column(s) {clash}; is it a scores file?")
         self.features = features
-        ds = load_csv(source, columns=features)
-        self.x = ds.x.numpy()
+        self.data = load_csv(source, columns=features, table=table)
         self.y = None
         if label_column:
             j = header.index(label_column)
@@ -181,7 +182,7 @@ def fit_command(data_source, out, label_column, id_columns, model, score, contam
       aekit detect fit --data train.csv --out detector --model vae --score elbo
       aekit detect fit --data sensors.csv --series --window 64 --out ts_detector
     """
-    from aekit.apps.detect import AnomalyDetector, save_detector
+    from aekit.apps.detect import AnomalyDetector
 
     if Path(out).exists() and same_file(data_source, out):
         raise ConfigError(f"--out {out} is the input file")
@@ -205,20 +206,29 @@ def fit_command(data_source, out, label_column, id_columns, model, score, contam
         click.echo(f"fitted on {len(s)} time steps x {len(s.channel_names)} channels "
                    f"({', '.join(s.channel_names)}); window {window}")
     else:
-        x, meta, labels = _fit_data(data_source, label_column, list(id_columns))
+        data, ids, labels = _fit_data(data_source, label_column, list(id_columns))
         det = AnomalyDetector(contamination=contamination or 0.1,
-                              score=score or "reconstruction+latent", **common).fit(x)
-        save_detector(det, out, kind="AnomalyDetector", extra={"data": meta})
+                              score=score or "reconstruction+latent", **common).fit(data)
+        det.save(out)
         flagged = int(det.labels_.sum())
-        click.echo(f"fitted on {len(x)} rows x {det.n_features_in_} features"
-                   + (f" (id columns: {', '.join(meta['id_columns'])})"
-                      if meta.get("id_columns") else ""))
+        click.echo(f"fitted on {len(data)} rows x {det.n_features_in_} features"
+                   + (f" (id columns: {', '.join(ids)})" if ids else ""))
     click.echo(f"threshold {det.threshold_:.4g}: {flagged} of {len(det.labels_)} training "
                f"{'steps' if series else 'rows'} above it")
     if labels is not None:
         _print_metrics(labels, det.decision_scores_, "training data")
     click.echo(f"detector folder: {out}")
     click.echo(f"next: aekit detect score {out} --data NEW.csv --out scores.csv")
+
+
+def _series_meta(folder: str) -> dict[str, Any]:
+    """The series columns recorded at fit time (until the time-series detector keeps its
+    channel names itself)."""
+    import json
+
+    from aekit.apps.detect import DETECTOR_FILE
+
+    return json.loads((Path(folder) / DETECTOR_FILE).read_text(encoding="utf-8"))["data"]
 
 
 def _add_extra(folder: str, extra: dict[str, Any]) -> None:
@@ -234,12 +244,11 @@ def _add_extra(folder: str, extra: dict[str, Any]) -> None:
 
 
 def _fit_data(source: str, label_column: str | None, id_columns: list[str]):
-    """``(x, meta, labels)`` for fitting; meta records the columns for scoring."""
+    """``(data, id columns, labels)`` for fitting; ``data`` is a Dataset whose feature
+    names (a table's columns) the detector keeps."""
     if _is_table(source):
         t = _Table(source, features=None, label_column=label_column, id_columns=id_columns)
-        meta = {"series": False, "table": True, "features": t.features,
-                "id_columns": t.id_columns, "label_column": label_column, "source": source}
-        return t.x, meta, t.y
+        return t.data, t.id_columns, t.y
     if id_columns:
         raise ConfigError("--id-column needs a CSV file with a header")
     from aekit.cli._common import load_source
@@ -248,10 +257,7 @@ def _fit_data(source: str, label_column: str | None, id_columns: list[str]):
     labels = None
     if ds.y is not None and ds.y.ndim == 1 and int(ds.y.max()) <= 1:
         labels = ds.y.numpy().astype(np.int64)
-    meta = {"series": False, "table": False, "source": source,
-            "features": _feature_names(ds.sample_shape, ds.feature_names),
-            "label_column": label_column}
-    return ds.x.numpy(), meta, labels
+    return ds, [], labels
 
 
 def _print_metrics(labels: np.ndarray, scores: np.ndarray, what: str) -> dict[str, float]:
@@ -274,6 +280,8 @@ def _print_metrics(labels: np.ndarray, scores: np.ndarray, what: str) -> dict[st
 @click.option("--out", required=True, help="Scores CSV to write (never the input).")
 @click.option("--label-column", default=None, metavar="NAME",
               help="Column with 0/1 labels: report AUROC/AUPRC and the curves.")
+@click.option("--id-column", "id_columns", multiple=True, metavar="NAME",
+              help="Column(s) passed through to --out unscored; a column named id is one.")
 @click.option("--top", type=click.IntRange(min=0), default=3, show_default=True,
               help="Top contributing columns to add per row.")
 @click.option("--threshold", type=float, default=None,
@@ -282,8 +290,8 @@ def _print_metrics(labels: np.ndarray, scores: np.ndarray, what: str) -> dict[st
               help="HTML report path [default: report.html next to --out].")
 @click.option("--show", type=click.IntRange(min=0), default=10, show_default=True,
               help="Most anomalous rows to print.")
-def score_command(detector_dir, data_source, out, label_column, top, threshold, report_path,
-                  show) -> None:
+def score_command(detector_dir, data_source, out, label_column, id_columns, top, threshold,
+                  report_path, show) -> None:
     """Score --data with a fitted detector; write --out (input rows, in order, plus
     anomaly_score, anomaly_label and the top contributing columns) and a report.
 
@@ -292,7 +300,8 @@ def score_command(detector_dir, data_source, out, label_column, top, threshold, 
       aekit detect score detector --data new.csv --out scores.csv
       aekit detect score detector --data test.csv --out scores.csv --label-column y
     """
-    from aekit.apps.detect import load_detector, read_detector_folder
+    from aekit.apps.detect import load_detector
+    from aekit.apps.timeseries import TimeSeriesAnomalyDetector
 
     out_path = Path(out)
     report = Path(report_path) if report_path else out_path.parent / "report.html"
@@ -300,21 +309,21 @@ def score_command(detector_dir, data_source, out, label_column, top, threshold, 
     if out_path.suffix.lower() in (".html", ".json") or out_path.is_dir():
         raise ConfigError(f"--out {out}: expected a .csv file path")
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    doc, _ = read_detector_folder(detector_dir)
-    meta = doc.get("data", {})
     det = load_detector(detector_dir)
+    series = isinstance(det, TimeSeriesAnomalyDetector)
     thr = det.threshold_ if threshold is None else float(threshold)
-    if meta.get("series"):
+    if series:
+        meta = _series_meta(detector_dir)
         rows_out, scores, labels, names, contrib = _score_series(det, data_source, meta,
                                                                  label_column, out_path)
         what = "time steps"
     else:
         rows_out, scores, labels, names, contrib, header = _score_table(
-            det, data_source, meta, label_column)
+            det, data_source, label_column, list(id_columns))
         what = "rows"
     flagged = scores > thr
     idx, share = _top(contrib, names, top) if top else (None, None)
-    if meta.get("series"):
+    if series:
         _write_series_scores(out_path, rows_out, scores, flagged, idx, names)
     else:
         _write_table_scores(out_path, header, rows_out, scores, flagged, idx, names)
@@ -324,12 +333,12 @@ def score_command(detector_dir, data_source, out, label_column, top, threshold, 
     if show and len(scores):
         order = np.argsort(-scores, kind="stable")[:show]
         click.echo(f"\nmost anomalous {what} (top contributing "
-                   f"{'channels' if meta.get('series') else 'columns'}, share of the "
+                   f"{'channels' if series else 'columns'}, share of the "
                    "reconstruction error):")
         for i in order:
             tops = "" if idx is None else ", ".join(
                 f"{names[j]} {s:.0%}" for j, s in zip(idx[i], share[i]))
-            click.echo(f"  {'step' if meta.get('series') else 'row'} {i + 1:>6}  score "
+            click.echo(f"  {'step' if series else 'row'} {i + 1:>6}  score "
                        f"{scores[i]:10.4g}  {tops}")
     summary = [{"rows": len(scores), "flagged": int(flagged.sum()), "threshold": thr,
                 **{k: round(v, 4) for k, v in metrics.items()}}]
@@ -337,23 +346,24 @@ def score_command(detector_dir, data_source, out, label_column, top, threshold, 
     click.echo(f"\nscores: {out_path}\nreport: {report}")
 
 
-def _score_table(det, source: str, meta: dict, label_column: str | None):
-    if meta.get("table"):
-        t = _Table(source, features=meta["features"],
-                   label_column=label_column, id_columns=list(meta.get("id_columns", [])))
-        contrib = det.explain(t.x)
-        return t.rows, det.decision_function(t.x), t.y, t.features, contrib, t.header
+def _score_table(det, source: str, label_column: str | None, id_columns: list[str]):
+    names = getattr(det, "feature_names_in_", None)
+    if _is_table(source):
+        t = _Table(source, features=None if names is None else list(names),
+                   label_column=label_column, id_columns=id_columns)
+        return (t.rows, det.decision_function(t.data), t.y, t.features, det.explain(t.data),
+                t.header)
     from aekit.cli._common import load_source
 
     ds = load_source(source, label_column)
-    x = ds.x.numpy()
     labels = None
     if label_column is not None and ds.y is not None:
         labels = ds.y.numpy().astype(np.int64)
         if labels.max() > 1:
             raise DataError(f"{source}: label column {label_column!r} must hold 0/1")
-    rows = [[str(i)] for i in range(len(x))]
-    return rows, det.decision_function(x), labels, meta["features"], det.explain(x), ["row"]
+    rows = [[str(i)] for i in range(len(ds))]
+    names = list(names) if names is not None else _feature_names(ds.sample_shape, None)
+    return rows, det.decision_function(ds), labels, names, det.explain(ds), ["row"]
 
 
 def _score_series(det, source: str, meta: dict, label_column: str | None, out: Path):
@@ -367,26 +377,26 @@ def _score_series(det, source: str, meta: dict, label_column: str | None, out: P
 
 def _write_table_scores(path: Path, header: list[str], rows: list[list[str]],
                         scores: np.ndarray, flagged: np.ndarray, idx, names) -> None:
+    from aekit.io import atomic_path
+
     k = 0 if idx is None else idx.shape[1]
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow([*header, *OUT_COLUMNS, *(f"top_{j + 1}" for j in range(k))])
         for i, row in enumerate(rows):
             tops = [] if idx is None else [names[j] for j in idx[i]]
             w.writerow([*row, f"{scores[i]:.6g}", int(flagged[i]), *tops])
-    tmp.replace(path)
 
 
 def _write_series_scores(path: Path, series, scores: np.ndarray, flagged: np.ndarray, idx,
                          names) -> None:
     from aekit.data.series import write_series_csv
+    from aekit.io import atomic_path
 
     extra: dict[str, np.ndarray] = {"anomaly_score": scores,
                                     "anomaly_label": flagged.astype(np.int64)}
     if idx is not None:
         for j in range(idx.shape[1]):
             extra[f"top_{j + 1}"] = np.array([names[c] for c in idx[:, j]], dtype=object)
-    tmp = path.with_name(f".{path.name}.tmp")
-    write_series_csv(tmp, series, extra=extra)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        write_series_csv(tmp, series, extra=extra)

@@ -301,6 +301,7 @@ def load_csv(
     columns: Sequence[str | int] | None = None,
     delimiter: str | None = None,
     header: bool | None = None,
+    table: Table | None = None,
 ) -> Dataset:
     """A delimited text file (CSV, TSV, whitespace-separated) as a Dataset.
 
@@ -318,6 +319,9 @@ def load_csv(
         Field separator; see :func:`read_table`.
     header : bool, optional
         Whether the first line holds column names; guessed by default.
+    table : Table, optional
+        ``path`` already read by :func:`read_table` (so a caller that needs the raw rows
+        too reads the file once).
 
     Returns
     -------
@@ -336,7 +340,8 @@ def load_csv(
         The label column is also listed in ``columns``.
     """
     path = Path(path)
-    table = read_table(path, delimiter=delimiter, header=header)
+    if table is None:
+        table = read_table(path, delimiter=delimiter, header=header)
     has_header = table.header is not None
     names = table.header or [f"x{j}" for j in range(len(table.rows[0]))]
 
