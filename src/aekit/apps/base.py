@@ -59,6 +59,7 @@ from sklearn.utils.validation import (
 )
 
 from aekit.data.dataset import Dataset
+from aekit.data.validate import as_examples
 from aekit.devices import check_device
 from aekit.errors import AekitError, ConfigError, DataError
 from aekit.models.base import Autoencoder
@@ -266,7 +267,7 @@ class AutoencoderEstimator(BaseEstimator):
             with warnings.catch_warnings():
                 if names is not None:  # checked below, not from the bare array
                     warnings.filterwarnings("ignore", "X does not have valid feature names")
-                if self._accepts_nd and np.ndim(X) > 2:
+                if self._accepts_nd and np.asarray(X).ndim > 2:
                     _check_feature_names(self, X, reset=reset)
                     X = check_array(X, allow_nd=True, dtype=dtype)
                     if reset:
@@ -278,6 +279,8 @@ class AutoencoderEstimator(BaseEstimator):
         except ValueError as e:
             if "feature names" in str(e):
                 raise  # scikit-learn's own error for other columns than in fit
+            if "NaN" in str(e) or "infinity" in str(e):
+                as_examples(X, "X")  # aekit's message, naming where the bad values are
             raise DataError(f"X: {e}") from None
         if names is not None and reset:
             self.feature_names_in_ = names

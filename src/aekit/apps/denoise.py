@@ -19,27 +19,28 @@ noise to remove); it removes the kind and level of noise it was trained on.
   (:func:`aekit.apps.timeseries.sliding_windows`), each window is denoised, and every
   time step gets the mean of the denoised windows that cover it.
 
-Both train with :class:`aekit.Trainer` on ``device``, keep the caller's random state
-untouched, and save to a folder without pickle (an aekit model folder plus
-``denoiser.json``).
+Both are :class:`aekit.apps.base.AutoencoderEstimator` s: declarative parameter
+checks, the one scaler, the one training helper (:class:`aekit.Trainer` on ``device``,
+the caller's random state untouched), the one folder format (``estimator.json`` +
+``model/``, no pickle) and the one ``NotFittedError``.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
 
-from aekit.apps.base import _from_json, _to_json, read_record
+from aekit.apps.base import ESTIMATOR_FILE, MIN_STD, AutoencoderEstimator, scaler_stats
 from aekit.apps.timeseries import _as_series_list, sliding_windows, windows_to_points
 from aekit.data.corruptions import CORRUPTIONS, make_corruption
-from aekit.data.validate import as_examples, check_sample_shape
-from aekit.devices import check_device
 from aekit.errors import AekitError, ConfigError, DataError
 from aekit.metrics.reconstruction import psnr
 from aekit.models.base import Autoencoder
@@ -47,17 +48,27 @@ from aekit.rng import private_rng
 
 __all__ = ["Denoiser", "SignalDenoiser", "load_denoiser"]
 
-RECORD_FILE = "denoiser.json"
 TARGET_STEPS = 3000  # epochs=None trains for about this many steps
 CHUNK = 4096  # examples (or windows) denoised at once
-MIN_STD = 1e-12
 MAX_TRAIN_WINDOWS = 200_000  # SignalDenoiser trains on every window up to about this many
 
 
-class _DenoiserBase(BaseEstimator):
+class _DenoiserBase(AutoencoderEstimator):
     """Training, chunked denoising and persistence shared by the two denoisers."""
 
-    _fitted: ClassVar[tuple[str, ...]] = ()  # fitted attributes saved in denoiser.json
+    _parameter_constraints: ClassVar[dict] = {
+        "noise": [StrOptions(set(CORRUPTIONS))],
+        "noise_level": [Interval(Real, 0, None, closed="neither")],  # (0, 1) unless gaussian
+        "latent_dim": [Interval(Integral, 1, None, closed="left"), None],
+        "hidden_dims": [tuple, list, None],
+        "epochs": [Interval(Integral, 1, None, closed="left"), None],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "device": [str],
+        "random_state": [Interval(Integral, 0, None, closed="left")],
+        "verbose": ["verbose"],
+    }
+    _model_dtype: ClassVar[torch.dtype] = torch.float32
 
     def _keep_params(self, params: dict[str, Any]) -> None:
         """Store ``__init__``'s arguments unchanged, as scikit-learn expects."""
@@ -65,28 +76,18 @@ class _DenoiserBase(BaseEstimator):
             if key not in ("self", "__class__"):
                 setattr(self, key, value)
 
-    def _check_params(self) -> None:
-        if self.noise not in CORRUPTIONS:
-            raise ConfigError(f"noise={self.noise!r} is not one of {CORRUPTIONS}")
+    def _check_noise_level(self) -> None:
+        """The one rule the declarative constraints cannot say: a fraction for masking
+        and salt-and-pepper noise."""
         level = float(self.noise_level)
-        if self.noise == "gaussian" and not level > 0:
-            raise ConfigError(f"noise_level (the Gaussian std) must be > 0, got {level}")
-        if self.noise != "gaussian" and not 0 < level < 1:
+        if self.noise != "gaussian" and not level < 1:
             raise ConfigError(f"noise_level (the fraction of values corrupted by "
                               f"{self.noise}) must be in (0, 1), got {level}")
-        for name in ("batch_size",) + (("epochs",) if self.epochs is not None else ()):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)!r}")
-        if not self.learning_rate > 0:
-            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate!r}")
-        if self.latent_dim is not None and int(self.latent_dim) < 1:
-            raise ConfigError(f"latent_dim must be >= 1 or None, got {self.latent_dim!r}")
 
     def _train(self, x: torch.Tensor, *, likelihood: str, noise_level: float,
                value_range: tuple[float, float] | None, arch: str) -> Autoencoder:
         """A DAE for examples shaped like ``x[0]``, trained on ``x`` (already scaled)."""
         from aekit.models import create
-        from aekit.train import TrainConfig, Trainer
 
         d = math.prod(x.shape[1:])
         settings: dict[str, Any] = {
@@ -101,12 +102,10 @@ class _DenoiserBase(BaseEstimator):
             model = create("dae", **settings)
         epochs = self.epochs or int(np.clip(math.ceil(
             TARGET_STEPS / math.ceil(len(x) / int(self.batch_size))), 1, 1000))
-        device = check_device(self.device)
-        cfg = TrainConfig(epochs=int(epochs), batch_size=int(self.batch_size),
-                          lr=float(self.learning_rate), seed=seed, val_fraction=0.0,
-                          checkpoint_every=0, device=device, progress=bool(self.verbose))
-        with private_rng(device=device):
-            self.history_ = Trainer(cfg).fit(model, x).history
+        self.history_ = self._train_model(
+            model, x, epochs=epochs, batch_size=self.batch_size,
+            learning_rate=self.learning_rate, seed=seed, device=self.device,
+            verbose=self.verbose, finish=False)
         return model.eval()
 
     def _denoise(self, x: torch.Tensor) -> torch.Tensor:
@@ -118,49 +117,20 @@ class _DenoiserBase(BaseEstimator):
                 out.append(model.reconstruct(x[i:i + CHUNK].to(model.device)).float().cpu())
         return torch.cat(out)
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
-            raise AekitError(f"this {type(self).__name__} is not fitted yet; call fit(X) "
-                             "first (or load a saved one)")
-
-    def save(self, directory: str | Path) -> Path:
-        """Write the fitted denoiser to ``directory``: an aekit model folder (readable by
-        :func:`aekit.load`) plus ``denoiser.json`` (parameters and fitted values)."""
-        from aekit._version import __version__
-        from aekit.io import atomic_write_text
-
-        self._check_fitted()
-        directory = Path(directory)
-        self.model_.save(directory)
-        record = {"denoiser": type(self).__name__, "aekit_version": __version__,
-                  "params": _to_json(self.get_params(deep=False), "parameters"),
-                  "fitted": {k: _to_json(getattr(self, k), k) for k in self._fitted}}
-        atomic_write_text(directory / RECORD_FILE, json.dumps(record, indent=2))
-        return directory
-
-    @classmethod
-    def load(cls, directory: str | Path, device: str | None = None) -> _DenoiserBase:
-        """Read a denoiser written by :meth:`save` (on ``device``, default: the CPU)."""
-        from aekit.io import load
-
-        directory = Path(directory)
-        record = read_record(directory, RECORD_FILE, "denoiser", cls.__name__)
-        params, fitted = record["params"], record.get("fitted", {})
-        den = cls(**params)
-        missing = [k for k in cls._fitted if k not in fitted and k != "history_"]
+    def _restore_state(self, values: dict[str, Any], arrays: dict[str, np.ndarray],
+                       models: dict[str, Autoencoder], device: str | None) -> None:
+        missing = [k for k in self._saved_values if k not in values and k != "history_"]
         if missing:
-            raise AekitError(f"{directory / RECORD_FILE}: lacks the fitted value(s) {missing}; "
-                             "the folder is damaged or from another program")
-        for key, value in fitted.items():
-            value = _from_json(value)
+            raise AekitError(f"{ESTIMATOR_FILE}: lacks the fitted value(s) {missing}; the "
+                             "folder is damaged or from another program")
+        for key, value in values.items():
             keep_list = key in ("channel_names_", "history_")
-            setattr(den, key, tuple(value) if isinstance(value, list) and not keep_list
+            setattr(self, key, tuple(value) if isinstance(value, list) and not keep_list
                     else value)
-        den.model_ = load(directory, device=check_device(device or "cpu"))
-        return den
+        self.model_ = models["model"]
 
 
-class Denoiser(_DenoiserBase):
+class Denoiser(TransformerMixin, _DenoiserBase):
     """Removes a known kind of noise from images or vectors with a denoising autoencoder.
 
     Parameters
@@ -197,7 +167,7 @@ class Denoiser(_DenoiserBase):
     >>> den.score(test_images)  # PSNR in dB after corrupting them as in training  # doctest: +SKIP
     """
 
-    _fitted = ("input_shape_", "unit_range_", "offset_", "scale_", "value_range_",
+    _saved_values = ("input_shape_", "unit_range_", "offset_", "scale_", "value_range_",
                "data_range_", "history_")
 
     def __init__(self, noise: str = "gaussian", noise_level: float = 0.2, *,
@@ -207,21 +177,26 @@ class Denoiser(_DenoiserBase):
                  random_state: int = 0, verbose: bool = False) -> None:
         self._keep_params(locals())
 
+    _accepts_nd: ClassVar[bool] = True
+    _parameter_constraints: ClassVar[dict] = {
+        **_DenoiserBase._parameter_constraints,
+        "arch": [StrOptions({"auto", "conv", "mlp"})],
+    }
+
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any = None) -> Denoiser:
         """Train on clean examples ``X`` (shape ``(N, ...)``; ``y`` is ignored)."""
-        self._check_params()
-        if self.arch not in ("auto", "conv", "mlp"):
-            raise ConfigError(f"arch={self.arch!r} is not one of 'auto', 'conv', 'mlp'")
-        x = as_examples(X, "X")
-        self.input_shape_ = tuple(int(s) for s in x.shape[1:])
+        self._check_noise_level()
+        x = torch.from_numpy(self._check_X(X, reset=True, dtype=np.float32))
         lo, hi = float(x.min()), float(x.max())
         self.unit_range_ = lo >= 0.0 and hi <= 1.0
         self.data_range_ = 1.0 if self.unit_range_ else max(hi - lo, MIN_STD)
         if self.unit_range_:
             self.offset_, self.scale_ = 0.0, 1.0
         else:  # masked values are zeros in data units: then only scale
-            self.offset_ = 0.0 if self.noise == "masking" else float(x.mean())
-            self.scale_ = max(float(x.std()), MIN_STD)
+            mean, scale = scaler_stats(x, axis=None)  # one mean and scale for all values
+            self.offset_ = 0.0 if self.noise == "masking" else float(mean)
+            self.scale_ = float(scale)
         xs = (x - self.offset_) / self.scale_
         self.value_range_ = (0.0, 1.0) if self.unit_range_ else (lo, hi)  # data units
         image = len(self.input_shape_) == 3 and min(self.input_shape_[1:]) >= 4
@@ -234,18 +209,22 @@ class Denoiser(_DenoiserBase):
             arch=arch)
         return self
 
-    def transform(self, X: Any) -> np.ndarray:
-        """The denoised examples, same shape as ``X``, float32."""
+    def _examples(self, X: Any) -> torch.Tensor:
+        """Checked examples shaped as in ``fit``, float32."""
         self._check_fitted()
-        x = as_examples(X, "X")
-        check_sample_shape(self.input_shape_, tuple(x.shape[1:]), where="X")
+        return torch.from_numpy(self._check_X(X, reset=False, dtype=np.float32))
+
+    def transform(self, X: Any) -> np.ndarray:
+        """The denoised examples, same shape as ``X`` (float64 for float64 input, else
+        float32)."""
+        x = self._examples(X)
         out = self._denoise((x - self.offset_) / self.scale_)
-        return (out * self.scale_ + self.offset_).numpy()
+        dtype = np.float64 if getattr(X, "dtype", None) == np.float64 else np.float32
+        return (out * self.scale_ + self.offset_).numpy().astype(dtype, copy=False)
 
     def corrupt(self, X: Any, seed: int | None = None) -> np.ndarray:
         """``X`` with the training noise added (seeded by ``seed``, else ``random_state``)."""
-        self._check_fitted()
-        x = as_examples(X, "X")
+        x = self._examples(X)
         noise = make_corruption(self.noise, float(self.noise_level),
                                 value_range=tuple(self.value_range_))
         g = torch.Generator().manual_seed(int(self.random_state if seed is None else seed))
@@ -258,8 +237,8 @@ class Denoiser(_DenoiserBase):
         """PSNR in dB of the denoised ``X_noisy`` against the clean ``X`` (higher is
         better); without ``X_noisy``, ``X`` corrupted by :meth:`corrupt`."""
         noisy = self.corrupt(X) if X_noisy is None else X_noisy
-        clean = as_examples(X, "X")
-        return psnr(clean, torch.from_numpy(self.transform(noisy)),
+        clean = self._examples(X)
+        return psnr(clean, torch.from_numpy(self.transform(noisy)).float(),
                     data_range=self.data_range_)
 
 
@@ -287,7 +266,7 @@ class SignalDenoiser(_DenoiserBase):
         As for :class:`Denoiser`.
     """
 
-    _fitted = ("n_channels_", "channel_names_", "mean_", "std_", "low_", "high_",
+    _saved_values = ("n_channels_", "channel_names_", "mean_", "std_", "low_", "high_",
                "history_")
 
     def __init__(self, window: int = 64, stride: int | None = None, *,
@@ -301,9 +280,16 @@ class SignalDenoiser(_DenoiserBase):
     def _stride(self) -> int:
         return int(self.stride) if self.stride is not None else max(1, int(self.window) // 4)
 
+    _parameter_constraints: ClassVar[dict] = {
+        **_DenoiserBase._parameter_constraints,
+        "window": [Interval(Integral, 1, None, closed="left")],
+        "stride": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any = None) -> SignalDenoiser:
         """Train on clean series: one ``(T,)`` / ``(T, C)`` array or a list of them."""
-        self._check_params()
+        self._check_noise_level()
         if int(self.window) < 2 or not 1 <= self._stride() <= int(self.window):
             raise ConfigError(f"window must be >= 2 and stride in [1, window] (every step "
                               f"inside some window), got {self.window} and {self.stride}")
@@ -318,9 +304,8 @@ class SignalDenoiser(_DenoiserBase):
                               f"{sorted(channels)}")
         self.n_channels_ = channels.pop()
         values = np.concatenate(series)
-        self.mean_ = values.mean(0).astype(np.float64)
-        std = values.std(0)
-        self.std_ = np.where(std > MIN_STD, std, 1.0).astype(np.float64)
+        mean, std = scaler_stats(values)
+        self.mean_, self.std_ = mean.astype(np.float64), std.astype(np.float64)
         standardised = self._standardise(values)
         self.low_, self.high_ = float(standardised.min()), float(standardised.max())
         step = max(1, sum(len(s) for s in series) // MAX_TRAIN_WINDOWS)  # cap the copies
@@ -381,9 +366,9 @@ class SignalDenoiser(_DenoiserBase):
 def load_denoiser(directory: str | Path, device: str | None = None
                   ) -> Denoiser | SignalDenoiser:
     """Whichever denoiser :meth:`save` wrote to ``directory``."""
-    path = Path(directory) / RECORD_FILE
+    path = Path(directory) / ESTIMATOR_FILE
     try:
-        kind = json.loads(path.read_text(encoding="utf-8")).get("denoiser")
+        kind = json.loads(path.read_text(encoding="utf-8")).get("estimator")
     except (OSError, json.JSONDecodeError, AttributeError):
         kind = None
     cls = {c.__name__: c for c in (Denoiser, SignalDenoiser)}.get(kind, Denoiser)

@@ -54,7 +54,7 @@ def fit_command(data_source, out, noise, level, test_fraction, epochs, device, s
                 window, quiet) -> None:
     """Train on the clean --data (minus a held-out part) and report on the held-out part.
 
-    Writes the denoiser (an aekit model folder plus denoiser.json), metrics.json (PSNR and
+    Writes the denoiser (estimator.json + model/), metrics.json (PSNR and
     SSIM of the noisy and the denoised held-out data) and report.html (examples: clean,
     noisy, denoised).
 
