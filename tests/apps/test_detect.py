@@ -10,8 +10,9 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import roc_auc_score
 
 import aekit
-from aekit.apps.detect import AnomalyDetector, RobustLoss, huber, load_detector
+from aekit.apps.detect import AnomalyDetector, huber, load_detector
 from aekit.errors import ConfigError, DataError
+from aekit.train.robust import RobustLoss
 
 FAST = dict(n_estimators=1, epochs=15, random_state=0)
 

@@ -393,7 +393,7 @@ class AutoencoderEstimator(BaseEstimator):
         held-out loss, and the best weights are kept. With ``finish`` the model ends on
         the CPU in float64 and in eval mode (:meth:`_finish_model`); otherwise it stays
         where and as it trained. ``model`` is anything the Trainer trains (a model, or a
-        wrapper of one such as :class:`aekit.apps.detect.RobustLoss`).
+        wrapper of one such as :class:`aekit.train.robust.RobustLoss`).
         """
         from aekit.train import TrainConfig, Trainer
 

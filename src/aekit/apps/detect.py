@@ -37,13 +37,13 @@ import numpy as np
 import torch
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval
-from torch import nn
 
 from aekit.apps.base import ESTIMATOR_FILE, AutoencoderEstimator, scaler_stats
 from aekit.apps.retrieval import mean_knn_distance
 from aekit.errors import AekitError, ConfigError, DataError
-from aekit.models.base import Autoencoder, Batch, Loss
+from aekit.models.base import Autoencoder
 from aekit.rng import private_rng
+from aekit.train.robust import RobustLoss
 
 SCORE_PARTS = ("reconstruction", "latent", "latent_gaussian", "elbo")
 DEFAULT_SCORE = "reconstruction+latent"
@@ -55,64 +55,6 @@ HUBER_DELTA = 1.0  # reconstruction error: quadratic up to 1 std, linear beyond
 SCORE_CHUNK = 8192  # rows scored at once (fixed, so scores never depend on call sizes)
 DETECTOR_FILE = "detector.json"
 ARRAYS_FILE = "detector.safetensors"
-
-
-class RobustLoss(nn.Module):
-    """Wrap any aekit model so training ignores the highest-loss fraction of each batch.
-
-    The wrapped objective is the mean of the ``1 - fraction`` smallest per-example
-    objectives (``Loss.per_example``) of the batch: a trimmed loss (the "least trimmed
-    squares" idea applied to autoencoders), so examples the model cannot explain, which
-    in unlabelled data are mostly the anomalies, do not pull the model toward them. The
-    wrapper follows the training protocol (``parameter_groups``, ``group_loss``,
-    ``set_step``), so :class:`aekit.Trainer` trains it unchanged; in eval mode, or for a
-    loss without ``per_example``, the model's own loss passes through.
-
-    Parameters
-    ----------
-    model : Autoencoder
-        The model to train.
-    fraction : float
-        Share of each batch left out, in [0, 1).
-    """
-
-    def __init__(self, model: Autoencoder, fraction: float) -> None:
-        super().__init__()
-        if not 0.0 <= fraction < 1.0:
-            raise ConfigError(f"robust_fraction must be in [0, 1), got {fraction}")
-        self.model = model
-        self.fraction = fraction
-        self.config = model.config
-        self.name = model.name
-
-    @property
-    def device(self) -> torch.device:
-        """Device of the wrapped model."""
-        return self.model.device
-
-    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
-        """The wrapped model's optimiser groups."""
-        return self.model.parameter_groups()
-
-    def set_step(self, step: int) -> None:
-        """Pass the global step on to the wrapped model."""
-        self.model.set_step(step)
-
-    def _trim(self, loss: Loss) -> Loss:
-        per = loss.per_example
-        if not self.training or self.fraction == 0 or per is None or per.numel() < 2:
-            return loss
-        keep = max(1, per.numel() - int(per.numel() * self.fraction))
-        total = torch.topk(per, keep, largest=False, sorted=False).values.mean()
-        return Loss(total, loss.terms, per)
-
-    def group_loss(self, group: str, batch: Batch | torch.Tensor) -> Loss:
-        """The wrapped model's loss for ``group``, trimmed."""
-        return self._trim(self.model.group_loss(group, batch))
-
-    def loss(self, batch: Batch | torch.Tensor) -> Loss:
-        """The wrapped model's loss, trimmed."""
-        return self._trim(self.model.loss(batch))
 
 
 def parse_score(score: str) -> tuple[str, ...]:
