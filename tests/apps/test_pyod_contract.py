@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import roc_auc_score
+from test_detect import planted  # tests/apps/test_detect.py: outliers off a 2-D plane
 
 from aekit.apps.detect import AnomalyDetector
 from aekit.apps.pyod_contract import PyODContractMixin, precision_at_n, rejection_quantiles
@@ -134,19 +135,9 @@ def test_precision_at_n():
 
 # -- PyOD's contract checks, on both detectors ---------------------------------------------
 
-def planted(n=1200, d=6, n_out=60, seed=0):
-    rng = np.random.default_rng(seed)
-    basis = rng.normal(size=(2, d))
-    X = rng.normal(size=(n, 2)) @ basis + 0.1 * rng.normal(size=(n, d))
-    y = np.zeros(n, dtype=int)
-    X[:n_out] += rng.choice([-1, 1], size=(n_out, d)) * 3.0
-    y[:n_out] = 1
-    return X, y
-
-
 @pytest.fixture(scope="module")
 def tabular():
-    X, y = planted()
+    X, y = planted(n=1200, n_out=60)
     order = np.random.default_rng(1).permutation(len(X))  # outliers in both parts
     X, y = X[order], y[order]
     det = AnomalyDetector(contamination=0.05, n_estimators=1, epochs=5, random_state=0)

@@ -141,12 +141,15 @@ class PyODContractMixin:
             return float(self.contamination)
         return float(np.mean(self._train_scores() > self.threshold_))
 
-    def _per_series(self, X: Any, fn: Callable[[np.ndarray], Any]) -> Any:
-        """``fn`` of the scores of ``X``, or a list of them when ``X`` is scored as a list."""
+    def _per_series(self, X: Any, fn: Callable[[np.ndarray], Any], pair: bool = False
+                    ) -> Any:
+        """``fn`` of the scores of ``X``, or a list of them when ``X`` is scored as a list
+        (for an ``fn`` returning a ``pair``, a pair of lists)."""
         scores = self.decision_function(X)
-        if isinstance(scores, list):
-            return [fn(np.asarray(s, dtype=np.float64)) for s in scores]
-        return fn(np.asarray(scores, dtype=np.float64))
+        if not isinstance(scores, list):
+            return fn(np.asarray(scores, dtype=np.float64))
+        out = [fn(np.asarray(s, dtype=np.float64)) for s in scores]
+        return ([o[0] for o in out], [o[1] for o in out]) if pair else out
 
     def _labels(self, scores: np.ndarray) -> np.ndarray:
         return (scores > self.threshold_).astype(np.int64)
@@ -187,10 +190,7 @@ class PyODContractMixin:
             return (self._labels(s), self._confidence(s)) if return_confidence \
                 else self._labels(s)
 
-        out = self._per_series(X, one)
-        if return_confidence and isinstance(out, list):
-            return [o[0] for o in out], [o[1] for o in out]
-        return out
+        return self._per_series(X, one, pair=return_confidence)
 
     def predict_confidence(self, X: Any) -> Any:
         """ExCeeD confidence of each label of ``X``, in [0, 1]: the probability that the
@@ -219,10 +219,7 @@ class PyODContractMixin:
             proba = self._proba(s, method)
             return (proba, self._confidence(s)) if return_confidence else proba
 
-        out = self._per_series(X, one)
-        if return_confidence and isinstance(out, list):
-            return [o[0] for o in out], [o[1] for o in out]
-        return out
+        return self._per_series(X, one, pair=return_confidence)
 
     def predict_with_rejection(self, X: Any, T: float = 32, return_stats: bool = False,
                                delta: float = 0.1, c_fp: float = 1, c_fn: float = 1,
