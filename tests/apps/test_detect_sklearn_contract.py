@@ -51,3 +51,11 @@ def test_one_not_fitted_error():
     with pytest.raises(NotFittedError) as info:
         AnomalyDetector().decision_function(np.ones((3, 2)))
     assert isinstance(info.value, AekitError)  # so the command line prints one line
+
+
+def test_scores_do_not_depend_on_the_memory_order_of_X():
+    """Row-major or column-major input: the same float32 reductions, the same scores."""
+    X = np.random.default_rng(1).normal(size=(80, 5))
+    a = AnomalyDetector(n_estimators=1, epochs=2).fit(X)
+    b = AnomalyDetector(n_estimators=1, epochs=2).fit(np.asfortranarray(X))
+    np.testing.assert_array_equal(a.decision_scores_, b.decision_scores_)

@@ -296,7 +296,9 @@ class AutoencoderEstimator(BaseEstimator):
             elif shape != tuple(self.input_shape_):
                 raise DataError(f"X: examples of shape {shape}, but {type(self).__name__} "
                                 f"was fitted on examples of shape {tuple(self.input_shape_)}")
-        return X if dtype is not FLOAT_DTYPES else np.asarray(X, dtype=np.float64)
+        if dtype is FLOAT_DTYPES:
+            return np.asarray(X, dtype=np.float64)
+        return np.ascontiguousarray(X)  # row-major, as torch reductions expect
 
     # -- standardisation --------------------------------------------------------------
     def _fit_scaler(self, X: np.ndarray, enabled: bool = True) -> None:
