@@ -1,35 +1,37 @@
-"""Plumbing shared by aekit's scikit-learn estimators (reducer, detectors, ...).
+"""The one base of aekit's scikit-learn estimators: the reducer, the anomaly detector,
+the denoisers (and every estimator to come).
 
 An estimator built on :class:`AutoencoderEstimator` gets, without writing them again:
 
-* **input checking** with :func:`sklearn.utils.validation.validate_data` (2-D numeric
-  arrays; scikit-learn's own messages for NaN/inf, sparse input, and a wrong number of
-  features at transform time, which names the expected and the received count);
-* **feature standardisation**: with ``scale=True`` each feature is centred by its
-  training mean and divided by its training standard deviation (population std;
-  features with std below 1e-12, i.e. constant ones, get scale 1 so they stay finite).
-  The networks see standardised features; :meth:`_unscale` maps back to raw units;
+* **parameter checks**, declarative: ``_parameter_constraints`` (scikit-learn's form,
+  :data:`TRAINING_CONSTRAINTS` for the shared training settings); a wrong value raises
+  :class:`ParameterError`, scikit-learn's ``InvalidParameterError`` and an aekit
+  ``ConfigError`` at once, naming the parameter and the allowed values;
+* **one input check**, :meth:`_check_X`: scikit-learn's validation (its messages for a
+  wrong number of features; NaN/inf named by example and position), ``n_features_in_``,
+  ``feature_names_in_`` from a DataFrame or an aekit Dataset (other columns, or the same
+  in another order, are refused), examples with several axes (images, windows) for an
+  estimator with ``_accepts_nd``, which records and checks ``input_shape_``;
+* **one scaler**, :func:`scaler_stats`: training mean and population std per feature
+  (or one for all values), scale 1 for a constant feature so values stay finite;
 * **model building and training**: :meth:`_build_model` calls :func:`aekit.create` with
   ``input_shape=(n_features,)`` and refuses, before any training, a model that is
   conditional or whose code is not a vector of the requested size;
-  :meth:`_train_model` runs :class:`aekit.Trainer` seeded by ``random_state`` (the
-  caller's torch RNG is left untouched), with a progress bar when ``verbose``, early
-  stopping on a held-out fraction, on the requested ``device``. The fitted network is
-  then kept on the CPU in float64 and in eval mode, so a row's output does not depend
-  on the other rows of the call (scikit-learn checks this);
-* **persistence without pickle**: :meth:`save` writes an aekit model folder
-  (``config.json`` + ``model.safetensors``, readable by :func:`aekit.load`) plus
-  ``estimator.json`` (class, parameters, scaler statistics and other small fitted
-  values) and, when the estimator has large fitted arrays, ``estimator.safetensors``;
-  :meth:`load` reads it back;
+  :meth:`_train_model`, the one training helper, runs :class:`aekit.Trainer` seeded
+  (the caller's torch RNG is left untouched), with a progress bar when ``verbose``,
+  optional early stopping on a held-out fraction, on the requested ``device``;
+* **one folder format, no pickle**: :meth:`save` writes ``estimator.json`` (class,
+  parameters, small fitted values), ``estimator.safetensors`` (fitted arrays) and each
+  network as an aekit model folder, ``model/`` or ``members/<i>/``; :meth:`load` reads
+  it back;
+* **one NotFittedError** (:class:`NotFittedError`: scikit-learn's and an AekitError);
 * **pickling** (``pickle``, ``joblib``, ``copy.deepcopy``): every aekit model in the
-  estimator's state is stored as its JSON record plus its weights as safetensors bytes,
-  so a pickle never holds torch module objects.
+  estimator's state is stored as its JSON record plus its weights as safetensors bytes.
 
 A subclass declares its parameters in ``__init__`` (scikit-learn style) and its
-``_parameter_constraints`` (start from :data:`TRAINING_CONSTRAINTS`), and lists fitted
-attributes to persist in ``_saved_values`` (small, JSON) and ``_saved_arrays`` (large
-numeric arrays).
+``_parameter_constraints``, lists fitted attributes to persist in ``_saved_values``
+(small, JSON) and ``_saved_arrays`` (large numeric arrays), and overrides
+``_saved_models`` / ``_restore_state`` when it holds more than one ``model_``.
 """
 
 from __future__ import annotations
