@@ -164,207 +164,262 @@ def evaluate(model: Any, data: Any, *, metrics: str | tuple[str, ...] = "all",
     """
     groups = parse_metrics(metrics)
     model.eval()
-    x = as_tensor(data)
-    result = EvalResult(model.name, getattr(data, "name", "data"), len(x))
-    result.details["settings"] = {"k": k, "batch_size": batch_size, "seed": seed,
-                                  "groups": list(groups)}
-    y = labels_of(data)
-    plot_dir = Path(plot_dir) if plot_dir is not None else None
+    job = _Evaluation(model, data, train_data=train_data, k=k, batch_size=batch_size,
+                      extractor=extractor, n_fake=n_fake, ground_truth=ground_truth,
+                      rd_betas=tuple(rd_betas), rd_epochs=rd_epochs, seed=seed,
+                      plot_dir=Path(plot_dir) if plot_dir is not None else None)
+    job.result.details["settings"] = {"k": k, "batch_size": batch_size, "seed": seed,
+                                      "groups": list(groups)}
     say = progress or (lambda _msg: None)
-    fx_cache: dict[str, Any] = {}
-    samples_cache: dict[str, torch.Tensor] = {}
-
-    def need_vae(group: str) -> bool:
-        if model.probabilistic and not (group in ("nll", "rd") and model.hierarchical):
-            return True
-        if model.probabilistic:
-            result.skipped[group] = (f"{model.name} has several latent layers; this metric "
-                                     "needs a single latent")
-            return False
-        result.skipped[group] = (f"{model.name} has no Gaussian posterior and prior "
-                                 "(needs a VAE-family model)")
-        return False
-
-    def get_extractor():
-        if "fx" not in fx_cache:
-            if extractor is not None:
-                from aekit.metrics.features import as_extractor
-
-                fx_cache["fx"] = as_extractor(extractor)
-            else:
-                from aekit.metrics.features import DatasetClassifier
-
-                source = train_data if train_data is not None and labels_of(train_data) \
-                    is not None else data
-                fx = DatasetClassifier.fit(source, name=getattr(data, "name", "data"),
-                                           seed=seed)
-                result.details["feature_classifier"] = {
-                    "held_out_accuracy": fx.accuracy, "trained_on": len(as_tensor(source)),
-                    "classes": fx.n_classes}
-                fx_cache["fx"] = fx
-        return fx_cache["fx"]
-
-    def get_samples() -> torch.Tensor:
-        if "s" not in samples_cache:
-            n = n_fake or len(x)
-            cond = None
-            if model.conditional:  # same label frequencies as the data
-                g = torch.Generator().manual_seed(seed)
-                cond = y[torch.randint(len(y), (n,), generator=g)]
-            out = []
-            with torch.inference_mode(), private_rng(seed, model.device):
-                for i in range(0, n, batch_size):
-                    c = None if cond is None else cond[i:i + batch_size].to(model.device)
-                    out.append(model.sample(min(batch_size, n - i), c).cpu())
-            samples_cache["s"] = torch.cat(out).reshape(n, *x.shape[1:])
-        return samples_cache["s"]
-
-    def can_sample(group: str) -> bool:
-        if not model.generative:
-            result.skipped[group] = f"{model.name} is not generative (no prior to sample)"
-            return False
-        if extractor is None and (y is None or y.ndim != 1 or y.is_floating_point()):
-            result.skipped[group] = ("no feature extractor: the data has no class labels to "
-                                     "train the FID-<data> classifier, and no Inception "
-                                     "weights were given")
-            return False
-        if model.conditional and y is None:
-            result.skipped[group] = "conditional model, but the data has no labels"
-            return False
-        return True
-
     for group in groups:
         say(f"{group} ...")
         t0 = time.perf_counter()
-        if group == "nll" and need_vae(group):
-            from aekit.metrics.likelihood import bits_per_dim, iwae_nll
-
-            per = iwae_nll(model, data, k=k, batch_size=batch_size, seed=seed,
-                           reduction="none")
-            result.metrics["iwae_nll"] = float(per.mean())
-            result.metrics["iwae_nll_stderr"] = float(per.std() / math.sqrt(len(per))) \
-                if len(per) > 1 else 0.0
-            result.metrics["iwae_bits_per_dim"] = bits_per_dim(float(per.mean()), x.shape[1:])
-            result.details["iwae_k"] = k
-        elif group == "elbo" and need_vae(group):
-            from aekit.metrics.likelihood import bits_per_dim, negative_elbo
-
-            nelbo = negative_elbo(model, data, batch_size=batch_size, seed=seed)
-            result.metrics["negative_elbo"] = nelbo
-            result.metrics["elbo_bits_per_dim"] = bits_per_dim(nelbo, x.shape[1:])
-        elif group == "recon":
-            from aekit.metrics.reconstruction import reconstruction_scores
-
-            scores = reconstruction_scores(model, data, batch_size)
-            per_feature = scores.pop("per_feature", None)
-            result.metrics.update({f"recon_{k_}": v for k_, v in scores.items()})
-            if per_feature is not None:
-                result.details["recon_per_feature"] = per_feature
-        elif group == "fid" and can_sample(group):
-            from aekit.metrics.sample_quality import fid
-
-            fr = fid(x, get_samples(), get_extractor())
-            result.metrics[fr.name] = fr.value
-            result.details["fid"] = {"name": fr.name, "n_real": fr.n_real, "n_fake": fr.n_fake}
-        elif group == "pr" and can_sample(group):
-            from aekit.metrics.sample_quality import precision_recall
-
-            fx = get_extractor()
-            pr = precision_recall(fx.features(x), fx.features(get_samples()))
-            result.metrics.update(pr)
-        elif group == "is" and can_sample(group):
-            from aekit.metrics.sample_quality import inception_score
-
-            fx = get_extractor()
-            try:
-                mean, std = inception_score(fx.probs(get_samples()))
-            except ConfigError as e:
-                result.skipped[group] = str(e)
-            else:
-                name = "IS" if fx.standard else f"IS-{fx.name}"
-                result.metrics[name] = mean
-                result.metrics[f"{name}_std"] = std
-        elif group == "collapse" and need_vae(group):
-            from aekit.metrics.collapse import collapse_report
-
-            rep = collapse_report(model, data, batch_size=batch_size, seed=seed)
-            result.metrics.update({"active_units": rep.active_units,
-                                   "latent_dim": rep.latent_dim, "kl_total": rep.kl_total,
-                                   "mutual_information": rep.mutual_information,
-                                   "collapsed": rep.collapsed})
-            result.details["collapse"] = rep.to_dict()
-            if plot_dir is not None:
-                from aekit.report.plots import bar_chart
-
-                result.plots["kl_per_dim"] = bar_chart(
-                    rep.kl_per_dim, plot_dir / "eval_kl_per_dim.png",
-                    title="mean KL(q(z_j|x) || N(0, 1)) per latent dimension", ylabel="nats")
-        elif group == "probe":
-            if y is None or y.ndim != 1 or y.is_floating_point():
-                result.skipped[group] = "the data has no class labels"
-            elif model.conditional:
-                result.skipped[group] = ("conditional model: its codes are computed from the "
-                                         "labels, so probing them for the labels is circular")
-            else:
-                from aekit.metrics.representation import representation_scores
-
-                train = train_data if train_data is not None and labels_of(train_data) \
-                    is not None else None
-                fit_on, test_on = (train, data) if train is not None else (data, None)
-                result.metrics.update(representation_scores(model, fit_on, test_on, seed=seed,
-                                                            batch_size=batch_size))
-        elif group == "disentanglement":
-            if ground_truth is None:
-                result.skipped[group] = ("needs data with known factors (e.g. --data dsprites "
-                                         "or dsprites:32)")
-            elif model.conditional:
-                result.skipped[group] = "not defined for conditional models"
-            else:
-                from aekit.metrics.disentanglement import (
-                    disentanglement_scores,
-                    model_representation,
-                )
-
-                result.metrics.update(disentanglement_scores(
-                    ground_truth, model_representation(model, batch_size), seed=seed))
-        elif group == "rd":
-            _rate_distortion_group(model, data, train_data, result, rd_betas, rd_epochs, seed,
-                                   plot_dir, need_vae)
-        result.seconds[group] = time.perf_counter() - t0
-    if plot_dir is not None:
-        traversal = latent_traversals(model, x, plot_dir / "eval_latent_traversals.png",
-                                      y=y, seed=seed)
+        getattr(job, f"group_{group}")()
+        job.result.seconds[group] = time.perf_counter() - t0
+    if job.plot_dir is not None:
+        traversal = latent_traversals(model, job.x, job.plot_dir / "eval_latent_traversals.png",
+                                      y=job.y, seed=seed)
         if traversal is not None:
-            result.plots["latent_traversals"] = traversal
-    return result
+            job.result.plots["latent_traversals"] = traversal
+    return job.result
 
 
-def _rate_distortion_group(model, data, train_data, result, betas, epochs, seed, plot_dir,
-                           need_vae) -> None:
-    from aekit.apps.rate_distortion import plot_rate_distortion, rate_distortion_sweep
-    from aekit.metrics.rate_distortion import rate_distortion
-    from aekit.train import TrainConfig
+class _Evaluation:
+    """One run of :func:`evaluate`: the settings, what is shared between metric groups
+    (generated samples, the feature extractor) and one method per group, which either
+    fills ``result`` or records in ``result.skipped`` why the group does not apply."""
 
-    if not need_vae("rd"):
-        return
-    if not model.kl_weighted:
-        result.skipped["rd"] = f"{model.name} has no KL weight beta to sweep"
-        return
-    train = train_data if train_data is not None else data
-    settings = {k: v for k, v in model.config.to_dict().items() if k != "beta"}
-    cfg = TrainConfig(epochs=epochs, val_fraction=0.0, progress=False, checkpoint_every=0,
-                      seed=seed)
-    points = rate_distortion_sweep(train, data, betas=betas, model=model.name,
-                                   model_settings=settings, train_config=cfg, seed=seed)
-    own = rate_distortion(model, data, seed=seed)
-    result.details["rate_distortion"] = {
-        "points": [p.to_dict() for p in points], "epochs": epochs,
-        "this_model": {"beta": model.config.beta, "rate": own[0], "distortion": own[1]}}
-    result.metrics["rate"], result.metrics["distortion"] = own
-    if plot_dir is not None:
-        result.plots["rate_distortion"] = plot_rate_distortion(
-            points, plot_dir / "eval_rate_distortion.png",
-            marked={f"this model (beta={model.config.beta:g})": own})
+    def __init__(self, model: Any, data: Any, *, train_data: Any, k: int, batch_size: int,
+                 extractor: Any, n_fake: int | None, ground_truth: Any,
+                 rd_betas: tuple[float, ...], rd_epochs: int, seed: int,
+                 plot_dir: Path | None) -> None:
+        self.model, self.data, self.train_data = model, data, train_data
+        self.k, self.batch_size, self.seed, self.plot_dir = k, batch_size, seed, plot_dir
+        self.extractor, self.n_fake, self.ground_truth = extractor, n_fake, ground_truth
+        self.rd_betas, self.rd_epochs = rd_betas, rd_epochs
+        self.x, self.y = as_tensor(data), labels_of(data)
+        self.result = EvalResult(model.name, getattr(data, "name", "data"), len(self.x))
+        self._fx: Any = None
+        self._samples: torch.Tensor | None = None
+
+    # -- what a group needs ---------------------------------------------------------------
+    def need_vae(self, group: str) -> bool:
+        """Whether the model has a Gaussian posterior and a prior (and, for ``nll`` and
+        ``rd``, a single latent layer); else the reason is recorded."""
+        model = self.model
+        if model.probabilistic and not (group in ("nll", "rd") and model.hierarchical):
+            return True
+        self.result.skipped[group] = (
+            f"{model.name} has several latent layers; this metric needs a single latent"
+            if model.probabilistic else
+            f"{model.name} has no Gaussian posterior and prior (needs a VAE-family model)")
+        return False
+
+    def can_sample(self, group: str) -> bool:
+        """Whether samples and a feature extractor are available; else the reason."""
+        model, y, skipped = self.model, self.y, self.result.skipped
+        if not model.generative:
+            skipped[group] = f"{model.name} is not generative (no prior to sample)"
+        elif self.extractor is None and (y is None or y.ndim != 1 or y.is_floating_point()):
+            skipped[group] = ("no feature extractor: the data has no class labels to train "
+                              "the FID-<data> classifier, and no Inception weights were given")
+        elif model.conditional and y is None:
+            skipped[group] = "conditional model, but the data has no labels"
+        else:
+            return True
+        return False
+
+    def labelled_train(self) -> Any:
+        """``train_data`` when it has labels, else None."""
+        if self.train_data is not None and labels_of(self.train_data) is not None:
+            return self.train_data
+        return None
+
+    def features(self) -> Any:
+        """The feature extractor: the given one, or a classifier trained on the labelled
+        training data (else the evaluation data), once."""
+        if self._fx is None:
+            if self.extractor is not None:
+                from aekit.metrics.features import as_extractor
+
+                self._fx = as_extractor(self.extractor)
+            else:
+                from aekit.metrics.features import DatasetClassifier
+
+                train = self.labelled_train()
+                source = train if train is not None else self.data
+                fx = DatasetClassifier.fit(source, name=getattr(self.data, "name", "data"),
+                                           seed=self.seed)
+                self.result.details["feature_classifier"] = {
+                    "held_out_accuracy": fx.accuracy, "trained_on": len(as_tensor(source)),
+                    "classes": fx.n_classes}
+                self._fx = fx
+        return self._fx
+
+    def samples(self) -> torch.Tensor:
+        """``n_fake`` samples of the model (conditional ones with the data's label
+        frequencies), drawn once, seeded."""
+        if self._samples is None:
+            model, y, bs = self.model, self.y, self.batch_size
+            n = self.n_fake or len(self.x)
+            cond = None
+            if model.conditional:  # same label frequencies as the data
+                g = torch.Generator().manual_seed(self.seed)
+                cond = y[torch.randint(len(y), (n,), generator=g)]
+            out = []
+            with torch.inference_mode(), private_rng(self.seed, model.device):
+                for i in range(0, n, bs):
+                    c = None if cond is None else cond[i:i + bs].to(model.device)
+                    out.append(model.sample(min(bs, n - i), c).cpu())
+            self._samples = torch.cat(out).reshape(n, *self.x.shape[1:])
+        return self._samples
+
+    # -- the groups -----------------------------------------------------------------------
+    def group_nll(self) -> None:
+        if not self.need_vae("nll"):
+            return
+        from aekit.metrics.likelihood import bits_per_dim, iwae_nll
+
+        per = iwae_nll(self.model, self.data, k=self.k, batch_size=self.batch_size,
+                       seed=self.seed, reduction="none")
+        m = self.result.metrics
+        m["iwae_nll"] = float(per.mean())
+        m["iwae_nll_stderr"] = float(per.std() / math.sqrt(len(per))) if len(per) > 1 else 0.0
+        m["iwae_bits_per_dim"] = bits_per_dim(float(per.mean()), self.x.shape[1:])
+        self.result.details["iwae_k"] = self.k
+
+    def group_elbo(self) -> None:
+        if not self.need_vae("elbo"):
+            return
+        from aekit.metrics.likelihood import bits_per_dim, negative_elbo
+
+        nelbo = negative_elbo(self.model, self.data, batch_size=self.batch_size,
+                              seed=self.seed)
+        self.result.metrics["negative_elbo"] = nelbo
+        self.result.metrics["elbo_bits_per_dim"] = bits_per_dim(nelbo, self.x.shape[1:])
+
+    def group_recon(self) -> None:
+        from aekit.metrics.reconstruction import reconstruction_scores
+
+        scores = reconstruction_scores(self.model, self.data, self.batch_size)
+        per_feature = scores.pop("per_feature", None)
+        self.result.metrics.update({f"recon_{k}": v for k, v in scores.items()})
+        if per_feature is not None:
+            self.result.details["recon_per_feature"] = per_feature
+
+    def group_fid(self) -> None:
+        if not self.can_sample("fid"):
+            return
+        from aekit.metrics.sample_quality import fid
+
+        fr = fid(self.x, self.samples(), self.features())
+        self.result.metrics[fr.name] = fr.value
+        self.result.details["fid"] = {"name": fr.name, "n_real": fr.n_real,
+                                      "n_fake": fr.n_fake}
+
+    def group_pr(self) -> None:
+        if not self.can_sample("pr"):
+            return
+        from aekit.metrics.sample_quality import precision_recall
+
+        fx = self.features()
+        self.result.metrics.update(precision_recall(fx.features(self.x),
+                                                    fx.features(self.samples())))
+
+    def group_is(self) -> None:
+        if not self.can_sample("is"):
+            return
+        from aekit.metrics.sample_quality import inception_score
+
+        fx = self.features()
+        try:
+            mean, std = inception_score(fx.probs(self.samples()))
+        except ConfigError as e:
+            self.result.skipped["is"] = str(e)
+            return
+        name = "IS" if fx.standard else f"IS-{fx.name}"
+        self.result.metrics[name] = mean
+        self.result.metrics[f"{name}_std"] = std
+
+    def group_collapse(self) -> None:
+        if not self.need_vae("collapse"):
+            return
+        from aekit.metrics.collapse import collapse_report
+
+        rep = collapse_report(self.model, self.data, batch_size=self.batch_size,
+                              seed=self.seed)
+        self.result.metrics.update({"active_units": rep.active_units,
+                                    "latent_dim": rep.latent_dim, "kl_total": rep.kl_total,
+                                    "mutual_information": rep.mutual_information,
+                                    "collapsed": rep.collapsed})
+        self.result.details["collapse"] = rep.to_dict()
+        if self.plot_dir is not None:
+            from aekit.report.plots import bar_chart
+
+            self.result.plots["kl_per_dim"] = bar_chart(
+                rep.kl_per_dim, self.plot_dir / "eval_kl_per_dim.png",
+                title="mean KL(q(z_j|x) || N(0, 1)) per latent dimension", ylabel="nats")
+
+    def group_probe(self) -> None:
+        y = self.y
+        if y is None or y.ndim != 1 or y.is_floating_point():
+            self.result.skipped["probe"] = "the data has no class labels"
+        elif self.model.conditional:
+            self.result.skipped["probe"] = ("conditional model: its codes are computed from "
+                                            "the labels, so probing them for the labels is "
+                                            "circular")
+        else:
+            from aekit.metrics.representation import representation_scores
+
+            train = self.labelled_train()
+            fit_on, test_on = (train, self.data) if train is not None else (self.data, None)
+            self.result.metrics.update(representation_scores(
+                self.model, fit_on, test_on, seed=self.seed, batch_size=self.batch_size))
+
+    def group_disentanglement(self) -> None:
+        if self.ground_truth is None:
+            self.result.skipped["disentanglement"] = (
+                "needs data with known factors (e.g. --data dsprites or dsprites:32)")
+        elif self.model.conditional:
+            self.result.skipped["disentanglement"] = "not defined for conditional models"
+        else:
+            from aekit.metrics.disentanglement import (
+                disentanglement_scores,
+                model_representation,
+            )
+
+            self.result.metrics.update(disentanglement_scores(
+                self.ground_truth, model_representation(self.model, self.batch_size),
+                seed=self.seed))
+
+    def group_rd(self) -> None:
+        """A beta sweep of new models like this one, with this model marked on it."""
+        from aekit.apps.rate_distortion import plot_rate_distortion, rate_distortion_sweep
+        from aekit.metrics.rate_distortion import rate_distortion
+        from aekit.train import TrainConfig
+
+        model, result = self.model, self.result
+        if not self.need_vae("rd"):
+            return
+        if not model.kl_weighted:
+            result.skipped["rd"] = f"{model.name} has no KL weight beta to sweep"
+            return
+        train = self.train_data if self.train_data is not None else self.data
+        settings = {k: v for k, v in model.config.to_dict().items() if k != "beta"}
+        cfg = TrainConfig(epochs=self.rd_epochs, val_fraction=0.0, progress=False,
+                          checkpoint_every=0, seed=self.seed)
+        points = rate_distortion_sweep(train, self.data, betas=self.rd_betas,
+                                       model=model.name, model_settings=settings,
+                                       train_config=cfg, seed=self.seed)
+        own = rate_distortion(model, self.data, seed=self.seed)
+        result.details["rate_distortion"] = {
+            "points": [p.to_dict() for p in points], "epochs": self.rd_epochs,
+            "this_model": {"beta": model.config.beta, "rate": own[0], "distortion": own[1]}}
+        result.metrics["rate"], result.metrics["distortion"] = own
+        if self.plot_dir is not None:
+            result.plots["rate_distortion"] = plot_rate_distortion(
+                points, self.plot_dir / "eval_rate_distortion.png",
+                marked={f"this model (beta={model.config.beta:g})": own})
 
 
 def latent_traversals(model: Any, x: torch.Tensor, path: str | Path, *,
