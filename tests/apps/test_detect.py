@@ -225,3 +225,35 @@ def test_knn_mean_distance_equals_brute_force_and_skips_self():
     expected = d.topk(4, dim=1, largest=False).values.mean(1)
     got = mean_knn_distance(queries, refs, 4, exclude)
     torch.testing.assert_close(got.double(), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_feature_count_and_names_are_checked():
+    """fit(df) records the columns; reordered columns are scikit-learn's ValueError."""
+    pd = pytest.importorskip("pandas")  # in the dev extra; skipped only outside it
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 4))
+    df = pd.DataFrame(X, columns=["amount", "age", "hour", "items"])
+    det = AnomalyDetector(n_estimators=1, epochs=2).fit(df)
+    assert list(det.feature_names_in_) == list(df.columns) and det.n_features_in_ == 4
+    np.testing.assert_array_equal(det.decision_function(df), det.decision_function(X))
+    with pytest.raises(ValueError, match="same order as they were in fit"):
+        det.decision_function(df[["age", "amount", "hour", "items"]])
+    with pytest.raises(ValueError, match="X has 3 features, but AnomalyDetector is expecting 4"):
+        det.decision_function(X[:, :3])
+
+
+def test_one_not_fitted_error():
+    from aekit.apps.base import NotFittedError as AekitNotFittedError
+
+    with pytest.raises(AekitNotFittedError) as info:
+        AnomalyDetector().decision_function(np.ones((3, 2)))
+    assert isinstance(info.value, NotFittedError)  # scikit-learn's, and
+    assert isinstance(info.value, aekit.errors.AekitError)  # one line on the command line
+
+
+def test_scores_do_not_depend_on_the_memory_order_of_X():
+    """Row-major or column-major input: the same float32 reductions, the same scores."""
+    X = np.random.default_rng(1).normal(size=(80, 5))
+    a = AnomalyDetector(n_estimators=1, epochs=2).fit(X)
+    b = AnomalyDetector(n_estimators=1, epochs=2).fit(np.asfortranarray(X))
+    np.testing.assert_array_equal(a.decision_scores_, b.decision_scores_)
