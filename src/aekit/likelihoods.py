@@ -43,6 +43,11 @@ class Likelihood(nn.Module):
         """E[x | z], the reconstruction."""
         raise NotImplementedError
 
+    def variables(self, shape: Sequence[int]) -> int:
+        """How many random variables one example of ``shape`` holds (the D of bits/dim):
+        one per value here."""
+        return math.prod(int(s) for s in shape)
+
 
 class BernoulliLikelihood(Likelihood):
     """Independent Bernoulli per value with ``out`` as logits.
@@ -132,6 +137,10 @@ class CategoricalLikelihood(Likelihood):
 
     def mean(self, out: torch.Tensor) -> torch.Tensor:
         return torch.softmax(out, dim=1)
+
+    def variables(self, shape: Sequence[int]) -> int:
+        """One variable per position: the class axis (axis 0 of ``shape``) is not data."""
+        return math.prod(int(s) for s in shape[1:])
 
 
 LIKELIHOODS = ("auto", "bernoulli", "gaussian", "gaussian_learned", "categorical")

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from aekit.cli._common import data_option, label_column_option, load_source, parse_settings
+from aekit.cli._common import (
+    data_option,
+    force_option,
+    label_column_option,
+    load_source,
+    parse_settings,
+    writable,
+)
 from aekit.errors import ConfigError
 
 
@@ -57,9 +64,10 @@ def per_model_settings(pairs: tuple[str, ...]) -> dict[str, dict]:
 @click.option("--inception-weights", type=click.Path(dir_okay=False), default=None,
               help="pytorch-fid's Inception weights: report FID instead of FID-<data>.")
 @click.option("--out", default="runs/compare", show_default=True, help="Output folder.")
+@force_option
 def command(model_list, data_source, label_column, epochs, batch_size, lr, latent_dim,
             hidden_dims, arch, test_fraction, k, seed, settings, peers, inception_weights,
-            out) -> None:
+            out, force) -> None:
     """Train every model in --models on --data with the same budget; write a leaderboard.
 
     Writes leaderboard.md, leaderboard.csv and leaderboard.html (with sample grids) to
@@ -80,6 +88,7 @@ def command(model_list, data_source, label_column, epochs, batch_size, lr, laten
     except ValueError:
         raise ConfigError(f"--hidden-dims expects integers separated by commas, got "
                           f"{hidden_dims!r}") from None
+    writable(out, data_source, folder=True, force=force)
     names = parse_models(model_list)
     extra = per_model_settings(settings)
     unknown = sorted(set(extra) - set(names))
