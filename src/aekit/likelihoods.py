@@ -48,6 +48,11 @@ class Likelihood(nn.Module):
         one per value here."""
         return math.prod(int(s) for s in shape)
 
+    def normalised_on(self, x: torch.Tensor) -> bool:
+        """Whether ``nll(out, x)`` is a true ``-log p(x|z)`` for data ``x``: a normalised
+        probability (discrete data) or density (continuous data). True here."""
+        return True
+
 
 class BernoulliLikelihood(Likelihood):
     """Independent Bernoulli per value with ``out`` as logits.
@@ -69,6 +74,11 @@ class BernoulliLikelihood(Likelihood):
 
     def mean(self, out: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(out)
+
+    def normalised_on(self, x: torch.Tensor) -> bool:
+        """Only binary data: on grey values the cross-entropy is not a likelihood (its
+        sum over the values x can take is not 1)."""
+        return bool(((x == 0) | (x == 1)).all())
 
 
 class GaussianLikelihood(Likelihood):
