@@ -180,8 +180,7 @@ def binarized(data: Dataset, seed: int) -> Dataset:
                         f"[{float(x.min()):.3g}, {float(x.max()):.3g}]")
     gen = torch.Generator().manual_seed(seed)
     xb = torch.bernoulli(x.float(), generator=gen).to(x.dtype)
-    return dataclasses.replace(data, x=xb, name=f"{data.name} (binarised)",
-                               meta=dict(data.meta))
+    return dataclasses.replace(data, x=xb, meta={**data.meta, "binarized": "fixed"})
 
 
 def compare(models: Sequence[str], data: Dataset, *, epochs: int = 30, batch_size: int = 64,

@@ -336,7 +336,8 @@ def evaluate(model: Any, data: Any, *, metrics: str | tuple[str, ...] = "all",
                 )
 
                 result.metrics.update(disentanglement_scores(
-                    ground_truth, model_representation(model, batch_size), seed=seed))
+                    ground_truth, model_representation(model, batch_size), seed=seed,
+                    progress=progress is not None))
         elif group == "rd":
             _rate_distortion_group(model, data, train_data, result, rd_betas, rd_epochs, seed,
                                    plot_dir, need_vae)
