@@ -54,6 +54,9 @@ def main() -> None:
         if missing else []
     if not peers:
         notes.append("pythae is not installed (`pip install 'aekit[bench]'`): aekit rows only.")
+    notes.append("train_s: wall-clock seconds on the machine above, which other jobs may "
+                 "share (its load average at the start is given); compare them within one "
+                 "run only.")
     text = "\n".join([
         "## Leaderboard on digits, aekit vs pythae (issue 4 benchmark)", "",
         f"Command: `python benchmarks/bench_compare.py --epochs {args.epochs} --models "
