@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
+# folders written by other libraries, by their config's "_class_name": "module:function"
+FOREIGN_LOADERS = {"AutoencoderKL": "aekit.models.sd_vae_weights:load_diffusers"}
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -76,10 +78,28 @@ def model_from_record(record: dict[str, Any], where: str = "config") -> Autoenco
     return cls(cls.Config(**config))
 
 
+def _foreign_class(config_path: Path) -> str | None:
+    """The ``_class_name`` of a config written by another library that aekit can load."""
+    try:
+        record = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None  # load() reports the problem
+    name = record.get("_class_name") if isinstance(record, dict) else None
+    return name if name in FOREIGN_LOADERS else None
+
+
 def load(directory: str | Path, device: str | None = None) -> Autoencoder:
-    """Load a model saved by :meth:`Autoencoder.save` (or a run folder), in eval mode."""
+    """Load a model saved by :meth:`Autoencoder.save` (or a run folder), in eval mode;
+    a folder of another library named in :data:`FOREIGN_LOADERS` (a diffusers
+    ``AutoencoderKL``) goes to its loader."""
     directory = Path(directory)
     config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
+    foreign = _foreign_class(config_path)
+    if foreign is not None:
+        import importlib
+
+        module, _, function = FOREIGN_LOADERS[foreign].partition(":")
+        return getattr(importlib.import_module(module), function)(directory, device=device)
     for p in (config_path, weights_path):
         if not p.is_file():
             raise AekitError(

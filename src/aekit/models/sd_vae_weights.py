@@ -30,7 +30,7 @@ from aekit.errors import AekitError, ConfigError
 from aekit.models.sd_vae import SDVAE, SDVAEConfig
 
 __all__ = ["DIFFUSERS_WEIGHTS", "config_from_diffusers", "diffusers_key_map", "ldm_key_map",
-           "load_diffusers", "load_ldm", "network_keys"]
+           "load_diffusers", "load_ldm", "network_keys", "tensor_shapes"]
 
 DIFFUSERS_WEIGHTS = "diffusion_pytorch_model.safetensors"
 NETWORK_PREFIXES = ("encoder.", "decoder.", "quant_conv.", "post_quant_conv.")
@@ -74,6 +74,16 @@ def diffusers_key_map(model: SDVAE, old_attention: bool = False) -> dict[str, st
 def ldm_key_map(model: SDVAE, prefix: str = LDM_PREFIX) -> dict[str, str]:
     """``{our name: original name}``: the original code's names, under ``prefix``."""
     return {k: prefix + k for k in network_keys(model)}
+
+
+def tensor_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every tensor in a safetensors file (read from its header)."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            keys = f.keys()
+            return {n: tuple(f.get_slice(n).get_shape()) for n in keys}
+    except (SafetensorError, OSError) as e:
+        raise AekitError(f"{path}: cannot read safetensors weights ({e})") from None
 
 
 def _assign(model: SDVAE, key_map: Mapping[str, str], source: Path, prefix: str) -> SDVAE:
@@ -167,8 +177,7 @@ def load_diffusers(folder: str | Path, device: str | None = None, **settings: An
                 "pickled .bin files)") if found else ""
         raise AekitError(f"{folder}: no {DIFFUSERS_WEIGHTS}{hint}")
     model = SDVAE(SDVAEConfig(**{**config_from_diffusers(cfg, str(config_path)), **settings}))
-    with safe_open(str(weights), framework="pt") as f:
-        old = any(".attentions.0.query." in k for k in f.keys())
+    old = any(".attentions.0.query." in k for k in tensor_shapes(weights))
     _assign(model, diffusers_key_map(model, old_attention=old), weights, "")
     if device is not None:
         model.to(device)
@@ -208,11 +217,7 @@ def load_ldm(path: str | Path, device: str | None = None, **settings: Any) -> SD
                          "pickled and could run code); convert it to safetensors first")
     if not path.is_file():
         raise AekitError(f"{path}: no such file")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            names = {n: tuple(f.get_slice(n).get_shape()) for n in f.keys()}
-    except (SafetensorError, OSError) as e:
-        raise AekitError(f"{path}: cannot read safetensors weights ({e})") from None
+    names = tensor_shapes(path)
     prefix = LDM_PREFIX if any(n.startswith(LDM_PREFIX) for n in names) else ""
     try:
         config = SDVAEConfig(**{**_infer_ldm_config(names, prefix), **settings})
