@@ -228,3 +228,38 @@ def test_objective_and_decoder_only_fine_tuning():
     for k, v in enc.items():
         assert torch.equal(model.state_dict()[k], v), k
     assert not torch.equal(model.decoder.conv_out.weight, dec)
+
+
+def test_perceptual_term_needs_local_lpips_weights(monkeypatch, tmp_path):
+    """Without the lpips package or its cached backbone, perceptual_weight > 0 is refused
+    naming what is missing; with them, w * D * LPIPS joins the reconstruction term and the
+    LPIPS network stays out of the saved weights."""
+    import sys
+    import types
+
+    small = {"input_shape": (3, 16, 16), "block_out_channels": (32, 32),
+             "layers_per_block": 1, "norm_num_groups": 8, "perceptual_weight": 0.1}
+    monkeypatch.setitem(sys.modules, "lpips", None)
+    with pytest.raises(ConfigError, match="needs the 'lpips' package"):
+        aekit.create("sd_vae", **small)
+
+    class FakeLPIPS(torch.nn.Module):  # a stand-in distance: the plumbing is what is tested
+        def __init__(self, net, pretrained, verbose):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(()))
+
+        def forward(self, a, b):
+            return self.w * (a - b).square().mean((1, 2, 3), keepdim=True)
+
+    monkeypatch.setitem(sys.modules, "lpips", types.SimpleNamespace(LPIPS=FakeLPIPS))
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    with pytest.raises(ConfigError, match="vgg backbone weights at .*vgg16-397923af.pth"):
+        aekit.create("sd_vae", **small)
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "vgg16-397923af.pth").write_bytes(b"")
+    model = aekit.create("sd_vae", **small)
+    x, out = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)
+    pixel = 0.5 * (x - out).square().flatten(1).sum(1) + 768 * 0.5 * math.log(2 * math.pi)
+    expect = pixel + 0.1 * 768 * (x - out).square().mean((1, 2, 3))
+    torch.testing.assert_close(model.likelihood.nll(out, x), expect)
+    assert not any("lpips" in k for k in model.state_dict())

@@ -15,11 +15,14 @@ and trained, per example, on the objective of :mod:`aekit.models.kl_ae`::
 
 with ``-log p(x | x_hat)`` the Gaussian NLL ``sum (x - x_hat)^2 / (2 sigma^2) + const``
 (``recon="l2"``) or the Laplace NLL ``sum |x - x_hat| / sigma + const`` (``recon="l1"``),
-``beta = 1e-6`` and the patch-GAN term with its adaptive weight (``disc_weight``; off by
-default). ``train_encoder=False`` freezes the encoder and ``quant_conv`` (the latent space
-stays that of the weights, so diffusion models trained on it keep working) and fine-tunes
-the decoder alone: the recipe of sd-vae-ft-mse. Every term is summed over its dimensions
-per example and averaged over the batch.
+``beta = 1e-6``, the patch-GAN term with its adaptive weight (``disc_weight``; off by
+default) and, with ``perceptual_weight = w > 0``, ``w * D * LPIPS(x, x_hat)`` added to the
+reconstruction term (``D`` values per example, as latent diffusion adds it at every pixel;
+it needs the ``lpips`` package and its backbone weights on this machine, and is refused
+with a clear message otherwise). ``train_encoder=False`` freezes the encoder and
+``quant_conv`` (the latent space stays that of the weights, so diffusion models trained on
+it keep working) and fine-tunes the decoder alone: the recipe of sd-vae-ft-mse. Every
+term is summed over its dimensions per example and averaged over the batch.
 
 A diffusion model sees ``scaling_factor * (z - shift_factor)`` (:meth:`SDVAE.latents`);
 :meth:`SDVAE.decode_latents` inverts it. The networks are in :mod:`aekit.nn.ldm`; weights
@@ -52,9 +55,12 @@ from aekit.models.vae import VAEConfig
 from aekit.nn.ldm import LDMDecoder, LDMEncoder
 from aekit.nn.tiling import TilePlan, tiled
 
-__all__ = ["LatentMapGaussian", "PixelLikelihood", "SDVAE", "SDVAEConfig"]
+__all__ = ["LatentMapGaussian", "PerceptualReconstruction", "PixelLikelihood", "SDVAE",
+           "SDVAEConfig", "lpips_network"]
 
 RECONS = ("l2", "l1")
+# torchvision checkpoints LPIPS builds its backbone from (found in the torch hub cache)
+LPIPS_BACKBONES = {"vgg": "vgg16-397923af.pth", "alex": "alexnet-owt-7be5be79.pth"}
 
 
 @dataclass
@@ -82,6 +88,8 @@ class SDVAEConfig(VAEConfig):
     disc_start: int = 0  # step from which the adversarial terms count
     disc_channels: int = 64  # width of the patch discriminator's first layer
     disc_layers: int = 3  # stride-2 layers of the patch discriminator
+    perceptual_weight: float = 0.0  # LPIPS weight in the reconstruction term (0: off)
+    perceptual_net: str = "vgg"  # LPIPS backbone: vgg | alex (weights must be cached locally)
 
     def __post_init__(self) -> None:
         self.input_shape = tuple(int(s) for s in self.input_shape)
@@ -121,6 +129,9 @@ class SDVAEConfig(VAEConfig):
             ("disc_start", self.disc_start >= 0, ">= 0"),
             ("disc_channels", self.disc_channels >= 1, ">= 1"),
             ("disc_layers", self.disc_layers >= 1, ">= 1"),
+            ("perceptual_weight", self.perceptual_weight >= 0, ">= 0"),
+            ("perceptual_net", self.perceptual_net in LPIPS_BACKBONES,
+             f"one of {tuple(LPIPS_BACKBONES)}"),
         ]
         for name, ok, rule in checks:
             if not ok:
@@ -204,6 +215,50 @@ class PixelLikelihood(Likelihood):
         return out
 
 
+def lpips_network(net: str) -> nn.Module:
+    """The LPIPS distance (Zhang et al. 2018) with the ``net`` backbone, built only from
+    weights already on this machine; a :class:`ConfigError` says what is missing."""
+    from pathlib import Path
+
+    try:
+        import lpips
+    except ImportError:
+        raise ConfigError("perceptual_weight > 0 needs the 'lpips' package (and torchvision), "
+                          "which is not installed; set perceptual_weight=0 to train with "
+                          "L1/L2 (and the patch GAN) only") from None
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / LPIPS_BACKBONES[net]
+    if not cached.is_file():
+        raise ConfigError(f"perceptual_weight > 0 needs LPIPS's {net} backbone weights at "
+                          f"{cached}, which are not there (aekit downloads nothing); put "
+                          "them there or set perceptual_weight=0")
+    model = lpips.LPIPS(net=net, pretrained=True, verbose=False).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+class PerceptualReconstruction(Likelihood):
+    """``pixel.nll(out, x) + w * D * LPIPS(out, x)`` per example, ``D`` values per example
+    (the perceptual distance added at every pixel, as latent diffusion's loss does); not a
+    normalised NLL. The LPIPS network is kept outside the model's state (never saved)."""
+
+    def __init__(self, pixel: PixelLikelihood, weight: float, net: nn.Module) -> None:
+        super().__init__()
+        self.pixel, self.weight, self.name = pixel, float(weight), f"{pixel.name}+lpips"
+        object.__setattr__(self, "lpips", net)
+
+    def distribution(self, out: torch.Tensor) -> torch.distributions.Distribution:
+        return self.pixel.distribution(out)
+
+    def nll(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        net = self.lpips.to(out.device)
+        d = net(out, x).reshape(len(x))  # (B,)
+        return self.pixel.nll(out, x) + self.weight * x[0].numel() * d
+
+    def mean(self, out: torch.Tensor) -> torch.Tensor:
+        return out
+
+
 @register
 class SDVAE(KLAutoencoder):
     """The latent-diffusion ``AutoencoderKL`` (Stable Diffusion's VAE) in aekit's protocol."""
@@ -215,6 +270,9 @@ class SDVAE(KLAutoencoder):
         super().__init__(config)  # type: ignore[arg-type]
         c = config
         self.likelihood = PixelLikelihood(c.recon, c.sigma)
+        if c.perceptual_weight > 0:
+            self.likelihood = PerceptualReconstruction(self.likelihood, c.perceptual_weight,
+                                                       lpips_network(c.perceptual_net))
         two_c = 2 * c.latent_channels
         self.quant_conv = nn.Conv2d(two_c, two_c, 1) if c.use_quant_conv else None
         self.post_quant_conv = (nn.Conv2d(c.latent_channels, c.latent_channels, 1)
