@@ -3,7 +3,8 @@
     nice python benchmarks/bench_sd_vae.py [--size 256] [--big 2048] [--steps 300]
 
 1. speed: encode / decode time of aekit's sd_vae and diffusers' AutoencoderKL on the same
-   random full-width SD 1.x weights and the same input (median of 3, after a warm-up);
+   random full-width SD 1.x weights and the same input (5 interleaved rounds after a
+   warm-up; medians, and the median per-round ratio);
 2. tiling: a ``--big`` square image round-tripped whole and in 512-pixel tiles with a
    reduced-width VAE (widths 32, 64, 64, 64: the full-width 2048 decode is ~40 TFLOP):
    peak resident memory of each (one subprocess per mode), the largest difference away
@@ -55,14 +56,19 @@ def aekit_twin(ref):
     return model.eval()
 
 
-def timed(fn, reps: int = 3) -> float:
-    fn()
-    times = []
+def interleaved(a, b, reps: int = 5) -> tuple[float, float, float]:
+    """Median seconds of ``a`` and ``b`` timed in alternation after a warm-up of each,
+    and the median of the per-round ratios a / b (fair under a changing machine load)."""
+    a()
+    b()
+    ta, tb = [], []
     for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        for fn, times in ((a, ta), (b, tb)):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+    ratios = [x / y for x, y in zip(ta, tb)]
+    return statistics.median(ta), statistics.median(tb), statistics.median(ratios)
 
 
 @torch.inference_mode()
@@ -77,8 +83,8 @@ def speed(size: int) -> list[dict]:
     rows = []
     for what, a, d in [("encode", lambda: ours.encode(x), lambda: ref.encode(x)),
                        ("decode", lambda: ours.decode_logits(z), lambda: ref.decode(z))]:
-        ta, td = timed(a), timed(d)
-        rows.append({"op": what, "aekit_s": ta, "diffusers_s": td, "ratio": ta / td,
+        ta, td, ratio = interleaved(a, d)
+        rows.append({"op": what, "aekit_s": ta, "diffusers_s": td, "ratio": ratio,
                      "max_abs_diff": diff})
     return rows
 
@@ -186,16 +192,17 @@ def main() -> None:
         print(json.dumps(big_roundtrip(a.child, a.big)))
         return
     threads = torch.get_num_threads()
-    lines = [f"# SD VAE on the CPU ({threads} threads, torch {torch.__version__}; shared "
-             "2-core machine, timings are noisy)", "",
+    lines = ["## Stable Diffusion VAE, CPU (issue 15 benchmark)", "",
+             f"Machine: {threads} torch threads, torch {torch.__version__}, a 2-core machine "
+             "shared with other jobs (timings are noisy).", "",
              f"`nice python benchmarks/bench_sd_vae.py --size {a.size} --big {a.big} "
              f"--steps {a.steps}`", ""]
     rows = speed(a.size)
-    lines += [f"## Speed beside diffusers: full-width SD 1.x, random weights, one "
+    lines += [f"### Speed beside diffusers: full-width SD 1.x, random weights, one "
               f"{a.size}x{a.size} image", "", table(rows), ""]
     print(table(rows), flush=True)
     trows, stats = tiling(a.big)
-    lines += [f"## {a.big}x{a.big} round trip, whole vs 512-px tiles (reduced widths "
+    lines += [f"### {a.big}x{a.big} round trip, whole vs 512-px tiles (reduced widths "
               f"{NARROW['block_out_channels']}, random weights)", "", table(trows), "",
               table([stats]), "",
               "Random weights: the mid-block attention is global, so tiles differ from the "
@@ -206,7 +213,7 @@ def main() -> None:
     out_dir = Path("/tmp/sd_vae_bench")
     out_dir.mkdir(exist_ok=True)
     q = quality(model, imgs, out_dir)
-    lines += [f"## Real images (scikit-image, scikit-learn) through a small sd_vae trained "
+    lines += [f"### Real images (scikit-image, scikit-learn) through a small sd_vae trained "
               f"here ({a.steps} steps of 8 random 64x64 crops of these same images, widths "
               "(32, 64, 64), L1)", "", table(q), ""]
     print(table(q), flush=True)

@@ -26,15 +26,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 SD1 = {"block_out_channels": (128, 256, 512, 512), "layers_per_block": 2, "norm_num_groups": 32}
 
 
+def sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
 def timed(fn, reps: int = 5) -> float:
     fn()
-    torch.cuda.synchronize()
+    sync()
     times = []
     for _ in range(reps):
-        torch.cuda.synchronize()
+        sync()
         t = time.perf_counter()
         fn()
-        torch.cuda.synchronize()
+        sync()
         times.append(time.perf_counter() - t)
     return statistics.median(times)
 
@@ -42,13 +47,15 @@ def timed(fn, reps: int = 5) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes on the CPU (a dry run)")
     a = ap.parse_args()
+    side, big_side, tile = (64, 128, 64) if a.smoke else (512, 2048, 512)
     from diffusers import AutoencoderKL
 
     from aekit.models.sd_vae import SDVAE, SDVAEConfig
     from aekit.models.sd_vae_weights import config_from_diffusers, diffusers_key_map
 
-    dev = "cuda"
+    dev = "cpu" if a.smoke else "cuda"
     torch.manual_seed(0)
     ref = AutoencoderKL(down_block_types=("DownEncoderBlock2D",) * 4,
                         up_block_types=("UpDecoderBlock2D",) * 4, sample_size=512, **SD1).eval()
@@ -59,10 +66,12 @@ def main() -> None:
                          strict=False)
     ours.eval()
     rows = []
-    x0 = torch.rand(1, 3, 512, 512, device=dev) * 2 - 1
-    z0 = torch.randn(1, 4, 64, 64, device=dev)
+    x0 = torch.rand(1, 3, side, side, device=dev) * 2 - 1
+    z0 = torch.randn(1, 4, side // 8, side // 8, device=dev)
     for name, dtype in [("float32", torch.float32), ("float16", torch.float16),
                         ("bfloat16", torch.bfloat16)]:
+        if a.smoke and dtype == torch.float16:
+            continue  # float16 convolutions are a CUDA thing
         ref.to(dev, dtype)
         ours.to(dev, dtype)
         x, z = x0.to(dtype), z0.to(dtype)
@@ -71,35 +80,39 @@ def main() -> None:
                           - ref.encode(x).latent_dist.mean.float()).abs().max())
             diff = max(diff, float((ours.decode_logits(z).float()
                                     - ref.decode(z).sample.float()).abs().max()))
-            for op, fa, fd in [("encode 512", lambda: ours.encode(x), lambda: ref.encode(x)),
-                               ("decode 64", lambda: ours.decode_logits(z),
-                                lambda: ref.decode(z))]:
+            for op, fa, fd in [(f"encode {side}", lambda x=x: ours.encode(x),
+                                lambda x=x: ref.encode(x)),
+                               (f"decode {side // 8}", lambda z=z: ours.decode_logits(z),
+                                lambda z=z: ref.decode(z))]:
                 ta, td = timed(fa), timed(fd)
                 rows.append({"dtype": name, "op": op, "aekit_ms": 1000 * ta,
                              "diffusers_ms": 1000 * td, "ratio": ta / td,
                              "max_abs_diff": diff})
                 print(rows[-1], flush=True)
     mem = []
-    ours.to(dev, torch.float16)
-    big = torch.rand(1, 3, 2048, 2048, device=dev, dtype=torch.float16) * 2 - 1
+    big_dtype = torch.bfloat16 if a.smoke else torch.float16
+    ours.to(dev, big_dtype)
+    big = torch.rand(1, 3, big_side, big_side, device=dev, dtype=big_dtype) * 2 - 1
     for mode in ("whole", "tiled"):
         if mode == "tiled":
-            ours.enable_tiling(512)
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
+            ours.enable_tiling(tile)
+        if not a.smoke:
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
         t = time.perf_counter()
         try:
             with torch.inference_mode():
                 ours.decode_logits(ours.encode(big).mean)
-            torch.cuda.synchronize()
-            mem.append({"mode": mode, "seconds": time.perf_counter() - t,
-                        "peak_gib": torch.cuda.max_memory_allocated() / 2**30})
+            sync()
+            peak = 0.0 if a.smoke else torch.cuda.max_memory_allocated() / 2**30
+            mem.append({"mode": mode, "seconds": time.perf_counter() - t, "peak_gib": peak})
         except torch.cuda.OutOfMemoryError:
             mem.append({"mode": mode, "seconds": float("nan"), "peak_gib": float("inf")})
         print(mem[-1], flush=True)
-    lines = [f"# SD VAE on {torch.cuda.get_device_name()} (torch {torch.__version__})", "",
+    gpu = "CPU smoke run" if a.smoke else torch.cuda.get_device_name()
+    lines = [f"# SD VAE on {gpu} (torch {torch.__version__})", "",
              "`python3 benchmarks/gpu_sd_vae.py --out PATH`", "", "```json",
-             json.dumps({"speed": rows, "2048_roundtrip_fp16": mem}, indent=1), "```"]
+             json.dumps({"speed": rows, f"{big_side}_roundtrip_{big_dtype}": mem}, indent=1), "```"]
     Path(a.out).write_text("\n".join(lines) + "\n")
     print(f"wrote {a.out}")
 
