@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from aekit.apps.base import check_device, seed_from
 from aekit.data.molecules import MoleculeTokenizer, canonical
+from aekit.data.molecules import require as require_chem
 from aekit.errors import ConfigError, DataError
 from aekit.io import atomic_write_text
 from aekit.metrics.moses import PROPERTIES, molecule_property
@@ -100,6 +101,12 @@ class MoleculeVAE:
         Settings of :class:`aekit.models.seq_vae.SeqVAEConfig`.
     epochs, batch_size, learning_rate
         Training settings.
+    n_jobs : int
+        Processes that tokenise the training molecules.
+    max_minutes : float or None
+        Wall-time budget of training: epochs run one at a time (resuming from the run
+        folder's checkpoint) and training stops before an epoch that would end past
+        the budget, or after ``epochs``.
     device : str
         ``cpu``, ``cuda``, ``auto``, ...
     random_state : int or None
@@ -120,6 +127,8 @@ class MoleculeVAE:
     epochs: int = 10
     batch_size: int = 128
     learning_rate: float = 1e-3
+    max_minutes: float | None = None
+    n_jobs: int = 1
     device: str = "cpu"
     random_state: int | None = 0
     verbose: bool = False
@@ -132,6 +141,10 @@ class MoleculeVAE:
         With ``run_dir`` the trainer writes its checkpoints and metrics there and the
         fitted estimator is saved into it.
         """
+        import tempfile
+        import time
+        from dataclasses import replace
+
         import aekit
         from aekit.train import TrainConfig, Trainer
 
@@ -139,8 +152,9 @@ class MoleculeVAE:
             raise DataError(f"need at least 2 molecules to train, got {len(smiles)}")
         if self.tokenizer not in ("selfies", "smiles"):
             raise ConfigError(f"tokenizer={self.tokenizer!r} is not one of selfies, smiles")
-        self.tokenizer_ = MoleculeTokenizer(self.tokenizer).fit(smiles)
-        ids = self.tokenizer_.encode(smiles).float()
+        tokens = MoleculeTokenizer(self.tokenizer).split_all(smiles, self.n_jobs)
+        self.tokenizer_ = MoleculeTokenizer(self.tokenizer).fit_tokens(tokens)
+        ids = self.tokenizer_.encode_tokens(smiles, tokens).float()
         self.model_ = aekit.create(
             "seq_vae", data=ids, vocab_size=self.tokenizer_.vocab_size,
             latent_dim=self.latent_dim, hidden_size=self.hidden_size,
@@ -148,12 +162,26 @@ class MoleculeVAE:
             word_dropout=self.word_dropout, free_bits=self.free_bits,
             kl_warmup_steps=self.kl_warmup_steps, beta=self.beta)
         device = check_device(self.device)
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise ConfigError(f"max_minutes must be > 0, got {self.max_minutes}")
         cfg = TrainConfig(epochs=self.epochs, batch_size=self.batch_size,
                           lr=self.learning_rate, val_fraction=0.0, grad_clip=5.0,
                           seed=seed_from(self.random_state), device=device,
                           progress=self.verbose, checkpoint_every=0 if run_dir is None else 1)
         with private_rng(device=device):
-            result = Trainer(cfg, run_dir=run_dir).fit(self.model_, ids)
+            if self.max_minutes is None:
+                result = Trainer(cfg, run_dir=run_dir).fit(self.model_, ids)
+            else:
+                budget, start = 60.0 * self.max_minutes, time.perf_counter()
+                with tempfile.TemporaryDirectory() as tmp:
+                    folder = Path(run_dir or tmp)
+                    for epoch in range(1, self.epochs + 1):
+                        result = Trainer(replace(cfg, epochs=epoch, checkpoint_every=1),
+                                         run_dir=folder).fit(self.model_, ids,
+                                                             resume=epoch > 1)
+                        spent = time.perf_counter() - start
+                        if spent * (epoch + 1) / epoch > budget:
+                            break
         self.history_ = result.history
         self.model_.eval()
         if run_dir is not None:
@@ -337,3 +365,74 @@ def _fit_head(codes: np.ndarray, y: np.ndarray, epochs: int) -> tuple[torch.nn.M
             return self.net(z)[:, 0] * sd + mu
 
     return Head().requires_grad_(False), r2
+
+
+# -- reports -------------------------------------------------------------------------
+def draw_molecules(smiles: list[str], path: str | Path, *, legends: list[str] | None = None,
+                   per_row: int = 6, size: int = 220) -> Path:
+    """A PNG grid of molecule drawings (RDKit); strings RDKit cannot parse are drawn as
+    empty cells labelled "invalid"."""
+    chem = require_chem("rdkit.Chem")
+    draw = require_chem("rdkit.Chem.Draw")
+    mols, labels = [], []
+    for i, s in enumerate(smiles):
+        mol = chem.MolFromSmiles(s) if s else None
+        mols.append(mol if mol is not None else chem.Mol())
+        label = legends[i] if legends else s
+        labels.append(label if mol is not None else f"invalid: {label}"[:40])
+    image = draw.MolsToGridImage(mols, molsPerRow=per_row, subImgSize=(size, size),
+                                 legends=[lab[:40] for lab in labels])
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+    return path
+
+
+def write_molecule_report(directory: str | Path, *, title: str, samples: list[str],
+                          metrics: dict[str, Any], interpolation: list[str] | None = None,
+                          optimization: OptimizationResult | None = None,
+                          history: list[dict[str, Any]] | None = None,
+                          source: str = "") -> Path:
+    """``report.html`` in ``directory``: drawn samples, the metric table, the decoded
+    interpolation path, the optimisation curve and top molecules, the loss curves.
+    Pictures go to ``directory/plots``."""
+    from aekit.report import plots
+    from aekit.report.html import Section, write_report
+
+    directory = Path(directory)
+    pics = directory / "plots"
+    sections = [Section("Samples from the prior", text=f"{len(samples)} molecules drawn "
+                        "token by token from z ~ N(0, I); the first 24 are shown.",
+                        images=[draw_molecules(samples[:24], pics / "samples.png")]),
+                Section("Metrics", table=[{"metric": k, "value": v} for k, v in
+                                          metrics.items()])]
+    if interpolation:
+        sections.append(Section(
+            "Interpolation", text="Greedy decodings of codes on the straight line from the "
+            "first molecule's code to the last one's.",
+            images=[draw_molecules(interpolation, pics / "interpolation.png",
+                                   per_row=len(interpolation), size=180)]))
+    if optimization is not None:
+        n, best = zip(*optimization.curve) if optimization.curve else ((), ())
+        curve = plots.line_plot(None, {"best found": (list(n), list(best)),
+                                       "best of the head's sample": (
+                                           [0, max(n, default=1)],
+                                           [optimization.train_best] * 2)},
+                                pics / "optimization.png", xlabel="property evaluations",
+                                ylabel=optimization.property,
+                                title=f"latent-space optimisation of {optimization.property}")
+        top = optimization.top[:6]
+        sections.append(Section(
+            "Property optimisation",
+            text=f"Best {optimization.property} {optimization.best:.4f} after "
+                 f"{optimization.evaluations} evaluations (first reached at "
+                 f"{optimization.evaluations_to_best}); best in the head's sample of "
+                 f"{optimization.train_evaluations}: {optimization.train_best:.4f}; head "
+                 f"R^2 on held-out codes {optimization.head_r2:.3f}.",
+            images=[curve, draw_molecules([s for s, _ in top], pics / "top.png",
+                                          legends=[f"{v:.3f}" for _, v in top])]))
+    if history:
+        sections.append(Section("Training", images=[
+            plots.loss_curves(history, pics / "loss_curves.png")]))
+    return write_report(directory / "report.html", title=title, sections=sections,
+                        subtitle=source or None)
