@@ -372,6 +372,8 @@ def draw_molecules(smiles: list[str], path: str | Path, *, legends: list[str] | 
                    per_row: int = 6, size: int = 220) -> Path:
     """A PNG grid of molecule drawings (RDKit); strings RDKit cannot parse are drawn as
     empty cells labelled "invalid"."""
+    if not smiles:
+        raise ConfigError("no molecules to draw")
     chem = require_chem("rdkit.Chem")
     draw = require_chem("rdkit.Chem.Draw")
     mols, labels = [], []
@@ -413,15 +415,19 @@ def write_molecule_report(directory: str | Path, *, title: str, samples: list[st
             images=[draw_molecules(interpolation, pics / "interpolation.png",
                                    per_row=len(interpolation), size=180)]))
     if optimization is not None:
-        n, best = zip(*optimization.curve) if optimization.curve else ((), ())
-        curve = plots.line_plot(None, {"best found": (list(n), list(best)),
-                                       "best of the head's sample": (
-                                           [0, max(n, default=1)],
-                                           [optimization.train_best] * 2)},
-                                pics / "optimization.png", xlabel="property evaluations",
+        lines = {"best of the head's sample": (
+            [0, max(optimization.evaluations, 1)], [optimization.train_best] * 2)}
+        if optimization.curve:
+            n, best = zip(*optimization.curve)
+            lines["best found"] = (list(n), list(best))
+        curve = plots.line_plot(None, lines, pics / "optimization.png",
+                                xlabel="property evaluations",
                                 ylabel=optimization.property,
                                 title=f"latent-space optimisation of {optimization.property}")
         top = optimization.top[:6]
+        images = [curve] + ([draw_molecules([s for s, _ in top], pics / "top.png",
+                                            legends=[f"{v:.3f}" for _, v in top])]
+                            if top else [])
         sections.append(Section(
             "Property optimisation",
             text=f"Best {optimization.property} {optimization.best:.4f} after "
@@ -429,8 +435,7 @@ def write_molecule_report(directory: str | Path, *, title: str, samples: list[st
                  f"{optimization.evaluations_to_best}); best in the head's sample of "
                  f"{optimization.train_evaluations}: {optimization.train_best:.4f}; head "
                  f"R^2 on held-out codes {optimization.head_r2:.3f}.",
-            images=[curve, draw_molecules([s for s, _ in top], pics / "top.png",
-                                          legends=[f"{v:.3f}" for _, v in top])]))
+            images=images))
     if history:
         sections.append(Section("Training", images=[
             plots.loss_curves(history, pics / "loss_curves.png")]))
