@@ -89,8 +89,13 @@ def test_word_dropout_blanks_inputs_only_in_training():
 
 def test_sample_and_reconstruct_are_token_rows():
     model, x = _model(), _tokens(5)
-    s = model.sample(7)
-    assert s.shape == (7, L) and (s[:, 0] == BOS_ID).all() and s.max() < V
+    s = model.sample(200)
+    assert s.shape == (200, L) and (s[:, 0] == BOS_ID).all() and s.max() < V
+    assert (s[:, 1] >= 3).all()  # a first token that is a symbol: never an empty molecule
+    assert not (s[:, 1:] == BOS_ID).any()
+    for row in s.long().tolist():  # <pad> only after <eos>
+        if PAD_ID in row:
+            assert EOS_ID in row[:row.index(PAD_ID)]
     assert model.reconstruct(x).shape == x.shape
 
 

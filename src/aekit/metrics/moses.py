@@ -298,8 +298,8 @@ def moses_metrics(gen: list[str], *, train: Iterable[str] | None, test: list[str
     ``IntDiv``, ``IntDiv2``,
     ``filters``, ``FCD/Test``, ``SNN/Test``, ``Frag/Test``, ``Scaf/Test`` and, with
     ``test_scaffolds``, the same four ``/TestSF``. ``fcd_size`` caps the generated and
-    the reference molecules ChemNet reads (the first ones of each; ChemNet costs about
-    1.5 GFLOP per molecule, too much for 10,000s on a CPU). ``progress`` (a callable
+    the reference molecules ChemNet reads (the first ones of each; ChemNet took about
+    40 ms a molecule on a shared 2-core CPU, too slow for 10,000s). ``progress`` (a callable
     taking a message) is told what is being computed.
     """
     say = progress or (lambda _msg: None)

@@ -142,22 +142,30 @@ class SequenceVAE(VAE):
     def generate(self, z: torch.Tensor, greedy: bool = False,
                  temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
         """Decode codes step by step: token ids ``(B, L)`` (``<bos>`` first, padding after
-        ``<eos>``) and the logits ``(B, V, L - 1)`` each step was drawn from."""
+        ``<eos>``) and the decoder's logits ``(B, V, L - 1)`` at each step. Tokens are
+        drawn from the logits with ``<pad>`` and ``<bos>`` excluded, and ``<eos>`` too at
+        the first step (no empty molecule)."""
         b = len(z)
         ids = torch.full((b, self.length), PAD_ID, dtype=torch.long, device=z.device)
         ids[:, 0] = BOS_ID
         logits = torch.zeros(b, self.config.vocab_size, self.length - 1, device=z.device)
         h, done = self._h0(z), torch.zeros(b, dtype=torch.bool, device=z.device)
+        # never drawn: <pad> and <bos> (they do not occur inside a sequence), and <eos> as
+        # the first token (an empty molecule)
+        banned = torch.zeros(2, self.config.vocab_size, dtype=torch.bool, device=z.device)
+        banned[:, [PAD_ID, BOS_ID]] = True
+        banned[0, EOS_ID] = True
         token = ids[:, 0]
         for t in range(1, self.length):
             step_in = torch.cat([self.embedding(token), z], -1).unsqueeze(1)
             out, h = self.decoder(step_in, h)
             step_logits = self.out(out[:, 0])
             logits[:, :, t - 1] = step_logits
+            allowed = step_logits.masked_fill(banned[min(t, 2) - 1], float("-inf"))
             if greedy:
-                token = step_logits.argmax(-1)
+                token = allowed.argmax(-1)
             else:
-                token = torch.multinomial(F.softmax(step_logits / temperature, -1), 1)[:, 0]
+                token = torch.multinomial(F.softmax(allowed / temperature, -1), 1)[:, 0]
             token = token.masked_fill(done, PAD_ID)
             ids[:, t] = token
             done |= token == EOS_ID
