@@ -45,9 +45,12 @@ OWNER = {m: layer for layer, mods in TABLE for m in mods}
 
 
 def layer_of(module: str) -> str | None:
-    """The layer of a dotted module name (the longest prefix the table names)."""
+    """The layer of a dotted module name: the longest prefix the table names (``aekit``
+    itself names only the package's ``__init__``, not everything below it)."""
+    if module == "aekit":
+        return OWNER["aekit"]
     parts = module.split(".")
-    for n in range(len(parts), 0, -1):
+    for n in range(len(parts), 1, -1):
         name = ".".join(parts[:n])
         if name in OWNER:
             return OWNER[name]
@@ -135,3 +138,4 @@ def test_the_checker_catches_upward_imports() -> None:
     good = "from aekit.train import T\nfrom . import _util\nfrom aekit.errors import E\n"
     assert upward(good, "aekit.metrics.made_up") == []
     assert upward("import aekit\nfrom aekit.apps.reduce import R\n", "aekit.cli.made_up") == []
+    assert layer_of("aekit.not_in_the_table") is None  # a new module must be placed

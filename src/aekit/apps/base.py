@@ -37,6 +37,7 @@ A subclass declares its parameters in ``__init__`` (scikit-learn style) and its
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from numbers import Integral, Real
 from pathlib import Path
@@ -44,6 +45,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.numpy import load_file as _load_arrays
 from safetensors.numpy import save_file as _save_arrays
 from safetensors.torch import load as _weights_from_bytes
@@ -62,7 +64,7 @@ from sklearn.utils.validation import (
 
 from aekit.data.dataset import Dataset
 from aekit.data.validate import as_examples
-from aekit.devices import check_device
+from aekit.devices import resolve_device
 from aekit.errors import AekitError, ConfigError, DataError
 from aekit.models.base import Autoencoder
 from aekit.rng import private_rng
@@ -85,6 +87,7 @@ __all__ = [
 ESTIMATOR_FILE = "estimator.json"
 ARRAYS_FILE = "estimator.safetensors"
 FLOAT_DTYPES = (np.float64, np.float32)
+_SUBFOLDER = re.compile(r"(model|members/[0-9]+)?")  # network folders save() writes
 MIN_STD = 1e-8  # a std at or below MIN_STD * (1 + |mean|) (a constant feature) gets scale 1
 CHUNK = 8192  # rows pushed through a network at once at predict time
 
@@ -406,7 +409,7 @@ class AutoencoderEstimator(BaseEstimator):
             epochs=int(epochs), batch_size=int(batch_size), lr=float(learning_rate),
             seed=seed, val_fraction=float(validation_fraction) if use_val else 0.0,
             early_stopping_patience=int(patience) if use_val and patience else None,
-            checkpoint_every=0, device=check_device(device), progress=bool(verbose))
+            checkpoint_every=0, device=resolve_device(device), progress=bool(verbose))
         x = torch.as_tensor(Xs, dtype=torch.float32)
         with private_rng(device=cfg.device):  # leave the caller's RNG untouched
             result = Trainer(cfg).fit(model, x)
@@ -540,31 +543,47 @@ class AutoencoderEstimator(BaseEstimator):
         AutoencoderEstimator
             The fitted estimator, as it was saved.
         """
-        from aekit.io import CONFIG_FILE, WEIGHTS_FILE, model_from_record
+        from aekit.io import CONFIG_FILE, WEIGHTS_FILE, check_finite, model_from_record
 
         directory = Path(directory)
         record = read_record(directory, ESTIMATOR_FILE, "estimator", cls.__name__)
+        where = directory / ESTIMATOR_FILE
         est = cls(**record["params"])
         # folders of aekit <= 0.1.0 kept the one network at the top, not in model/
         subs = record.get("models", [""])
         models = {}
         for sub in subs:
+            if not isinstance(sub, str) or not _SUBFOLDER.fullmatch(sub):
+                raise AekitError(f"{where}: model folder {sub!r} is not model/ or "
+                                 "members/<i>/ inside this folder; refusing to load it")
             folder = directory / sub
             model = model_from_record(_read_json(folder / CONFIG_FILE), str(folder / CONFIG_FILE))
             model.to(cls._model_dtype)
             try:
-                model.load_state_dict(_load_weights_file(str(folder / WEIGHTS_FILE)),
-                                      strict=True)
-            except (RuntimeError, OSError) as e:
+                weights = _load_weights_file(str(folder / WEIGHTS_FILE))
+                check_finite(weights, str(folder / WEIGHTS_FILE))
+                model.load_state_dict(weights, strict=True)
+            except (RuntimeError, OSError, SafetensorError) as e:
                 raise AekitError(f"{folder / WEIGHTS_FILE}: cannot read weights ({e})") from None
             if device is not None:
-                model.to(check_device(device))
+                model.to(resolve_device(device))
             models[sub or "model"] = model.eval()
         arrays = {}
         if record.get("arrays"):
-            arrays = dict(_load_arrays(str(directory / ARRAYS_FILE)))
-        values = {k: _from_json(v) for k, v in record.get("fitted", {}).items()}
-        est._restore_state(values, arrays, models, device)
+            try:
+                arrays = dict(_load_arrays(str(directory / ARRAYS_FILE)))
+            except (OSError, SafetensorError) as e:
+                raise AekitError(f"{directory / ARRAYS_FILE}: cannot read it ({e})") from None
+            check_finite({k: torch.from_numpy(v) for k, v in arrays.items()},
+                         str(directory / ARRAYS_FILE))
+        try:
+            values = {k: _from_json(v) for k, v in dict(record.get("fitted", {})).items()}
+            est._restore_state(values, arrays, models, device)
+        except AekitError as e:
+            raise AekitError(f"{where}: {e}") from None
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+            raise AekitError(f"{where}: malformed estimator record "
+                             f"({type(e).__name__}: {e})") from None
         return est
 
 

@@ -121,7 +121,7 @@ class _DenoiserBase(AutoencoderEstimator):
                        models: dict[str, Autoencoder], device: str | None) -> None:
         missing = [k for k in self._saved_values if k not in values and k != "history_"]
         if missing:
-            raise AekitError(f"{ESTIMATOR_FILE}: lacks the fitted value(s) {missing}; the "
+            raise AekitError(f"lacks the fitted value(s) {missing}; the "
                              "folder is damaged or from another program")
         for key, value in values.items():
             keep_list = key in ("channel_names_", "history_")

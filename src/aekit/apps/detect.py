@@ -434,9 +434,23 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
     def decision_function(self, X: Any) -> np.ndarray:
         """Anomaly scores of ``X``, shape ``(N,)``; higher is more anomalous.
 
-        Deterministic: no sampling is involved, so two calls give the same scores.
+        Deterministic: no sampling is involved, so two calls give the same scores. A row
+        whose score overflows (a value like 1e30) is a :class:`DataError` naming it.
         """
-        return self._decision(self._standardised(X))
+        self._check_fitted()
+        x = self._check_X(X, "X")
+        z = (x - self.mean_) / self.scale_
+        scores = self._decision(z)
+        bad = np.flatnonzero(~np.isfinite(scores))
+        if len(bad):
+            row = int(bad[0])
+            cells = torch.nan_to_num(z[row].flatten().abs(), posinf=math.inf)
+            j = int(cells.argmax())
+            raise DataError(
+                f"row(s) {', '.join(str(int(r) + 1) for r in bad[:5])} cannot be scored: the "
+                f"anomaly score overflows (row {row + 1} holds {float(x[row].flatten()[j]):.3g}"
+                f" in column {j + 1}, far outside the training data's range); fix or drop them")
+        return scores
 
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
         """Fit on ``X`` and return ``labels_``."""
@@ -499,10 +513,16 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
         for i, info in enumerate(calib):
             member = _Member(models[f"members/{i}"])
             member.calib = {p: (float(v[0]), float(v[1])) for p, v in info.items()}
+            if not all(math.isfinite(v) for c in member.calib.values() for v in c):
+                raise AekitError(f"member {i}'s score calibration is not finite; the file "
+                                 "is damaged")
             for key in ("code_mean", "whiten", "refs"):
                 value = arrays.get(f"members.{i}.{key}")
                 setattr(member, key, None if value is None else torch.from_numpy(value))
             self.members_.append(member)
+        if not math.isfinite(float(self.threshold_)):
+            raise AekitError(f"the threshold is {self.threshold_}; the file is damaged "
+                             "(refit, or pass a --threshold)")
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
 
 
@@ -545,8 +565,13 @@ def load_detector(directory: str | Path, device: str | None = None) -> Any:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
         tensors = load_file(str(directory / ARRAYS_FILE))
-    except (json.JSONDecodeError, SafetensorError, OSError) as e:
+    except (json.JSONDecodeError, SafetensorError, OSError, UnicodeDecodeError) as e:
         raise AekitError(f"{directory}: unreadable detector folder ({e})") from None
+    if not isinstance(doc, dict):
+        raise AekitError(f"{path}: not a detector record (a JSON object)")
+    from aekit.io import check_finite
+
+    check_finite(tensors, str(directory / ARRAYS_FILE))
     kind = doc.get("kind")
     if kind == "TimeSeriesAnomalyDetector" and (directory / ESTIMATOR_FILE).is_file():
         from aekit.apps.timeseries import TimeSeriesAnomalyDetector

@@ -167,7 +167,8 @@ def evaluate(model: Any, data: Any, *, metrics: str | tuple[str, ...] = "all",
     job = _Evaluation(model, data, train_data=train_data, k=k, batch_size=batch_size,
                       extractor=extractor, n_fake=n_fake, ground_truth=ground_truth,
                       rd_betas=tuple(rd_betas), rd_epochs=rd_epochs, seed=seed,
-                      plot_dir=Path(plot_dir) if plot_dir is not None else None)
+                      plot_dir=Path(plot_dir) if plot_dir is not None else None,
+                      progress=progress is not None)
     job.result.details["settings"] = {"k": k, "batch_size": batch_size, "seed": seed,
                                       "groups": list(groups)}
     say = progress or (lambda _msg: None)
@@ -192,11 +193,12 @@ class _Evaluation:
     def __init__(self, model: Any, data: Any, *, train_data: Any, k: int, batch_size: int,
                  extractor: Any, n_fake: int | None, ground_truth: Any,
                  rd_betas: tuple[float, ...], rd_epochs: int, seed: int,
-                 plot_dir: Path | None) -> None:
+                 plot_dir: Path | None, progress: bool) -> None:
         self.model, self.data, self.train_data = model, data, train_data
         self.k, self.batch_size, self.seed, self.plot_dir = k, batch_size, seed, plot_dir
         self.extractor, self.n_fake, self.ground_truth = extractor, n_fake, ground_truth
         self.rd_betas, self.rd_epochs = rd_betas, rd_epochs
+        self.progress = progress  # progress bars in the long metrics
         self.x, self.y = as_tensor(data), labels_of(data)
         self.result = EvalResult(model.name, getattr(data, "name", "data"), len(self.x))
         self._fx: Any = None
@@ -285,7 +287,8 @@ class _Evaluation:
         m = self.result.metrics
         m["iwae_nll"] = float(per.mean())
         m["iwae_nll_stderr"] = float(per.std() / math.sqrt(len(per))) if len(per) > 1 else 0.0
-        m["iwae_bits_per_dim"] = bits_per_dim(float(per.mean()), self.x.shape[1:])
+        m["iwae_bits_per_dim"] = bits_per_dim(float(per.mean()), self.x.shape[1:],
+                                              self.model.likelihood)
         self.result.details["iwae_k"] = self.k
 
     def group_elbo(self) -> None:
@@ -296,7 +299,8 @@ class _Evaluation:
         nelbo = negative_elbo(self.model, self.data, batch_size=self.batch_size,
                               seed=self.seed)
         self.result.metrics["negative_elbo"] = nelbo
-        self.result.metrics["elbo_bits_per_dim"] = bits_per_dim(nelbo, self.x.shape[1:])
+        self.result.metrics["elbo_bits_per_dim"] = bits_per_dim(nelbo, self.x.shape[1:],
+                                                                self.model.likelihood)
 
     def group_recon(self) -> None:
         from aekit.metrics.reconstruction import reconstruction_scores
@@ -390,7 +394,7 @@ class _Evaluation:
 
             self.result.metrics.update(disentanglement_scores(
                 self.ground_truth, model_representation(self.model, self.batch_size),
-                seed=self.seed))
+                seed=self.seed, progress=self.progress))
 
     def group_rd(self) -> None:
         """A beta sweep of new models like this one, with this model marked on it."""

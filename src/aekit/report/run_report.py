@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from aekit.data.dataset import Dataset
 from aekit.metrics.collapse import kl_per_dimension
 from aekit.report import plots
 from aekit.report.html import Section, write_report
@@ -68,7 +69,7 @@ def write_run_report(run: Run) -> Path:
                                  class_names=shown.class_names)]))
 
     if model.probabilistic:
-        kl = kl_per_dimension(model, shown.subset(torch.arange(len(x)))).float()
+        kl = kl_per_dimension(model, Dataset(x.cpu(), y, name=shown.name)).float()
         collapsed = int((kl < COLLAPSE_NATS).sum())
         note = (f"{collapsed} of {len(kl)} latent dimensions carry less than {COLLAPSE_NATS} "
                 "nats of KL (collapsed).")

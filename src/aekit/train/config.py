@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -12,6 +13,24 @@ from aekit.schedules import LR_SCHEDULES
 __all__ = ["OPTIMIZERS", "TrainConfig", "resolve_device"]  # resolve_device: from aekit.devices
 
 OPTIMIZERS = ("adam", "adamw")
+# Environment variable: when set to N >= 1, every TrainConfig trains at most N epochs
+# (the doc-block test runs each documented command with AEKIT_EPOCHS_CAP=1).
+EPOCHS_CAP_ENV = "AEKIT_EPOCHS_CAP"
+
+
+def epochs_cap() -> int | None:
+    """The epoch cap from ``AEKIT_EPOCHS_CAP``, or None when it is unset or empty."""
+    raw = os.environ.get(EPOCHS_CAP_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        cap = int(raw)
+    except ValueError:
+        cap = 0
+    if cap < 1:
+        raise ConfigError(f"environment variable {EPOCHS_CAP_ENV}={raw!r} must be an "
+                          "integer >= 1 (or unset)")
+    return cap
 
 
 @dataclass
@@ -52,6 +71,9 @@ class TrainConfig:
         for name, ok, rule in checks:
             if not ok:
                 raise ConfigError(f"{name} must be {rule}, got {getattr(self, name)!r}")
+        cap = epochs_cap()
+        if cap is not None:
+            self.epochs = min(self.epochs, cap)
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"optimizer={self.optimizer!r} is not one of {OPTIMIZERS}")
         if self.lr_schedule not in LR_SCHEDULES:

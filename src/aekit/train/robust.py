@@ -1,6 +1,7 @@
 """Robust training: any model's loss with the highest-loss share of each batch left out.
 
-    L_trim(batch) = mean of the ceil((1 - f) B) smallest per-example objectives
+    L_trim(batch) = the model's loss on the B - floor(f B) examples of the batch with the
+                    smallest per-example objectives
 
 (the "least trimmed squares" idea applied to autoencoders): examples the model cannot
 explain, which in unlabelled data are mostly the anomalies, do not pull it toward them.
@@ -8,11 +9,13 @@ explain, which in unlabelled data are mostly the anomalies, do not pull it towar
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
 from aekit.errors import ConfigError
-from aekit.models.base import Autoencoder, Batch, Loss
+from aekit.models.base import Autoencoder, Batch, Loss, unpack
 
 __all__ = ["RobustLoss"]
 
@@ -20,10 +23,11 @@ __all__ = ["RobustLoss"]
 class RobustLoss(nn.Module):
     """Wrap any aekit model so training ignores the highest-loss fraction of each batch.
 
-    The wrapped objective is the mean of the ``1 - fraction`` smallest per-example
-    objectives (``Loss.per_example``) of the batch: a trimmed loss (the "least trimmed
-    squares" idea applied to autoencoders), so examples the model cannot explain, which
-    in unlabelled data are mostly the anomalies, do not pull the model toward them. The
+    The wrapped objective is the model's own loss on the ``1 - fraction`` of the batch
+    with the smallest per-example objectives (``Loss.per_example``): a trimmed loss (the
+    "least trimmed squares" idea applied to autoencoders), so examples the model cannot
+    explain, which in unlabelled data are mostly the anomalies, do not pull the model
+    toward them. The
     wrapper follows the training protocol (``parameter_groups``, ``group_loss``,
     ``set_step``), so :class:`aekit.Trainer` trains it unchanged; in eval mode, or for a
     loss without ``per_example``, the model's own loss passes through.
@@ -58,18 +62,27 @@ class RobustLoss(nn.Module):
         """Pass the global step on to the wrapped model."""
         self.model.set_step(step)
 
-    def _trim(self, loss: Loss) -> Loss:
-        per = loss.per_example
-        if not self.training or self.fraction == 0 or per is None or per.numel() < 2:
-            return loss
-        keep = max(1, per.numel() - int(per.numel() * self.fraction))
-        total = torch.topk(per, keep, largest=False, sorted=False).values.mean()
-        return Loss(total, loss.terms, per)
+    def _trim(self, loss_fn: Callable[[Batch], Loss], batch: Batch | torch.Tensor) -> Loss:
+        """Rank the batch by per-example objective (no gradient), then the model's own
+        loss on the kept examples: batch-level parts of the objective (the free-bits
+        floor, the capacity target |KL - C|) stay what the model defines."""
+        if not self.training or self.fraction == 0:
+            return loss_fn(batch)
+        x, y = unpack(batch)
+        keep = len(x) - int(len(x) * self.fraction)
+        if keep == len(x):
+            return loss_fn(batch)
+        with torch.no_grad():
+            per = loss_fn(batch).per_example
+        if per is None:
+            return loss_fn(batch)
+        rows = torch.topk(per, keep, largest=False, sorted=False).indices
+        return loss_fn((x[rows], None if y is None else y[rows]))
 
     def group_loss(self, group: str, batch: Batch | torch.Tensor) -> Loss:
-        """The wrapped model's loss for ``group``, trimmed."""
-        return self._trim(self.model.group_loss(group, batch))
+        """The wrapped model's loss for ``group`` on the kept examples."""
+        return self._trim(lambda b: self.model.group_loss(group, b), batch)
 
     def loss(self, batch: Batch | torch.Tensor) -> Loss:
-        """The wrapped model's loss, trimmed."""
-        return self._trim(self.model.loss(batch))
+        """The wrapped model's loss on the kept examples."""
+        return self._trim(self.model.loss, batch)
