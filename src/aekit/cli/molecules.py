@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from aekit.cli._common import existing_run, refuse_overwrite
+from aekit.cli._common import existing_run, writable
 from aekit.errors import ConfigError
 
 PROPERTY_CHOICES = ("qed", "logp", "sa", "penalized_logp")
@@ -31,12 +31,7 @@ def command() -> None:
 
 def _new_output(path: str, force: bool, *inputs: str) -> Path:
     """An output file: never an input, never an existing file without --force."""
-    for source in inputs:
-        refuse_overwrite(source, Path(path))
-    out = Path(path)
-    if out.exists() and not force:
-        raise ConfigError(f"--out {out} exists; pass --force to replace it")
-    return out
+    return writable(path, *inputs, force=force)
 
 
 def _echo_read(f) -> None:
@@ -84,7 +79,7 @@ def train_command(data_source, out, epochs, max_minutes, tokenizer, latent_dim, 
     from aekit.data.molecules import read_smiles, write_smiles_csv
     from aekit.metrics import moses
 
-    refuse_overwrite(data_source, Path(out))
+    writable(out, data_source, folder=True, force=True)  # never into its input
     run = Path(out)
     if run.exists() and (not run.is_dir() or any(run.iterdir())) and not force:
         raise ConfigError(f"--out {run} exists and is not an empty folder; pass --force to "
