@@ -438,7 +438,7 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
         whose score overflows (a value like 1e30) is a :class:`DataError` naming it.
         """
         self._check_fitted()
-        x = self._check_X(X, "X")
+        x = torch.from_numpy(self._check_X(X, reset=False, dtype=np.float32))
         z = (x - self.mean_) / self.scale_
         scores = self._decision(z)
         bad = np.flatnonzero(~np.isfinite(scores))
