@@ -32,6 +32,13 @@ MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit on the JSON header
 FOREIGN_LOADERS = {"AutoencoderKL": "aekit.models.sd_vae_weights:load_diffusers"}
 
 
+def umask_mode() -> int:
+    """The mode a new file gets under the process umask (0o644 under umask 022)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary path beside ``path`` to write to; renamed over ``path`` on success.
@@ -50,6 +57,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, umask_mode())  # some writers (safetensors) create their own file
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -148,7 +156,7 @@ def _foreign_class(config_path: Path) -> str | None:
     """The ``_class_name`` of a config written by another library that aekit can load."""
     try:
         record = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return None  # load() reports the problem
     name = record.get("_class_name") if isinstance(record, dict) else None
     return name if name in FOREIGN_LOADERS else None

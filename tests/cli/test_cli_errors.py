@@ -181,18 +181,18 @@ def test_a_1e30_cell_at_scoring_time_is_one_line(detector, tmp_path):
 
 
 @pytest.mark.parametrize("tamper, needle", [
-    (lambda d: d["detector"]["members"][0].update(folder="../elsewhere"), "not a folder name"),
-    (lambda d: d["detector"]["members"][0].update(folder="/etc"), "not a folder name"),
-    (lambda d: d["detector"].update(threshold=float("nan")), "threshold is nan"),
-    (lambda d: d["detector"].pop("members"), "malformed detector record"),
+    (lambda d: d["models"].__setitem__(0, "../elsewhere"), "refusing to load it"),
+    (lambda d: d["models"].__setitem__(0, "/etc"), "refusing to load it"),
+    (lambda d: d["fitted"].update(threshold_=float("nan")), "threshold is nan"),
+    (lambda d: d["fitted"].pop("member_calib"), "malformed estimator record"),
 ])
 def test_a_tampered_detector_json_is_refused(detector, tmp_path, tamper, needle):
     import shutil
 
     det = shutil.copytree(detector / "det", tmp_path / "det")
-    doc = json.loads((det / "detector.json").read_text())
+    doc = json.loads((det / "estimator.json").read_text())
     tamper(doc)
-    (det / "detector.json").write_text(json.dumps(doc))
+    (det / "estimator.json").write_text(json.dumps(doc))
     res = invoke("detect", "score", det, "--data", detector / "t.csv", "--out",
                  tmp_path / "s.csv")
     one_line_error(res, needle)
@@ -202,12 +202,12 @@ def test_nan_detector_arrays_are_refused(detector, tmp_path):
     import shutil
 
     det = shutil.copytree(detector / "det", tmp_path / "det")
-    arrays = load_file(det / "detector.safetensors")
-    arrays["mean"] = torch.full_like(arrays["mean"], float("nan"))
-    save_file(arrays, det / "detector.safetensors")
+    arrays = load_file(det / "estimator.safetensors")
+    arrays["mean_"] = torch.full_like(arrays["mean_"], float("nan"))
+    save_file(arrays, det / "estimator.safetensors")
     res = invoke("detect", "score", det, "--data", detector / "t.csv", "--out",
                  tmp_path / "s.csv")
-    one_line_error(res, "'mean' holds", "non-finite")
+    one_line_error(res, "'mean_' holds", "non-finite")
 
 
 def test_error_hints_name_the_command_line_option(tmp_path):
