@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -174,6 +175,25 @@ def select(data_dir: Path) -> list[str]:
     return lines
 
 
+def timing(data_dir: Path, repeats: int) -> list[str]:
+    """Seconds of fit + score of the default on the first 10,000 steps of NYC taxi."""
+    x = read_series_csv(data_dir / "realKnownCause" / "nyc_taxi.csv").values[:10_000]
+    lines = ["| fitted on | scored | window | fit + score seconds (median of "
+             f"{repeats}) | min | max | CPU seconds (median) |", "|---|---|---|---|---|---|---|"]
+    for n_fit in (len(x), int(TRAIN_SHARE * len(x))):
+        sec, cpu = [], []
+        for _ in range(repeats):
+            t0, c0 = time.perf_counter(), time.process_time()
+            det = TimeSeriesAnomalyDetector().fit(x[:n_fit])
+            det.decision_function(x)
+            sec.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
+        lines.append(f"| {n_fit} steps | {len(x)} steps | {det.window_} | "
+                     f"{np.median(sec):.2f} | {min(sec):.2f} | {max(sec):.2f} | "
+                     f"{np.median(cpu):.2f} |")
+    return lines
+
+
 def evaluate(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
     """AUROC, AUPRC and top-1 hit of per-step scores (NaN where a class is missing)."""
     if labels.min() == labels.max():
@@ -267,6 +287,9 @@ def main() -> None:
     p.add_argument("--select", action="store_true",
                    help="instead: run the candidate default configurations, leave one "
                         "series out (writes results/nab_selection.md)")
+    p.add_argument("--timing", type=int, default=0, metavar="REPEATS",
+                   help="instead: time fit + score of 10,000 steps (writes "
+                        "results/nab_timing.md)")
     p.add_argument("--out", default=None,
                    help="result file [default: benchmarks/results/nab.md]")
     args = p.parse_args()
@@ -279,6 +302,19 @@ def main() -> None:
     data_dir = Path(args.data_dir)
     if not (data_dir / "windows.json").is_file():
         p.error(f"--data-dir {data_dir}: no windows.json there")
+    if args.timing:
+        rows = timing(data_dir, args.timing)
+        write_result(args.out or RESULTS / "nab_timing.md", [
+            "# Time-series detector: fit + score of a 10,000-step series", "",
+            f"`python benchmarks/bench_nab.py --timing {args.timing} --threads "
+            f"{args.threads}`", "", f"{machine}; not niced, but on a shared machine (other "
+            "jobs ran beside it). Series: the first 10,000 steps of NAB's nyc_taxi.csv; "
+            "`TimeSeriesAnomalyDetector()` with its defaults, fitted on all of them or on "
+            "the first 15 % (the NAB protocol), then scoring all 10,000. CPU seconds (all "
+            "threads of the process) are less affected by the other jobs than wall "
+            f"seconds; the load average was {os.getloadavg()[0]:.0f} at the end.", "",
+            *rows])
+        return
     if args.select:
         write_result(args.out or RESULTS / "nab_selection.md", [
             "# Choosing the time-series default (NAB, leave one series out)", "",

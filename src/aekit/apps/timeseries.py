@@ -331,20 +331,21 @@ class SeriesStream:
         self._tail: np.ndarray | None = None  # the last window - 1 steps seen
         self._first: np.ndarray | None = None  # the series' first step (front padding)
         if history is not None:
-            self.score_new(history, _score=False)
+            self._push(history)
 
-    def score_new(self, x: Any, _score: bool = True) -> np.ndarray:
-        """Scores ``(n,)`` of ``n`` new steps ``(n, C)`` (or ``(n,)`` for one channel)."""
-        det = self.detector
-        (values,), _ = det._checked(x)
-        w = det.window_
+    def _push(self, x: Any) -> tuple[np.ndarray, int]:
+        """Append steps; return (kept tail + the new steps, length of that tail)."""
+        (values,), _ = self.detector._checked(x)
         if self._first is None:
             self._first = values[0]
-        tail = self._tail if self._tail is not None else np.empty((0, values.shape[1]),
-                                                                  np.float32)
+        tail = self._tail if self._tail is not None else values[:0]
         joined = np.concatenate([tail, values])
-        self._tail = joined[max(0, len(joined) - (w - 1)):]
-        if not _score:
-            return np.empty(0)
-        windows = causal_windows(joined, w, first=self._first)[len(tail):]
+        self._tail = joined[max(0, len(joined) - (self.detector.window_ - 1)):]
+        return joined, len(tail)
+
+    def score_new(self, x: Any) -> np.ndarray:
+        """Scores ``(n,)`` of ``n`` new steps ``(n, C)`` (or ``(n,)`` for one channel)."""
+        det = self.detector
+        joined, n_tail = self._push(x)
+        windows = causal_windows(joined, det.window_, first=self._first)[n_tail:]
         return det.detector_.decision_function(det._inputs(windows))

@@ -7,6 +7,14 @@ column. Every value is checked; a bad one is reported with its row and column.
     timestamp,temp,pressure,is_anomaly
     2024-01-01 00:00,20.1,1.02,0
     2024-01-01 00:01,20.3,1.01,0
+
+The helpers every windowed series job shares live here too: ``sliding_windows`` cuts
+overlapping windows ``(N, C, W)`` (the last window always ends at the series' end, and
+series shorter than a window are padded by repeating their edge values);
+``windows_to_points`` maps per-window, per-position values back to one per time step
+(the mean over the windows covering it); ``as_series_list`` validates one series or a
+list; ``dominant_period`` finds a series' period from its autocorrelation;
+``flagged_spans`` lists the runs of flagged steps.
 """
 
 from __future__ import annotations
