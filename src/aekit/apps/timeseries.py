@@ -38,6 +38,7 @@ import torch
 from sklearn.base import BaseEstimator, clone
 
 from aekit.apps.detect import AnomalyDetector
+from aekit.apps.pyod_contract import PyODContractMixin
 from aekit.data.series import as_series_list, dominant_period
 from aekit.errors import AekitError, ConfigError, DataError
 
@@ -71,7 +72,7 @@ def causal_windows(values: np.ndarray, window: int, first: np.ndarray | None = N
     return np.ascontiguousarray(view)
 
 
-class TimeSeriesAnomalyDetector(BaseEstimator):
+class TimeSeriesAnomalyDetector(PyODContractMixin, BaseEstimator):
     """Per-time-step anomaly scores for multichannel series of any length.
 
     Parameters
@@ -240,13 +241,6 @@ class TimeSeriesAnomalyDetector(BaseEstimator):
             out.append(contrib.reshape(len(s), views, self.n_channels_, -1).sum((1, 3)))
         return out[0] if single else out
 
-    def predict(self, X: Any) -> np.ndarray | list[np.ndarray]:
-        """Per-time-step 0/1 labels: 1 where the score is above ``threshold_``."""
-        scores = self.decision_function(X)
-        if isinstance(scores, list):
-            return [(s > self.threshold_).astype(np.int64) for s in scores]
-        return (scores > self.threshold_).astype(np.int64)
-
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
         """Fit on ``X`` and return ``labels_``."""
         return self.fit(X).labels_
@@ -314,6 +308,9 @@ class TimeSeriesAnomalyDetector(BaseEstimator):
         det.scale_ = tensors["scale"].numpy()
         det.decision_scores_ = tensors["decision_scores"].numpy()
         det.threshold_ = float(info["threshold"])
+        if not np.isfinite(det.threshold_):
+            raise AekitError(f"{directory}: the series threshold is {det.threshold_}; the "
+                             "detector file is damaged")
         det.labels_ = (det.decision_scores_ > det.threshold_).astype(np.int64)
         return det
 
