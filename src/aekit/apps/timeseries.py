@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, clone
 
-from aekit.apps.detect import AnomalyDetector
+from aekit.apps.detect import FOLDER_READERS, AnomalyDetector
 from aekit.apps.pyod_contract import PyODContractMixin
 from aekit.data.series import as_series_list, dominant_period
 from aekit.errors import AekitError, ConfigError, DataError
@@ -346,3 +346,6 @@ class SeriesStream:
         joined, n_tail = self._push(x)
         windows = causal_windows(joined, det.window_, first=self._first)[n_tail:]
         return det.detector_.decision_function(det._inputs(windows))
+
+
+FOLDER_READERS["TimeSeriesAnomalyDetector"] = TimeSeriesAnomalyDetector._from_folder
