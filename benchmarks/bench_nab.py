@@ -322,7 +322,7 @@ def main() -> None:
             f"{machine}. Each candidate is TimeSeriesAnomalyDetector(window='auto') with "
             "the default window detector (`default_window_detector()`) with the score named; "
             "series with no anomaly window are left out. The default is the candidate "
-            "every fold chooses.", "", *select(data_dir)])
+            "most folds choose.", "", *select(data_dir)])
         return
     t0 = time.perf_counter()
     nab = run_nab(data_dir, names, args.only)
