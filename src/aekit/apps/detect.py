@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, ClassVar
@@ -526,28 +526,6 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
 
 
-def save_detector(det: Any, directory: str | Path, *, kind: str,
-                  extra: dict[str, Any] | None = None,
-                  extra_tensors: dict[str, torch.Tensor] | None = None,
-                  inner: AnomalyDetector | None = None) -> Path:
-    """Write a detector that wraps an AnomalyDetector (``inner``), such as the time-series
-    detector: ``inner``'s own folder (``inner.save``) plus ``detector.json`` (``kind`` and
-    ``extra``) and ``detector.safetensors`` (``extra_tensors``)."""
-    from safetensors.torch import save_file
-
-    from aekit._version import __version__
-    from aekit.io import atomic_path, atomic_write_text
-
-    directory = Path(directory)
-    (det if inner is None else inner).save(directory)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in (extra_tensors or {}).items()}
-    with atomic_path(directory / ARRAYS_FILE) as tmp:
-        save_file(tensors, str(tmp))
-    doc = {"kind": kind, "aekit_version": __version__, **(extra or {})}
-    atomic_write_text(directory / DETECTOR_FILE, json.dumps(doc, indent=2))
-    return directory
-
-
 def load_detector(directory: str | Path, device: str | None = None) -> Any:
     """Load the detector saved in ``directory``: an :class:`AnomalyDetector` (the
     estimators' folder format, ``estimator.json``) or a detector that wraps one
@@ -573,10 +551,20 @@ def load_detector(directory: str | Path, device: str | None = None) -> Any:
 
     check_finite(tensors, str(directory / ARRAYS_FILE))
     kind = doc.get("kind")
-    if kind == "TimeSeriesAnomalyDetector" and (directory / ESTIMATOR_FILE).is_file():
-        from aekit.apps.timeseries import TimeSeriesAnomalyDetector
-
-        return TimeSeriesAnomalyDetector._from_folder(doc, tensors, directory, device)
+    if kind in FOLDER_READERS:
+        try:
+            return FOLDER_READERS[kind](doc, tensors, directory, device)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+            if isinstance(e, AekitError):
+                raise
+            raise AekitError(f"{directory / DETECTOR_FILE}: malformed detector record "
+                             f"({type(e).__name__}: {e})") from None
     raise AekitError(f"{directory}: a {kind} folder written by an earlier aekit "
                      f"(version {doc.get('aekit_version')}), in a format this one does not "
                      "read; fit the detector again and save it")
+
+
+FOLDER_READERS: dict[str, Callable[[dict, dict, Path, str | None], Any]] = {}
+"""Readers of the detector kinds that wrap an AnomalyDetector (``kind`` -> ``reader(doc,
+tensors, folder, device)``), registered by the modules that define them
+(``aekit.apps.timeseries``), so this module imports none of them."""
