@@ -262,7 +262,7 @@ class TimeSeriesAnomalyDetector(PyODContractMixin, BaseEstimator):
         """
         from safetensors.torch import save_file
 
-        from aekit import __version__
+        from aekit._version import __version__
         from aekit.apps.detect import ARRAYS_FILE, DETECTOR_FILE
         from aekit.io import atomic_write_text
 

@@ -369,7 +369,7 @@ def score_command(detector_dir, data_source, out, label_column, id_columns, top,
     summary = [{"rows": len(scores), "flagged": int(flagged.sum()), "threshold": thr,
                 **{k: round(v, 4) for k, v in metrics.items()}}]
     _report(report, scores, thr, labels, f"anomaly scores: {Path(data_source).name}", summary,
-            series=rows_out if meta.get("series") else None)
+            series=rows_out if series else None)
     click.echo(f"\nscores: {out_path}\nreport: {report}")
 
 
