@@ -25,6 +25,7 @@ from aekit.errors import ConfigError
 from aekit.io import atomic_write_text
 from aekit.models import Autoencoder, create
 from aekit.train import TrainConfig, Trainer, TrainResult
+from aekit.train.distributed import main_process
 
 RUN_README = """This is an aekit run folder.
 
@@ -76,7 +77,9 @@ def train_run(
         train, val = data, None
     torch.manual_seed(cfg.seed)
     model = create(model_name, data=train, **(model_settings or {}))
-    folder.mkdir(parents=True, exist_ok=True)
+    writes = main_process()  # under torchrun, rank 0 writes the folder
+    if writes:
+        folder.mkdir(parents=True, exist_ok=True)
     if pretrain_epochs and not resume:
         if not callable(getattr(model, "pretrain", None)):
             raise ConfigError(f"model {model_name!r} has no layer-wise pretraining; "
@@ -84,13 +87,15 @@ def train_run(
         model.pretrain(train, epochs_per_layer=pretrain_epochs, batch_size=cfg.batch_size,
                        lr=cfg.lr, seed=cfg.seed, device=cfg.device, progress=cfg.progress)
     result = Trainer(cfg, run_dir=folder).fit(model, train, val, resume=resume)
+    run = Run(folder, model, train, val, result)
+    if not writes:
+        return run
     atomic_write_text(folder / "data.json", json.dumps({
         "source": data.name, "examples": len(data), "shape": list(data.sample_shape),
         "train": len(train), "val": 0 if val is None else len(val),
         "labels": data.y is not None, "class_names": data.class_names,
     }, indent=2))
     atomic_write_text(folder / "README.txt", RUN_README.format(folder=folder))
-    run = Run(folder, model, train, val, result)
     if report:
         from aekit.report.run_report import write_run_report
 

@@ -72,6 +72,14 @@ def _destroy() -> None:
         dist.destroy_process_group()
 
 
+def main_process() -> bool:
+    """True unless this is a training process other than rank 0 (of an initialised group,
+    or as torchrun's ``RANK`` says before the group exists): only rank 0 writes files."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank() == 0
+    return os.environ.get("RANK", "0") == "0"
+
+
 def process_device(device: str, world: World) -> str:
     """One GPU per process: ``cuda`` becomes ``cuda:LOCAL_RANK`` under several processes."""
     d = torch.device(device)
@@ -103,14 +111,40 @@ class GroupStep(nn.Module):
         return self.model.group_loss(self.group, (x, y))
 
 
-def wrap_groups(model: Autoencoder, groups: dict[str, list[nn.Parameter]], device: str
-                ) -> dict[str, nn.Module]:
-    """One DistributedDataParallel per parameter group (rank 0's weights are broadcast to
-    every process when it is built)."""
-    ids = [torch.device(device).index] if torch.device(device).type == "cuda" else None
-    return {name: nn.parallel.DistributedDataParallel(
-        GroupStep(model, name, params), device_ids=ids, broadcast_buffers=False,
-        find_unused_parameters=True) for name, params in groups.items()}
+class GroupsDDP:
+    """``loss_fn(group, batch)`` through one DistributedDataParallel per parameter group.
+
+    Each DDP is built at its group's first batch (rank 0's weights are broadcast then):
+    one probe of the loss, in eval mode and with the RNG state put back, tells whether
+    some of the group's parameters get no gradient, the one case where DDP must search
+    the autograd graph every step (``find_unused_parameters``)."""
+
+    def __init__(self, model: Autoencoder, groups: dict[str, list[nn.Parameter]],
+                 device: str) -> None:
+        self.model, self.groups = model, groups
+        self.device = torch.device(device)
+        self.ddp: dict[str, nn.Module] = {}
+
+    def __call__(self, group: str, batch: tuple[torch.Tensor, torch.Tensor | None]) -> Loss:
+        if group not in self.ddp:
+            self.ddp[group] = self._wrap(group, batch)
+        return self.ddp[group](*batch)
+
+    def _wrap(self, group: str, batch: tuple[torch.Tensor, torch.Tensor | None]
+              ) -> nn.Module:
+        params = self.groups[group]
+        was_training = self.model.training
+        cuda = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):
+            self.model.eval()
+            loss = self.model.group_loss(group, batch)
+            grads = torch.autograd.grad(loss.total, params, allow_unused=True)
+            self.model.train(was_training)
+        unused = any(g is None for g in grads)
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return nn.parallel.DistributedDataParallel(
+            GroupStep(self.model, group, params), device_ids=ids,
+            find_unused_parameters=unused)
 
 
 def all_finite(total: torch.Tensor) -> bool:

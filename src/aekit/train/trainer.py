@@ -42,6 +42,7 @@ from aekit.schedules import learning_rate
 from aekit.train.checkpoint import restore_checkpoint, save_checkpoint
 from aekit.train.config import TrainConfig, autocast_dtype, resolve_device
 from aekit.train.distributed import (
+    GroupsDDP,
     World,
     all_finite,
     barrier,
@@ -51,7 +52,6 @@ from aekit.train.distributed import (
     process_device,
     sum_over_processes,
     sync_buffers,
-    wrap_groups,
 )
 from aekit.train.optim import LeanAdam, fused_supported
 
@@ -301,9 +301,8 @@ class Trainer:
                                   json.dumps(cfg.to_dict(), indent=2))
 
         graphs = cfg.compile and torch.device(device).type == "cuda"
-        if world.distributed:  # one DDP per group; rank 0's weights are broadcast here
-            ddp = wrap_groups(model, groups, device)
-            loss_fn = lambda name, batch: ddp[name](*batch)  # noqa: E731
+        if world.distributed:  # one DDP per group
+            loss_fn = GroupsDDP(model, groups, device)
             buffers = any(True for _ in model.buffers())
         else:
             loss_fn, buffers = model.group_loss, False
