@@ -53,6 +53,14 @@ def _finite(x: np.ndarray, name: str, rows: np.ndarray | None) -> np.ndarray:
     return x
 
 
+def _npy_header(f: Any) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, fortran order, dtype) from the header of the .npy file open in ``f``."""
+    version = np.lib.format.read_magic(f)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) \
+        else np.lib.format.read_array_header_2_0
+    return read(f)
+
+
 def _batch(item: Any) -> Batch:
     """``(x, y)`` from what a torch dataset or loader yields: a tensor, or (x, y)."""
     if isinstance(item, torch.Tensor | np.ndarray):
@@ -116,6 +124,12 @@ def share(n_global: int, rank: int, size: int) -> tuple[slice, float]:
     return slice(lo, hi), (hi - lo) * size / n_global
 
 
+def _own_generator(seed: int, epoch: int) -> torch.Generator:
+    """A DataLoader's own generator: without one it draws its workers' seed from the global
+    RNG, and the model's sampling noise would differ from training on data in memory."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch + 1)
+
+
 def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
     """The seeded shuffle of epoch ``epoch`` (the trainer's in-memory path uses it too)."""
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
@@ -161,7 +175,7 @@ class RowSource(Source):
             plan.append(rows[part].numpy())
             weights.append(w)
         loader = DataLoader(_Gather(self), batch_size=None, sampler=plan, num_workers=workers,
-                            pin_memory=pin, persistent_workers=False)
+                            pin_memory=pin, generator=_own_generator(seed, epoch))
         for (x, y), w in zip(loader, weights):
             yield x, y, w
 
@@ -216,8 +230,7 @@ class MemmapSource(RowSource):
     def _open(self) -> np.ndarray:
         try:
             with open(self.path, "rb") as f:
-                version = np.lib.format.read_magic(f)
-                shape, fortran, dtype = np.lib.format._read_array_header(f, version)
+                shape, fortran, dtype = _npy_header(f)
                 offset = f.tell()
                 self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) \
                     if np.prod(shape) else None
@@ -287,6 +300,11 @@ class ChunkSource(Source):
                 raise ConfigError("label_column= applies to Parquet files only, not to a "
                                   "folder of shards (an .npz shard carries its labels as y)")
             self.rows = [self._shard_rows(f) for f in self.files]
+            labelled = [f for f in self.files if f.suffix == ".npz" and _has_labels(f)]
+            if labelled and len(labelled) < len(self.files):
+                other = next(f for f in self.files if f not in labelled)
+                raise DataError(f"{labelled[0]} holds labels (y) but {other} does not: give "
+                                "every shard labels, or none")
         else:
             pq = _parquet()
             try:
@@ -308,8 +326,7 @@ class ChunkSource(Source):
             with np.load(f) as z:
                 key = "x" if "x" in z.files else z.files[0]
                 with zipfile.ZipFile(f) as zf, zf.open(f"{key}.npy") as member:
-                    version = np.lib.format.read_magic(member)
-                    return int(np.lib.format._read_array_header(member, version)[0][0])
+                    return int(_npy_header(member)[0][0])
         except (OSError, ValueError, KeyError, IndexError, zipfile.BadZipFile) as e:
             raise DataError(f"{f}: not a readable shard ({e})") from None
 
@@ -383,7 +400,7 @@ class ChunkSource(Source):
         stream = _ChunkBatches(self, epoch, seed, batch_size, rank, size, shuffle)
         # one worker reads ahead; several would each replay the whole stream
         loader = DataLoader(stream, batch_size=None, num_workers=min(workers, 1),
-                            pin_memory=pin)
+                            pin_memory=pin, generator=_own_generator(seed, epoch))
         yield from loader
 
 
@@ -484,6 +501,11 @@ class LoaderSource(Source):
             x, y = _batch(item)
             _finite(x.numpy(), self.name, None)
             yield x, y, 1.0
+
+
+def _has_labels(f: Path) -> bool:
+    with np.load(f) as z:
+        return "y" in z.files
 
 
 def _parquet():
