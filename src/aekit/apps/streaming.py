@@ -1,0 +1,70 @@
+"""Scoring and transforming inputs larger than memory, one chunk of rows at a time.
+
+:func:`map_chunks` applies an estimator's method (``decision_function``, ``transform``)
+to every chunk of a CSV/Parquet/.npy file and joins the results (one small row of output
+per input row); :func:`write_chunks` writes the result rows to a file as each chunk is
+done, next to the input columns it passes through, so memory stays at one chunk however
+long the input is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from aekit.data.chunks import CHUNK_ROWS, Chunk, ChunkReader, ChunkWriter
+from aekit.errors import ConfigError
+
+__all__ = ["map_chunks", "write_chunks"]
+
+
+def map_chunks(fn: Callable[[np.ndarray], np.ndarray], source: str | Path, *,
+               features: Sequence[str] | None = None, rows: int = CHUNK_ROWS,
+               progress: bool = False) -> np.ndarray:
+    """``fn`` of every chunk of ``source``'s features, concatenated along the rows.
+
+    Parameters
+    ----------
+    fn : callable
+        Maps a float32 array of rows to one result per row, e.g. a fitted detector's
+        ``decision_function`` or a reducer's ``transform``.
+    source : str or Path
+        A CSV/TSV (with a header), Parquet or ``.npy`` file.
+    features : sequence of str, optional
+        The feature columns of a table (default: all).
+    rows : int
+        Rows per chunk.
+    progress : bool
+        Show a progress bar (rows).
+    """
+    reader = ChunkReader(source, features=features, rows=rows)
+    parts = []
+    with tqdm(disable=not progress, unit="row", unit_scale=True, desc=Path(source).name) as bar:
+        for chunk in reader:
+            parts.append(np.asarray(fn(chunk.x)))
+            bar.update(len(chunk.x))
+    return np.concatenate(parts)
+
+
+def write_chunks(source: str | Path, out: str | Path,
+                 compute: Callable[[Chunk], dict[str, Any]], out_columns: Sequence[str], *,
+                 features: Sequence[str] | None = None, keep: Sequence[str] = (),
+                 rows: int = CHUNK_ROWS, progress: bool = False) -> int:
+    """Read ``source`` in chunks and write, for every row, the ``keep`` columns followed by
+    ``compute(chunk)``'s ``out_columns`` to ``out`` (``.csv`` or ``.parquet``); returns the
+    number of rows. ``out`` appears only once every chunk is written."""
+    clash = [c for c in out_columns if c in keep]
+    if clash:
+        raise ConfigError(f"{source} already has column(s) {clash} that the output adds")
+    reader = ChunkReader(source, features=features, keep=keep, rows=rows)
+    with ChunkWriter(out, [*keep, *out_columns]) as writer, tqdm(
+            disable=not progress, unit="row", unit_scale=True,
+            desc=Path(source).name) as bar:
+        for chunk in reader:
+            writer.write({**chunk.kept, **compute(chunk)})
+            bar.update(len(chunk.x))
+    return writer.rows
