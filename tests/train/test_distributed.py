@@ -112,3 +112,20 @@ def test_killed_mid_epoch_and_resumed_ends_with_the_unbroken_weights_and_only_ra
             assert torch.equal(v, resumed[k]), k
     rows = (tmp_path / "broken" / "metrics.jsonl").read_text().splitlines()
     assert len(rows) == 8  # 4 epochs x (train, val), none repeated
+
+
+def test_nproc_runs_the_same_command_under_torchrun(monkeypatch):
+    from aekit.cli import train as train_cli
+
+    argv = ["/venv/bin/aekit", "train", "vae", "--data", "digits", "--nproc", "2", "--out",
+            "r", "--nproc=2"]
+    cmd = train_cli.torchrun_command(2, argv)
+    assert cmd[1:] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                       "-m", "aekit", "train", "vae", "--data", "digits", "--out", "r"]
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    from click.testing import CliRunner
+
+    from aekit.cli import cli
+
+    res = CliRunner().invoke(cli, ["train", "vae", "--data", "digits", "--nproc", "2"])
+    assert res.exit_code == 2 and "already runs under torchrun" in res.output
