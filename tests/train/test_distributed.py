@@ -49,6 +49,9 @@ def _worker(rank: int, size: int, port: int, scenario: str, out: str) -> None:
         if scenario == "same":
             model = _model("ae", data)
             aekit.Trainer(_cfg()).fit(model, data)
+            adversarial = _model("aae", data)  # three groups, the encoder in two of them
+            aekit.Trainer(_cfg(epochs=2)).fit(adversarial, data)
+            torch.save(adversarial.state_dict(), out_dir / f"aae.rank{rank}.pt")
         elif scenario == "unbroken":  # each process names its own run folder: rank 1's
             model = _model("vae", data)  # must stay unwritten
             aekit.Trainer(_cfg(), run_dir=out_dir / f"unbroken{rank}").fit(model, data)
@@ -91,6 +94,11 @@ def test_two_processes_give_the_weights_of_one_with_the_same_global_batch(tmp_pa
     for k, v in ranks[0].items():
         assert torch.equal(v, ranks[1][k]), k  # the processes hold one model
     _assert_close(ranks[0], single.state_dict(), atol=1e-6)
+    adversarial = [torch.load(tmp_path / f"aae.rank{r}.pt") for r in (0, 1)]
+    start = _model("aae", data).state_dict()
+    for k, v in adversarial[0].items():  # every group trained, in step in both processes
+        assert torch.equal(v, adversarial[1][k]), k
+        assert not v.is_floating_point() or not torch.equal(v, start[k]) or "prior" in k, k
 
 
 def test_killed_mid_epoch_and_resumed_ends_with_the_unbroken_weights_and_only_rank_0_writes(
