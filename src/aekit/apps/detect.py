@@ -37,6 +37,7 @@ import torch
 from sklearn.base import BaseEstimator
 from torch import nn
 
+from aekit.apps.pyod_contract import PyODContractMixin
 from aekit.apps.retrieval import mean_knn_distance
 from aekit.data.validate import as_examples
 from aekit.errors import AekitError, ConfigError, DataError
@@ -155,7 +156,7 @@ class _Member:
         self.refs: torch.Tensor | None = None  # whitened reference codes (latent k-NN)
 
 
-class AnomalyDetector(BaseEstimator):
+class AnomalyDetector(PyODContractMixin, BaseEstimator):
     """Autoencoder anomaly detector with the PyOD interface.
 
     PyOD's conventions, not scikit-learn's outlier ones: labels are 0 (inlier) / 1
@@ -512,41 +513,6 @@ class AnomalyDetector(BaseEstimator):
         Deterministic: no sampling is involved, so two calls give the same scores.
         """
         return self._decision(self._standardised(X))
-
-    def predict(self, X: Any, return_confidence: bool = False) -> np.ndarray:
-        """0/1 labels of ``X``: 1 where the score is above ``threshold_``."""
-        scores = self.decision_function(X)
-        labels = (scores > self.threshold_).astype(np.int64)
-        if return_confidence:
-            return labels, self._confidence(scores)
-        return labels
-
-    def _confidence(self, scores: np.ndarray) -> np.ndarray:
-        """Share of training scores the score sits on the same side of the threshold as."""
-        train = np.sort(self.decision_scores_)
-        below = np.searchsorted(train, scores, side="right") / len(train)
-        return np.where(scores > self.threshold_, below, 1 - below)
-
-    def predict_proba(self, X: Any, method: str = "linear") -> np.ndarray:
-        """Outlier probability, ``(N, 2)`` columns ``[inlier, outlier]`` (as in PyOD).
-
-        ``method="linear"`` scales scores by the training minimum and maximum (clipped to
-        [0, 1]); ``"unify"`` uses Kriegel et al.'s Gaussian scaling, ``erf((s - mean) /
-        (std * sqrt 2))`` clipped at 0.
-        """
-        scores = self.decision_function(X)
-        train = self.decision_scores_
-        if method == "linear":
-            lo, hi = float(train.min()), float(train.max())
-            p = np.clip((scores - lo) / (hi - lo if hi > lo else 1.0), 0, 1)
-        elif method == "unify":
-            from scipy.special import erf
-
-            sd = float(train.std()) or 1.0
-            p = np.clip(erf((scores - train.mean()) / (sd * math.sqrt(2))), 0, 1)
-        else:
-            raise ConfigError(f"method must be 'linear' or 'unify', got {method!r}")
-        return np.stack([1 - p, p], axis=1)
 
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
         """Fit on ``X`` and return ``labels_``."""
