@@ -32,6 +32,10 @@ def test_csv_gz_parquet_and_npy_chunks_cover_every_row_in_order(tmp_path):
         got = np.concatenate([c.x for c in chunks])
         assert np.array_equal(got, np.stack([x, 2 * x + 0.5], 1)), name
         assert sum((c.kept["id"] for c in chunks), []) == [f"r{i}" for i in range(25)]
+    (tmp_path / "plain.csv").write_text("1,2\n3,4\n5,6\n")  # no header: x0, x1
+    reader = ChunkReader(tmp_path / "plain.csv", rows=2)
+    assert reader.features == ["x0", "x1"]
+    assert np.concatenate([c.x for c in reader]).tolist() == [[1, 2], [3, 4], [5, 6]]
     np.save(tmp_path / "t.npy", np.ones((7, 2, 3)))
     assert [c.x.shape for c in ChunkReader(tmp_path / "t.npy", rows=4)] == [(4, 2, 3),
                                                                            (3, 2, 3)]

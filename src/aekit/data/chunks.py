@@ -56,8 +56,8 @@ class ChunkReader:
     Parameters
     ----------
     path : str or Path
-        ``.csv``/``.tsv``/``.txt`` (optionally ``.gz``; a header row is required),
-        ``.parquet`` or ``.npy``.
+        ``.csv``/``.tsv``/``.txt`` (optionally ``.gz``; without a header row the columns
+        are named ``x0``, ``x1``, ...), ``.parquet`` or ``.npy``.
     features : sequence of str, optional
         Feature columns, in this order (default: every column not in ``keep``).
     keep : sequence of str
@@ -90,7 +90,7 @@ class ChunkReader:
             self._pq = _parquet().ParquetFile(self.path)
             self.header = list(self._pq.schema_arrow.names)
         else:
-            self.delimiter, self.header = self._csv_layout()
+            self.delimiter, self.header, self.has_header = self._csv_layout()
         missing = [c for c in [*self.keep, *(features or [])] if c not in self.header]
         if missing:
             raise DataError(f"{path}: no column(s) {missing}; columns are {self.header}")
@@ -106,7 +106,7 @@ class ChunkReader:
         raw = gzip.open(self.path, "rb") if gz else open(self.path, "rb")  # noqa: SIM115
         return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
 
-    def _csv_layout(self) -> tuple[str, list[str]]:
+    def _csv_layout(self) -> tuple[str, list[str], bool]:
         with self._open_text() as f:
             sample = []
             for line in f:
@@ -120,10 +120,9 @@ class ChunkReader:
         delimiter = "\t" if ".tsv" in suffixes or ".tab" in suffixes else \
             _sniff_delimiter(sample) or " "
         rows = list(csv.reader(sample[:2], delimiter=delimiter, skipinitialspace=True))
-        if not _looks_like_header(rows):
-            raise DataError(f"{self.path}: reading in chunks needs a header row with column "
-                            "names")
-        return delimiter, [c.strip() for c in rows[0]]
+        if _looks_like_header(rows):
+            return delimiter, [c.strip() for c in rows[0]], True
+        return delimiter, [f"x{j}" for j in range(len(rows[0]))], False
 
     def _csv_chunks(self) -> Iterator[Chunk]:
         idx = [self.header.index(c) for c in self.features]
@@ -132,7 +131,7 @@ class ChunkReader:
         with self._open_text() as f:
             numbered = _numbered_rows(csv.reader(f, delimiter=self.delimiter,
                                                  skipinitialspace=True), self.path)
-            header_seen = False
+            header_seen = not self.has_header
             rows: list[list[str]] = []
             lines: list[int] = []
             for line_no, row in numbered:
