@@ -16,14 +16,15 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from aekit.data.chunks import CHUNK_ROWS, Chunk, ChunkReader, ChunkWriter
+from aekit.data import chunks
+from aekit.data.chunks import Chunk, ChunkReader, ChunkWriter
 from aekit.errors import ConfigError
 
 __all__ = ["map_chunks", "write_chunks"]
 
 
 def map_chunks(fn: Callable[[np.ndarray], np.ndarray], source: str | Path, *,
-               features: Sequence[str] | None = None, rows: int = CHUNK_ROWS,
+               features: Sequence[str] | None = None, rows: int | None = None,
                progress: bool = False) -> np.ndarray:
     """``fn`` of every chunk of ``source``'s features, concatenated along the rows.
 
@@ -36,12 +37,12 @@ def map_chunks(fn: Callable[[np.ndarray], np.ndarray], source: str | Path, *,
         A CSV/TSV (with a header), Parquet or ``.npy`` file.
     features : sequence of str, optional
         The feature columns of a table (default: all).
-    rows : int
-        Rows per chunk.
+    rows : int, optional
+        Rows per chunk (default :data:`aekit.data.chunks.CHUNK_ROWS`).
     progress : bool
         Show a progress bar (rows).
     """
-    reader = ChunkReader(source, features=features, rows=rows)
+    reader = ChunkReader(source, features=features, rows=rows or chunks.CHUNK_ROWS)
     parts = []
     with tqdm(disable=not progress, unit="row", unit_scale=True, desc=Path(source).name) as bar:
         for chunk in reader:
@@ -53,14 +54,15 @@ def map_chunks(fn: Callable[[np.ndarray], np.ndarray], source: str | Path, *,
 def write_chunks(source: str | Path, out: str | Path,
                  compute: Callable[[Chunk], dict[str, Any]], out_columns: Sequence[str], *,
                  features: Sequence[str] | None = None, keep: Sequence[str] = (),
-                 rows: int = CHUNK_ROWS, progress: bool = False) -> int:
+                 rows: int | None = None, progress: bool = False) -> int:
     """Read ``source`` in chunks and write, for every row, the ``keep`` columns followed by
     ``compute(chunk)``'s ``out_columns`` to ``out`` (``.csv`` or ``.parquet``); returns the
     number of rows. ``out`` appears only once every chunk is written."""
     clash = [c for c in out_columns if c in keep]
     if clash:
         raise ConfigError(f"{source} already has column(s) {clash} that the output adds")
-    reader = ChunkReader(source, features=features, keep=keep, rows=rows)
+    reader = ChunkReader(source, features=features, keep=keep,
+                         rows=rows or chunks.CHUNK_ROWS)
     with ChunkWriter(out, [*keep, *out_columns]) as writer, tqdm(
             disable=not progress, unit="row", unit_scale=True,
             desc=Path(source).name) as bar:
