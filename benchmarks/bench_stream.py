@@ -117,6 +117,8 @@ def main() -> None:
     ap.add_argument("--small-rows", type=int, default=400_000)
     ap.add_argument("--batch", type=int, default=4096)
     ap.add_argument("--keep", action="store_true", help="keep the files")
+    ap.add_argument("--reuse", action="store_true",
+                    help="use files a --keep run left (same sizes) instead of writing them")
     ap.add_argument("--out", default=str(RESULTS / "stream.md"))
     ap.add_argument("--train", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--mode", default="mmap", help=argparse.SUPPRESS)
@@ -135,11 +137,13 @@ def main() -> None:
     machine = describe()
     try:
         t = time.perf_counter()
-        write_npy(small, args.small_rows, seed=1)
-        write_npy(big, int(args.gb * 1e9 / (DIM * 4)))
-        write_s = time.perf_counter() - t
-        print(f"wrote {big} ({big.stat().st_size / 1e9:.1f} GB) in {write_s:.0f} s",
-              flush=True)
+        for path, rows, seed in ((small, args.small_rows, 1),
+                                 (big, int(args.gb * 1e9 / (DIM * 4)), 0)):
+            if not (args.reuse and path.is_file()
+                    and path.stat().st_size == 128 + rows * DIM * 4):
+                write_npy(path, rows, seed)
+        print(f"{big}: {big.stat().st_size / 1e9:.1f} GB ready after "
+              f"{time.perf_counter() - t:.0f} s", flush=True)
         rows = [run_child(small, "memory", args.batch, 0, 2),
                 run_child(small, "mmap", args.batch, 0, 2),
                 run_child(small, "mmap", args.batch, 1, 2),

@@ -46,19 +46,26 @@ def test_memory_mapped_npy_and_torch_dataset_train_bitwise_as_data_in_memory(
     _same(in_memory, torch_ds)
 
 
-def test_memory_map_hands_read_pages_back(digits400, tmp_path, monkeypatch):
-    path = tmp_path / "x.npy"
-    np.save(path, digits400.x.numpy())
+def test_npy_rows_are_read_in_place_or_through_the_map_releasing_its_pages(tmp_path,
+                                                                          monkeypatch):
+    x = np.random.default_rng(0).random((300, 2, 3)).astype(np.float64)
+    np.save(tmp_path / "x.npy", x)
+    rows = np.array([299, 0, 17, 17, 150])
+    source = MemmapSource(tmp_path / "x.npy")
+    assert source.pread and source._fd is None  # opened at the first read
+    got, _ = source.take(rows)
+    assert got.dtype == torch.float32 and torch.equal(got, torch.from_numpy(x[rows]).float())
     released = []
-    monkeypatch.setattr(stream, "RELEASE_BYTES", 10_000)
-    source = MemmapSource(path)
-    source.take(np.arange(3))
-    real = source._map
-    monkeypatch.setattr(source, "_map", type("M", (), {
-        "madvise": lambda self, option: released.append(option)})())
-    source.take(np.arange(60))  # 60 x 64 x 4 bytes > 10 000
-    assert released and source._read == 0
-    real.close()
+
+    class Mapped:  # the map of np.load(mmap_mode="r"), recording madvise calls
+        _mmap = type("M", (), {"madvise": lambda self, option: released.append(option)})()
+
+        def __getitem__(self, index):
+            return x[index]
+
+    source.pread, source._array = False, Mapped()
+    monkeypatch.setattr(stream, "_mapped_bytes", lambda: stream.RELEASE_BYTES + 1)
+    assert torch.equal(source.take(rows)[0], got) and released
 
 
 def test_shards_and_parquet_visit_every_row_once_per_epoch_in_a_seeded_order(tmp_path):
