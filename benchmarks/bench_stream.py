@@ -160,8 +160,9 @@ def main() -> None:
         "jobs ran at the same time), so the examples/s are indicative.",
         f"Data: float32 rows of {DIM} values near an {MANIFOLD}-dimensional manifold; model: "
         f"MLP autoencoder {DIM}-{HIDDEN}-{MANIFOLD}, Gaussian likelihood, batch {args.batch}. Each "
-        "row is one training process; peak RSS is that process's "
-        "(`ru_maxrss`), the workers' column its DataLoader worker's.", "",
+        "row is one training process; peak RSS is that process's high-water "
+        "mark (`VmHWM`), the workers' column its DataLoader worker's (polled; it counts pages "
+        "shared with the training process too).", "",
         "| data | path | rows | file GB | epochs | workers | examples/s | "
         "peak RSS GB | worker peak RSS GB | final loss |",
         "|---|---|---|---|---|---|---|---|---|---|",

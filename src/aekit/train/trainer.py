@@ -84,26 +84,41 @@ class TrainResult:
 
 
 class _Meter:
-    """Running example-weighted means of loss terms, one stacked tensor per step (no syncs)."""
+    """Running example-weighted means of loss terms, one row per step (no syncs).
+
+    Rows are copied into preallocated blocks of ``BLOCK`` steps: a small tensor kept alive
+    per step, between the step's large temporaries, fragments the CPU heap so that it
+    cannot shrink (measured: +1.5 MB of resident memory per step with batches of 4 MB).
+    """
+
+    BLOCK = 1024
 
     def __init__(self) -> None:
         self.keys: list[str] = []
-        self.rows: list[torch.Tensor] = []
+        self.blocks: list[torch.Tensor] = []
         self.counts: list[int] = []
 
     def add(self, loss: Loss, group: str, prefix: bool, count: int) -> None:
         if not self.keys:
             self.keys = [f"{group}.{k}" if prefix else k for k in ("loss", *loss.terms)]
-        self.rows.append(torch.stack([t.float() for t in (loss.total, *loss.terms.values())]
-                                     ).detach())
+        row = torch.stack([t.float() for t in (loss.total, *loss.terms.values())]).detach()
+        i = len(self.counts) % self.BLOCK
+        if i == 0:
+            self.blocks.append(row.new_empty((self.BLOCK, len(row))))
+        self.blocks[-1][i] = row
         self.counts.append(count)
+
+    @property
+    def rows(self) -> torch.Tensor:
+        """One row per step: (loss, *terms)."""
+        return torch.cat(self.blocks)[:len(self.counts)]
 
     def first_nonfinite(self, start: int) -> tuple[int, float, list[str]] | None:
         """(row, total, non-finite term names) of the first row from ``start`` whose total
         is not finite (as the CPU path, which checks the total)."""
-        if start >= len(self.rows):
+        if start >= len(self.counts):
             return None
-        block = torch.stack(self.rows[start:])
+        block = self.rows[start:]
         bad_total = ~torch.isfinite(block[:, 0])
         if not bool(bad_total.any()):
             return None
@@ -114,11 +129,12 @@ class _Meter:
 
     def sums(self) -> tuple[torch.Tensor, float]:
         """Example-weighted sums of every term, and the number of examples."""
-        weights = torch.tensor(self.counts, dtype=torch.float32, device=self.rows[0].device)
-        return (torch.stack(self.rows).float() * weights[:, None]).sum(0), weights.sum()
+        rows = self.rows
+        weights = torch.tensor(self.counts, dtype=torch.float32, device=rows.device)
+        return (rows * weights[:, None]).sum(0), weights.sum()
 
     def means(self) -> dict[str, float]:
-        if not self.rows:
+        if not self.counts:
             return {}
         values, count = self.sums()
         return dict(zip(self.keys, (values / count).tolist()))
