@@ -349,5 +349,8 @@ class TimeSeriesAnomalyDetector(PyODContractMixin, BaseEstimator):
         det.scale_ = tensors["series.scale"].numpy()
         det.decision_scores_ = tensors["series.decision_scores"].numpy()
         det.threshold_ = float(info["threshold"])
+        if not np.isfinite(det.threshold_):
+            raise AekitError(f"{directory}: the series threshold is {det.threshold_}; the "
+                             "detector file is damaged")
         det.labels_ = (det.decision_scores_ > det.threshold_).astype(np.int64)
         return det

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from aekit.cli._common import data_option, label_column_option, load_source
+from aekit.cli._common import (
+    data_option,
+    force_option,
+    label_column_option,
+    load_source,
+    writable,
+)
 
 
 @click.command("reduce")
@@ -19,7 +25,8 @@ from aekit.cli._common import data_option, label_column_option, load_source
               help="PNG of the map; the codes go to the same name with .csv.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def command(data_source, label_column, model, dim, epochs, out, seed, quiet) -> None:
+@force_option
+def command(data_source, label_column, model, dim, epochs, out, seed, quiet, force) -> None:
     """Embed --data in DIM dimensions with an autoencoder and draw it beside PCA.
 
     \b
@@ -33,20 +40,22 @@ def command(data_source, label_column, model, dim, epochs, out, seed, quiet) -> 
     from aekit.apps.reduce import AutoencoderReducer
     from aekit.report.plots import latent_map
 
+    out = writable(out, data_source, suffixes=(".png",), force=force)
+    pca_path = out.with_name(out.stem + "_pca" + out.suffix)
+    csv_path = out.with_suffix(".csv")
+    writable(pca_path, data_source, force=force)
+    writable(csv_path, data_source, force=force)
     data = load_source(data_source, label_column)
     X = data.x.flatten(1).numpy().astype(np.float64)
     reducer = AutoencoderReducer(n_components=dim, model=model, epochs=epochs,
                                  random_state=seed, verbose=not quiet)
     codes = reducer.fit_transform(X)
     labels = None if data.y is None else data.y.numpy()
-    out = Path(out)
     latent_map(codes, out, labels=labels, class_names=data.class_names,
                title=f"{model} ({dim}-D) on {Path(data.name).name}")
-    pca_path = out.with_name(out.stem + "_pca" + out.suffix)
     latent_map(PCA(dim).fit_transform((X - X.mean(0)) / np.where(X.std(0) > 0, X.std(0), 1)),
                pca_path, labels=labels, class_names=data.class_names,
                title=f"PCA ({dim}-D) on {Path(data.name).name}")
-    csv_path = out.with_suffix(".csv")
     header = ",".join([f"ae{i}" for i in range(dim)] + (["label"] if labels is not None else []))
     table = codes if labels is None else np.column_stack([codes, labels])
     np.savetxt(csv_path, table, delimiter=",", header=header, comments="", fmt="%.6g")

@@ -8,7 +8,13 @@ import sys
 
 import click
 
-from aekit.cli._common import data_option, label_column_option, load_source, parse_settings
+from aekit.cli._common import (
+    data_option,
+    force_option,
+    label_column_option,
+    load_source,
+    parse_settings,
+)
 from aekit.train import TrainConfig
 
 
@@ -45,25 +51,27 @@ def print_summary(run) -> None:
 @click.option("--checkpoint-every", type=click.IntRange(min=0), default=1, show_default=True)
 @click.option("--grad-clip", type=click.FloatRange(min=0, min_open=True), default=None)
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
-              help="Any model setting, e.g. --set beta=4 --set hidden_dims=(512,256).")
+              help="Any model setting, e.g. --set beta=4 --set 'hidden_dims=(512,256)'.")
 @click.option("--pretrain-epochs", type=click.IntRange(min=0), default=0, show_default=True,
               help="Greedy layer-wise pretraining epochs per layer first (sdae).")
-@click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint.")
+@click.option("--resume", is_flag=True,
+              help="Continue the run in --out from its checkpoint, with its own model settings.")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32",
               show_default=True, help="Autocast precision (fp16 adds a gradient scaler).")
 @click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
               help="Training processes on this machine (runs torchrun; --batch-size stays "
                    "the global batch, split between them).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@force_option
 def command(model, data_source, label_column, out, latent_dim, epochs, batch_size, lr, seed,
             device, val_fraction, patience, checkpoint_every, grad_clip, settings,
-            pretrain_epochs, resume, precision, nproc, quiet) -> None:
+            pretrain_epochs, resume, precision, nproc, quiet, force) -> None:
     """Train MODEL (see `aekit models`) on --data and write a run folder.
 
     \b
     Examples:
       aekit train vae --data digits --epochs 50 --latent-dim 8
-      aekit train beta_vae --data images/ --set beta=4 --out runs/bvae
+      aekit train beta_vae --data images/ --set beta=4 --set 'hidden_dims=(512,256)'
       aekit train vae --data digits --out runs/vae --epochs 80 --resume
       aekit train sdae --data digits --pretrain-epochs 10 --epochs 20
       aekit train vae --data digits --nproc 2     (= torchrun --standalone
@@ -85,7 +93,8 @@ def command(model, data_source, label_column, out, latent_dim, epochs, batch_siz
                       checkpoint_every=checkpoint_every, grad_clip=grad_clip,
                       progress=not quiet, precision=precision)
     run = train_run(model, data, out or f"runs/{model}", model_settings=model_settings,
-                    train_config=cfg, resume=resume, pretrain_epochs=pretrain_epochs)
+                    train_config=cfg, resume=resume, pretrain_epochs=pretrain_epochs,
+                    overwrite=force, inputs=(data_source,))
     if main_process():
         print_summary(run)
 
