@@ -39,6 +39,8 @@ from torch import nn
 
 from aekit.apps.pyod_contract import PyODContractMixin
 from aekit.apps.retrieval import mean_knn_distance
+from aekit.apps.streaming import file_features, map_chunks
+from aekit.data.chunks import is_chunkable
 from aekit.data.validate import as_examples
 from aekit.errors import AekitError, ConfigError, DataError
 from aekit.latents import DiagonalGaussian
@@ -522,7 +524,11 @@ class AnomalyDetector(PyODContractMixin, BaseEstimator):
 
         Deterministic: no sampling is involved, so two calls give the same scores. A row
         whose score overflows (a value like 1e30) is a :class:`DataError` naming it.
+        ``X`` may be a CSV/TSV, Parquet or ``.npy`` file of any size: it is scored chunk
+        by chunk, never held in memory whole (:func:`aekit.apps.streaming.map_chunks`).
         """
+        if is_chunkable(X):
+            return map_chunks(self.decision_function, X, features=file_features(self))
         self._check_fitted()
         x = self._check_X(X, "X")
         z = (x - self.mean_) / self.scale_

@@ -21,6 +21,8 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from aekit.apps.base import TRAINING_CONSTRAINTS, AutoencoderEstimator, seed_from
 from aekit.apps.retrieval import exact_neighbors
+from aekit.apps.streaming import file_features, map_chunks
+from aekit.data.chunks import is_chunkable
 
 DEFAULT_EPOCHS = 100
 
@@ -164,13 +166,17 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features_in_)
+        X : array-like of shape (n_samples, n_features_in_), or a path
+            A CSV/TSV, Parquet or ``.npy`` file of any size is transformed chunk by
+            chunk, never held in memory whole (:func:`aekit.apps.streaming.map_chunks`).
 
         Returns
         -------
         ndarray of shape (n_samples, n_components), float64
         """
         check_is_fitted(self)
+        if is_chunkable(X):
+            return map_chunks(self.transform, X, features=file_features(self))
         return self._run(self.model_.embed, self._scale(self._check_X(X, reset=False)))
 
     def inverse_transform(self, X: Any) -> np.ndarray:

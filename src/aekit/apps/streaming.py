@@ -20,7 +20,14 @@ from aekit.data import chunks
 from aekit.data.chunks import Chunk, ChunkReader, ChunkWriter
 from aekit.errors import ConfigError
 
-__all__ = ["map_chunks", "write_chunks"]
+__all__ = ["file_features", "map_chunks", "write_chunks"]
+
+
+def file_features(estimator: Any) -> list[str] | None:
+    """The feature columns an estimator was fitted on, when it knows their names (a
+    table file's other columns are then not features); None: every column."""
+    names = getattr(estimator, "feature_names_in_", None)
+    return None if names is None else [str(n) for n in names]
 
 
 def map_chunks(fn: Callable[[np.ndarray], np.ndarray], source: str | Path, *,

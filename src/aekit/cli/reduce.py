@@ -13,6 +13,7 @@ from aekit.cli._common import (
     load_source,
     writable,
 )
+from aekit.errors import ConfigError
 
 
 @click.command("reduce")
@@ -24,15 +25,22 @@ from aekit.cli._common import (
 @click.option("--out", default="map.png", show_default=True,
               help="PNG of the map; the codes go to the same name with .csv.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--transform", "transform_source", default=None, metavar="FILE",
+              help="Also encode FILE (CSV/TSV, Parquet or .npy of any size, the columns of "
+                   "--data) chunk by chunk into --transform-out.")
+@click.option("--transform-out", default=None, metavar="OUT",
+              help="Codes of --transform (.csv or .parquet), written chunk by chunk.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @force_option
-def command(data_source, label_column, model, dim, epochs, out, seed, quiet, force) -> None:
+def command(data_source, label_column, model, dim, epochs, out, seed, transform_source,
+            transform_out, quiet, force) -> None:
     """Embed --data in DIM dimensions with an autoencoder and draw it beside PCA.
 
     \b
     Examples:
       aekit reduce --data digits --dim 2 --out digits_map.png
       aekit reduce --data table.csv --label-column class --model vae --dim 3
+      aekit reduce --data sample.csv --transform big.csv --transform-out codes.csv
     """
     import numpy as np
     from sklearn.decomposition import PCA
@@ -45,6 +53,12 @@ def command(data_source, label_column, model, dim, epochs, out, seed, quiet, for
     csv_path = out.with_suffix(".csv")
     writable(pca_path, data_source, force=force)
     writable(csv_path, data_source, force=force)
+    if (transform_source is None) != (transform_out is None):
+        raise ConfigError("--transform and --transform-out go together")
+    if transform_out is not None:
+        transform_out = writable(transform_out, data_source, transform_source,
+                                 option="--transform-out", suffixes=(".csv", ".parquet"),
+                                 force=force)
     data = load_source(data_source, label_column)
     X = data.x.flatten(1).numpy().astype(np.float64)
     reducer = AutoencoderReducer(n_components=dim, model=model, epochs=epochs,
@@ -60,3 +74,11 @@ def command(data_source, label_column, model, dim, epochs, out, seed, quiet, for
     table = codes if labels is None else np.column_stack([codes, labels])
     np.savetxt(csv_path, table, delimiter=",", header=header, comments="", fmt="%.6g")
     click.echo(f"wrote {out} (autoencoder), {pca_path} (PCA) and {csv_path} (codes)")
+    if transform_source is not None:
+        from aekit.apps.streaming import write_chunks
+
+        names = [f"ae{i}" for i in range(dim)]
+        n = write_chunks(transform_source, transform_out,
+                         lambda c: dict(zip(names, reducer.transform(c.x.reshape(
+                             len(c.x), -1)).T)), names, progress=not quiet)
+        click.echo(f"wrote {transform_out} (codes of {n} rows of {transform_source})")

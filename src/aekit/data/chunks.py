@@ -203,7 +203,7 @@ class ChunkReader:
             raise DataError(f"{self.path}: expected examples along the first axis, got "
                             f"shape {array.shape}")
         for start in range(0, len(array), self.rows):
-            x = np.asarray(array[start:start + self.rows], dtype=np.float32)
+            x = np.array(array[start:start + self.rows], dtype=np.float32)  # a copy
             bad = ~np.isfinite(x.reshape(len(x), -1)).all(1)
             if bad.any():
                 raise DataError(f"{self.path}: row {start + int(np.argmax(bad))} holds a NaN "
