@@ -8,6 +8,12 @@ Schedules are pure functions of the step, shuffling is a fixed function of (seed
 epoch), and the RNG state lives in the checkpoint, so a resumed run ends with exactly
 the weights of an uninterrupted one.
 
+Data larger than memory comes as a streamed source (:mod:`aekit.data.stream`), read a
+batch at a time in the same seeded order. Under ``torchrun`` every process runs this loop
+on its share of each global batch, each group's loss going through its own
+DistributedDataParallel (:mod:`aekit.train.distributed`); ``precision`` runs the loss
+under autocast (with a gradient scaler for fp16).
+
 Run folder written during ``fit`` (when ``run_dir`` is given)::
 
     train_config.json          the TrainConfig
