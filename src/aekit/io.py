@@ -34,6 +34,10 @@ def umask_mode() -> int:
     return 0o666 & ~mask
 
 
+# folders written by other libraries, by their config's "_class_name": "module:function"
+FOREIGN_LOADERS = {"AutoencoderKL": "aekit.models.sd_vae_weights:load_diffusers"}
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see the old or the new file, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -140,8 +144,20 @@ def check_finite(tensors: dict[str, Any], where: str) -> None:
                              "(NaN or inf); the file is damaged, retrain or restore it")
 
 
+def _foreign_class(config_path: Path) -> str | None:
+    """The ``_class_name`` of a config written by another library that aekit can load."""
+    try:
+        record = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None  # load() reports the problem
+    name = record.get("_class_name") if isinstance(record, dict) else None
+    return name if name in FOREIGN_LOADERS else None
+
+
 def load(directory: str | Path, device: str | None = None) -> Autoencoder:
-    """Load a model saved by :meth:`Autoencoder.save` (or a run folder), in eval mode.
+    """Load a model saved by :meth:`Autoencoder.save` (or a run folder), in eval mode;
+    a folder of another library named in :data:`FOREIGN_LOADERS` (a diffusers
+    ``AutoencoderKL``) goes to its loader, and its weights must be finite too.
 
     Checks, in order: the config is a model record the registry knows; the weights
     file's declared shapes match that config (before any memory is allocated); every
@@ -149,6 +165,14 @@ def load(directory: str | Path, device: str | None = None) -> Autoencoder:
     """
     directory = Path(directory)
     config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
+    foreign = _foreign_class(config_path)
+    if foreign is not None:
+        import importlib
+
+        module, _, function = FOREIGN_LOADERS[foreign].partition(":")
+        model = getattr(importlib.import_module(module), function)(directory, device=device)
+        check_finite(model.state_dict(), str(directory))
+        return model
     for p in (config_path, weights_path):
         if not p.is_file():
             raise AekitError(
