@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from aekit.cli._common import existing_run, refuse_overwrite
+from aekit.cli._common import existing_run, writable
 from aekit.errors import ConfigError
 
 PROPERTY_CHOICES = ("qed", "logp", "sa", "penalized_logp")
@@ -27,16 +27,6 @@ def command() -> None:
       aekit molecules evaluate mols.csv --reference test.csv.gz --train train.csv.gz
       aekit molecules optimize runs/mol --property qed
     """
-
-
-def _new_output(path: str, force: bool, *inputs: str) -> Path:
-    """An output file: never an input, never an existing file without --force."""
-    for source in inputs:
-        refuse_overwrite(source, Path(path))
-    out = Path(path)
-    if out.exists() and not force:
-        raise ConfigError(f"--out {out} exists; pass --force to replace it")
-    return out
 
 
 def _echo_read(f) -> None:
@@ -84,11 +74,7 @@ def train_command(data_source, out, epochs, max_minutes, tokenizer, latent_dim, 
     from aekit.data.molecules import read_smiles, write_smiles_csv
     from aekit.metrics import moses
 
-    refuse_overwrite(data_source, Path(out))
-    run = Path(out)
-    if run.exists() and (not run.is_dir() or any(run.iterdir())) and not force:
-        raise ConfigError(f"--out {run} exists and is not an empty folder; pass --force to "
-                          "train into it")
+    run = writable(out, data_source, folder=True, force=force)
     f = read_smiles(data_source, limit=limit)
     _echo_read(f)
     if len(f.smiles) < 20:
@@ -149,8 +135,8 @@ def sample_command(run, n, out, temperature, seed, device, force) -> None:
     from aekit.apps.molecules import MoleculeVAE
     from aekit.data.molecules import write_smiles_csv
 
-    out_path = _new_output(out, force, *(str(p) for p in Path(run).glob("*")))
-    est = MoleculeVAE.load(existing_run(run), device=device)
+    out_path = writable(out, existing_run(run), force=force)
+    est = MoleculeVAE.load(run, device=device)
     gen = est.sample(n, temperature=temperature, seed=seed)
     write_smiles_csv(out_path, gen)
     click.echo(f"wrote {len(gen)} molecules to {out_path}")
@@ -174,7 +160,7 @@ def evaluate_command(molecules, reference, reference_scaffolds, train_file, fcd_
     from aekit.metrics.moses import moses_metrics
 
     inputs = [p for p in (molecules, reference, reference_scaffolds, train_file) if p]
-    out_path = _new_output(out, force, *inputs) if out else None
+    out_path = writable(out, *inputs, force=force) if out else None
     gen = read_smiles(molecules, canonicalize=False, keep_invalid=True)
     click.echo(f"{molecules}: {len(gen.smiles)} molecules, {len(gen.skipped)} invalid")
     ref = read_smiles(reference)
@@ -213,9 +199,8 @@ def optimize_command(run, prop, data_source, limit, steps, starts, out, device, 
     from aekit.data.molecules import read_smiles
 
     run_dir = existing_run(run)
-    if out is not None and (Path(out).resolve() == run_dir.resolve()
-                            or Path(out).exists()):
-        raise ConfigError(f"--out {out} exists (or is the run folder): choose a new folder")
+    if out is not None:
+        writable(out, run_dir, folder=True)
     source = data_source or str(run_dir / HEAD_SAMPLE)
     f = read_smiles(source, limit=limit)
     _echo_read(f)

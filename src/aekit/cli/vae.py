@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from aekit.errors import ConfigError
+from aekit.cli._common import force_option, writable
 
 weights_option = click.option(
     "--weights", required=True, metavar="PATH",
@@ -20,22 +20,9 @@ dtype_option = click.option("--dtype", type=click.Choice(["float32", "float16", 
 tile_option = click.option("--tile", type=click.IntRange(min=0), default=512, show_default=True,
                            help="Code images larger than this many pixels per side in blended "
                                 "tiles (0: whole images).")
-force_option = click.option("--force", is_flag=True, help="Overwrite existing outputs.")
 scaled_option = click.option("--scaled/--unscaled", default=True, show_default=True,
                              help="Latents as a diffusion model sees them: "
                                   "scaling_factor * (z - shift_factor).")
-
-
-def _fresh(path: Path, force: bool, inputs: tuple[str, ...] = ()) -> Path:
-    """Refuse to write over an input, or over an existing output without --force."""
-    from aekit.cli._common import same_file
-
-    for i in inputs:
-        if same_file(i, path):
-            raise ConfigError(f"--out {path} is an input file; aekit never overwrites its input")
-    if path.exists() and not force and (path.is_file() or any(path.iterdir())):
-        raise ConfigError(f"--out {path} exists; pass --force to overwrite it")
-    return path
 
 
 @click.group("vae")
@@ -63,7 +50,7 @@ def roundtrip_command(images: tuple[str, ...], weights: str, out: str, device: s
     """Encode and decode IMAGES; print PSNR / SSIM per image and write a report."""
     from aekit.apps.sd_vae import load_vae, roundtrip
 
-    out_dir = _fresh(Path(out), force, images)
+    out_dir = writable(out, *images, folder=True, force=force)
     model = load_vae(weights, device, dtype, tile)
     rows = roundtrip(model, images, out_dir)
     for r in rows:
@@ -86,7 +73,7 @@ def encode_command(images: tuple[str, ...], weights: str, out: str, sample: bool
     """Encode IMAGES (all of one size) to one latents array (N, c, h, w)."""
     from aekit.apps.sd_vae import encode_images, load_vae, save_latents
 
-    path = _fresh(Path(out), force, images)
+    path = writable(out, *images, force=force)
     model = load_vae(weights, device, dtype, tile)
     z = encode_images(model, images, sample=sample, scaled=scaled)
     save_latents(z, path)
@@ -109,7 +96,7 @@ def decode_command(latents: str, weights: str, out: str, scaled: bool, device: s
 
     from aekit.apps.sd_vae import decode_file, load_vae
 
-    out_dir = _fresh(Path(out), force, (latents,))
+    out_dir = writable(out, latents, folder=True, force=force)
     model = load_vae(weights, device, dtype, tile)
     x = decode_file(model, latents, scaled=scaled)
     out_dir.mkdir(parents=True, exist_ok=True)
