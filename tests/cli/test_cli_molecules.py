@@ -55,7 +55,7 @@ def test_sample_then_evaluate(run, tmp_path):
     lines = mols.read_text().splitlines()
     assert lines[0] == "smiles" and len(lines) == 26
     again = invoke("molecules", "sample", run, "-n", 5, "--out", mols)
-    assert again.exit_code == 2 and "exists; pass --force" in again.output
+    assert again.exit_code == 2 and "already exists; pass --force" in again.output
     out = tmp_path / "m.json"
     result = invoke("molecules", "evaluate", mols, "--reference", FIXTURE, "--train", FIXTURE,
                     "--fcd-size", 4, "--out", out)
