@@ -148,7 +148,7 @@ def _foreign_class(config_path: Path) -> str | None:
     """The ``_class_name`` of a config written by another library that aekit can load."""
     try:
         record = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return None  # load() reports the problem
     name = record.get("_class_name") if isinstance(record, dict) else None
     return name if name in FOREIGN_LOADERS else None
