@@ -79,10 +79,11 @@ METHODS = [("PCA", fit_pca), ("t-SNE", fit_tsne), ("UMAP", fit_umap),
 
 def quality(args, lines):
     digits = load_digits()
-    sets = [("digits", digits.data.astype(np.float64), digits.target)]
+    sets = [("digits", digits.data.astype(np.float64), digits.target)] if args.digits else []
     for name in args.odds.split(","):
-        if name and (ODDS / f"{name}.mat").is_file():
-            d = load_data(ODDS / f"{name}.mat")
+        path = Path(args.odds_dir) / f"{name}.mat"
+        if name and path.is_file():
+            d = load_data(path)
             sets.append((name, standardise(d.x.numpy().astype(np.float64)),
                          d.y.numpy().astype(int)))
     lines += ["### Map quality at 2-D", "",
@@ -177,17 +178,24 @@ def main() -> None:
     parser.add_argument("--out", default=str(RESULTS / "reduce.md"))
     parser.add_argument("--parts", default="quality,heldout,scale")
     parser.add_argument("--odds", default=ODDS_SETS)
+    parser.add_argument("--odds-dir", default=str(ODDS))
+    parser.add_argument("--no-digits", dest="digits", action="store_false",
+                        help="Leave digits out of the quality part.")
     parser.add_argument("--eval-rows", type=int, default=5000)
     parser.add_argument("--tsne-max-rows", type=int, default=2000)
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--umap-max-rows", type=int, default=100_000)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--title", default="Dimensionality reduction: aekit vs PCA, t-SNE, "
+                        "UMAP (issue 17)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    lines = ["## Dimensionality reduction: aekit vs PCA, t-SNE, UMAP (issue 17)", "",
+    lines = [f"## {args.title}", "",
              f"Command: `nice python benchmarks/bench_reduce.py --parts {args.parts} "
-             f"--odds {args.odds} --sizes {args.sizes} --umap-max-rows "
-             f"{args.umap_max_rows} --threads {args.threads}`", "",
+             f"{'' if args.digits else '--no-digits '}--odds {args.odds} "
+             f"--odds-dir {args.odds_dir} --sizes {args.sizes} "
+             f"--umap-max-rows {args.umap_max_rows} "
+             f"--threads {args.threads} --out {args.out}`", "",
              "Every method with its defaults, seed 0; timings from a shared 2-core machine "
              f"(other jobs running), torch with {args.threads} thread(s).", ""]
     parts = {"quality": quality, "heldout": heldout, "scale": scale}

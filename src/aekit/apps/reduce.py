@@ -44,7 +44,8 @@ from aekit.rng import private_rng
 
 DEFAULT_EPOCHS = 100  # objective="reconstruction": passes over the rows
 DEFAULT_BATCH = {"reconstruction": 64, "umap": 512}  # rows / edges per optimiser step
-UMAP_STEPS = 3000  # objective="umap", epochs=None: about this many optimiser steps
+DEFAULT_LR = {"reconstruction": 1e-3, "umap": 1e-2}  # Adam's (initial) learning rate
+UMAP_STEPS = 5000  # objective="umap", epochs=None: about this many optimiser steps
 GRAPH_DEFAULTS = {"n_neighbors": 15, "min_dist": 0.1, "reconstruction_weight": 0.01,
                   "graph_rows": 50_000}
 
@@ -85,13 +86,14 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         ``objective="reconstruction"``: passes over the rows (None: 100).
         ``objective="umap"``: passes over the graph's edges, each pass drawing as many
         edges as the graph has, with probability proportional to their weights (None:
-        about 3000 optimiser steps, so the fitting time does not grow with the rows
+        about 5000 optimiser steps, so the fitting time does not grow with the rows
         beyond ``graph_rows``).
     batch_size : int or None, default=None
         Rows (reconstruction) or edges (umap) per optimiser step; None: 64 rows or 512
         edges.
-    learning_rate : float, default=1e-3
-        Adam's learning rate.
+    learning_rate : float or None, default=None
+        Adam's learning rate; None: 1e-3 (reconstruction) or 1e-2 (umap, falling
+        linearly to 0 over the steps, as UMAP's does).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows (with at least 10 rows) and stop after
         ``patience`` epochs without a lower held-out loss, keeping the best weights.
@@ -158,6 +160,7 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         **TRAINING_CONSTRAINTS,
         "epochs": [Interval(Integral, 1, None, closed="left"), None],
         "batch_size": [Interval(Integral, 2, None, closed="left"), None],
+        "learning_rate": [Interval(Real, 0, None, closed="neither"), None],
     }
     _saved_values: ClassVar[tuple[str, ...]] = (
         *AutoencoderEstimator._saved_values, "n_graph_edges_")
@@ -168,7 +171,7 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
                  reconstruction_weight: float = 0.01, graph_rows: int = 50_000,
                  model: str = "ae", hidden_dims: tuple[int, ...] | None = None,
                  epochs: int | None = None, batch_size: int | None = None,
-                 learning_rate: float = 1e-3,
+                 learning_rate: float | None = None,
                  early_stopping: bool = False, validation_fraction: float = 0.1,
                  patience: int = 10, scale: bool = True, model_params: dict | None = None,
                  device: str = "cpu", verbose: bool = False, random_state: Any = None) -> None:
@@ -224,7 +227,7 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         else:
             self.history_ = self._train_model(
                 model, Xs, epochs=self.epochs or DEFAULT_EPOCHS, batch_size=batch_size,
-                learning_rate=self.learning_rate, seed=seed,
+                learning_rate=self.learning_rate or DEFAULT_LR["reconstruction"], seed=seed,
                 validation_fraction=self.validation_fraction if self.early_stopping else None,
                 patience=self.patience, device=self.device, verbose=self.verbose)
         self.model_ = model
@@ -278,7 +281,8 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         per_epoch = max(1, math.ceil(n_edges / batch_size))
         epochs = self.epochs or max(1, round(UMAP_STEPS / per_epoch))
         model.to(device).float().train()
-        optimiser = torch.optim.Adam(model.parameters(), lr=float(self.learning_rate))
+        lr = float(self.learning_rate or DEFAULT_LR["umap"])
+        optimiser = torch.optim.Adam(model.parameters(), lr=lr)
         total_steps = epochs * per_epoch  # the learning rate falls linearly to 0, as in UMAP
         decay = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: 1 - s / total_steps)
         lam = float(self.reconstruction_weight)

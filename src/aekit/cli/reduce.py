@@ -39,7 +39,7 @@ def _rows(data) -> tuple:
               show_default=True, help="Keep neighbourhoods (umap) or only reconstruct.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
               help="Passes over the graph's edges (umap) or rows (reconstruction); "
-                   "default: about 3000 steps (umap), 100 passes (reconstruction).")
+                   "default: about 5000 steps (umap), 100 passes (reconstruction).")
 @click.option("--out", default="map.png", show_default=True,
               help="PNG of the map; the codes go to the same name with .csv.")
 @click.option("--save", "save_dir", default=None, metavar="DIR",
