@@ -8,6 +8,7 @@ scored by the same aekit metric code on the same test digits. Writes the leaderb
 (md, csv, html) to ``--out`` and its table to ``benchmarks/results/compare.md``.
 
     python benchmarks/bench_compare.py [--epochs 30] [--models vae,beta_vae,iwae,ae,wae]
+        [--binarize fixed]
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--k", type=int, default=1000, help="IWAE samples for the NLL column")
+    parser.add_argument("--binarize", choices=["none", "fixed"], default="fixed",
+                        help="fixed: binarise the digits once, so nll is a true likelihood")
     parser.add_argument("--out", default="runs/bench_compare")
     parser.add_argument("--results", default=str(RESULTS / "compare.md"))
     args = parser.parse_args()
@@ -42,7 +45,8 @@ def main() -> None:
     machine = describe()
     t0 = time.perf_counter()
     board = compare(models, data, epochs=args.epochs, batch_size=args.batch_size, k=args.k,
-                    peers=peers, out_dir=args.out, progress=print)
+                    peers=peers, out_dir=args.out, progress=print,
+                    binarize=None if args.binarize == "none" else args.binarize)
     seconds = time.perf_counter() - t0
     paths = write_leaderboard(board, args.out)
     table = paths["md"].read_text().split("\n", 2)[2].strip()  # drop the page title
@@ -50,10 +54,14 @@ def main() -> None:
         if missing else []
     if not peers:
         notes.append("pythae is not installed (`pip install 'aekit[bench]'`): aekit rows only.")
+    notes.append("train_s: wall-clock seconds on the machine above, which other jobs may "
+                 "share (its load average at the start is given); compare them within one "
+                 "run only.")
     text = "\n".join([
         "## Leaderboard on digits, aekit vs pythae (issue 4 benchmark)", "",
         f"Command: `python benchmarks/bench_compare.py --epochs {args.epochs} --models "
-        f"{args.models} --k {args.k}` ({seconds:.0f} s in all).", "",
+        f"{args.models} --k {args.k} --binarize {args.binarize}` ({seconds:.0f} s in all).",
+        "",
         f"Machine: {machine}.", "",
         table, "", *notes,
     ])

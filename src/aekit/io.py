@@ -16,13 +16,26 @@ from safetensors import SafetensorError
 from safetensors.torch import load_model as _load_weights
 from safetensors.torch import save_model as _save_weights
 
-from aekit.errors import AekitError
+from aekit.errors import AekitError, ConfigError
 
 if TYPE_CHECKING:
     from aekit.models.base import Autoencoder
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
+MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit on the JSON header
+
+
+def umask_mode() -> int:
+    """The mode a new file gets under the process umask (0o644 under umask 022):
+    temporary files are created 0600 and set to this before they are renamed."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+# folders written by other libraries, by their config's "_class_name": "module:function"
+FOREIGN_LOADERS = {"AutoencoderKL": "aekit.models.sd_vae_weights:load_diffusers"}
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -30,6 +43,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, umask_mode())
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -55,6 +69,7 @@ def save_model(model: Autoencoder, directory: str | Path) -> Path:
     os.close(fd)
     try:
         _save_weights(model, tmp)
+        os.chmod(tmp, umask_mode())
         os.replace(tmp, directory / WEIGHTS_FILE)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -63,41 +78,120 @@ def save_model(model: Autoencoder, directory: str | Path) -> Path:
     return directory
 
 
-def model_from_record(record: dict[str, Any], where: str = "config") -> Autoencoder:
-    """Rebuild an (untrained) model from :func:`model_record` output."""
+def model_from_record(record: Any, where: str = "config") -> Autoencoder:
+    """Rebuild an (untrained) model from :func:`model_record` output.
+
+    A record from an untrusted file is checked first: a JSON object with a model name
+    and a config object whose keys and value types the model knows.
+    """
+    from aekit.models.base import config_from_kwargs
     from aekit.models.registry import get_class
 
-    try:
-        name, config = record["model"], dict(record["config"])
-    except (KeyError, TypeError):
-        raise AekitError(
-            f"{where}: not an aekit model config (needs 'model' and 'config')") from None
+    name = record.get("model") if isinstance(record, dict) else None
+    config = record.get("config") if isinstance(record, dict) else None
+    if not isinstance(name, str) or not isinstance(config, dict):
+        raise ConfigError(f"{where}: not an aekit model config (needs a 'model' name and a "
+                          "'config' object)")
     cls = get_class(name)
-    return cls(cls.Config(**config))
+    try:
+        return cls(config_from_kwargs(cls.Config, dict(config), name))
+    except AekitError as e:
+        raise ConfigError(f"{where}: {e}") from None
+
+
+def weight_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """The tensor shapes a safetensors file declares, read from its header alone."""
+    try:
+        with open(path, "rb") as f:
+            size = int.from_bytes(f.read(8), "little")
+            if not 0 < size <= MAX_HEADER_BYTES:
+                raise ValueError(f"header size {size}")
+            header = json.loads(f.read(size))
+        return {k: tuple(int(d) for d in v["shape"]) for k, v in header.items()
+                if k != "__metadata__"}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
+        raise AekitError(f"{path}: not a safetensors file ({e})") from None
+
+
+def _check_shapes(record: dict[str, Any], weights_path: Path, where: str) -> None:
+    """Build the model on the meta device (no memory) and compare its tensor shapes with
+    the file's header, so a config that asks for a huge model fails before allocating."""
+    import torch
+
+    with torch.device("meta"):
+        skeleton = model_from_record(record, where)
+    expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    found = weight_shapes(weights_path)
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    wrong = [f"{k} {found[k]} (the config needs {expected[k]})" for k in sorted(expected)
+             if k in found and found[k] != expected[k]]
+    if missing or unexpected or wrong:
+        raise AekitError(
+            f"{weights_path}: weights do not match {where} "
+            f"(missing {missing[:5]}, unexpected {unexpected[:5]}, wrong shapes {wrong[:3]})")
+
+
+def check_finite(tensors: dict[str, Any], where: str) -> None:
+    """A clear error when a floating-point tensor holds NaN or infinity (a damaged file:
+    safetensors has no checksum, and such a model scores everything NaN)."""
+    import torch
+
+    for key, t in tensors.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            bad = int((~torch.isfinite(t)).sum())
+            raise AekitError(f"{where}: tensor {key!r} holds {bad} non-finite value(s) "
+                             "(NaN or inf); the file is damaged, retrain or restore it")
+
+
+def _foreign_class(config_path: Path) -> str | None:
+    """The ``_class_name`` of a config written by another library that aekit can load."""
+    try:
+        record = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None  # load() reports the problem
+    name = record.get("_class_name") if isinstance(record, dict) else None
+    return name if name in FOREIGN_LOADERS else None
 
 
 def load(directory: str | Path, device: str | None = None) -> Autoencoder:
-    """Load a model saved by :meth:`Autoencoder.save` (or a run folder), in eval mode."""
+    """Load a model saved by :meth:`Autoencoder.save` (or a run folder), in eval mode;
+    a folder of another library named in :data:`FOREIGN_LOADERS` (a diffusers
+    ``AutoencoderKL``) goes to its loader, and its weights must be finite too.
+
+    Checks, in order: the config is a model record the registry knows; the weights
+    file's declared shapes match that config (before any memory is allocated); every
+    weight is finite.
+    """
     directory = Path(directory)
     config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
+    foreign = _foreign_class(config_path)
+    if foreign is not None:
+        import importlib
+
+        module, _, function = FOREIGN_LOADERS[foreign].partition(":")
+        model = getattr(importlib.import_module(module), function)(directory, device=device)
+        check_finite(model.state_dict(), str(directory))
+        return model
     for p in (config_path, weights_path):
         if not p.is_file():
             raise AekitError(
                 f"{directory}: no {p.name} here; is this an aekit model or run folder?")
     try:
         record = json.loads(config_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
         raise AekitError(f"{config_path}: invalid JSON ({e})") from None
+    _check_shapes(record, weights_path, str(config_path))
     model = model_from_record(record, str(config_path))
     try:
-        missing, unexpected = _load_weights(model, weights_path, strict=False)
+        _load_weights(model, weights_path, strict=True)
     except (SafetensorError, RuntimeError, OSError) as e:
         raise AekitError(f"{weights_path}: cannot read weights ({e})") from None
-    if missing or unexpected:
-        raise AekitError(
-            f"{weights_path}: weights do not match the config "
-            f"(missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]})"
-        )
+    check_finite(model.state_dict(), str(weights_path))
     if device is not None:
-        model.to(device)
+        try:
+            model.to(device)
+        except (RuntimeError, AssertionError, ValueError) as e:
+            raise ConfigError(f"device {device!r} is not usable here ({str(e).strip()})") \
+                from None
     return model.eval()

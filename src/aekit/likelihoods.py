@@ -43,6 +43,16 @@ class Likelihood(nn.Module):
         """E[x | z], the reconstruction."""
         raise NotImplementedError
 
+    def variables(self, shape: Sequence[int]) -> int:
+        """How many random variables one example of ``shape`` holds (the D of bits/dim):
+        one per value here."""
+        return math.prod(int(s) for s in shape)
+
+    def normalised_on(self, x: torch.Tensor) -> bool:
+        """Whether ``nll(out, x)`` is a true ``-log p(x|z)`` for data ``x``: a normalised
+        probability (discrete data) or density (continuous data). True here."""
+        return True
+
 
 class BernoulliLikelihood(Likelihood):
     """Independent Bernoulli per value with ``out`` as logits.
@@ -64,6 +74,11 @@ class BernoulliLikelihood(Likelihood):
 
     def mean(self, out: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(out)
+
+    def normalised_on(self, x: torch.Tensor) -> bool:
+        """Only binary data: on grey values the cross-entropy is not a likelihood (its
+        sum over the values x can take is not 1)."""
+        return bool(((x == 0) | (x == 1)).all())
 
 
 class GaussianLikelihood(Likelihood):
@@ -132,6 +147,10 @@ class CategoricalLikelihood(Likelihood):
 
     def mean(self, out: torch.Tensor) -> torch.Tensor:
         return torch.softmax(out, dim=1)
+
+    def variables(self, shape: Sequence[int]) -> int:
+        """One variable per position: the class axis (axis 0 of ``shape``) is not data."""
+        return math.prod(int(s) for s in shape[1:])
 
 
 LIKELIHOODS = ("auto", "bernoulli", "gaussian", "gaussian_learned", "categorical")

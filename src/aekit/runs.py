@@ -24,6 +24,7 @@ from aekit.data.dataset import Dataset
 from aekit.errors import ConfigError
 from aekit.io import atomic_write_text
 from aekit.models import Autoencoder, create
+from aekit.outputs import RunLock, check_output
 from aekit.train import TrainConfig, Trainer, TrainResult
 
 RUN_README = """This is an aekit run folder.
@@ -39,6 +40,11 @@ Use it:
   aekit eval {folder} --data SOURCE
   python -c "import aekit; m = aekit.load('{folder}')"
 """
+
+
+# What a run writes into its folder: a new run (not --resume) refuses a folder holding any.
+RUN_FILES = ("config.json", "model.safetensors", "train_config.json", "data.json",
+             "metrics.jsonl", "checkpoints", "report.html", "plots", "README.txt")
 
 
 @dataclass
@@ -62,20 +68,70 @@ def train_run(
     resume: bool = False,
     report: bool = True,
     pretrain_epochs: int = 0,
+    overwrite: bool = False,
+    inputs: tuple[str | Path, ...] = (),
 ) -> Run:
     """Create ``model_name`` for ``data``, train it, and write the run folder + report.
 
     ``pretrain_epochs > 0`` first runs the model's greedy layer-wise pretraining
     (``model.pretrain``, e.g. the stacked denoising AE) for that many epochs per layer.
+    A new run (``resume=False``) refuses a folder that already holds a run's files unless
+    ``overwrite=True``, and never writes inside ``inputs`` (the data's files); while it
+    trains, the folder is locked (:class:`aekit.outputs.RunLock`), so a second training
+    into it fails at once.
     """
     folder = Path(folder)
+    with RunLock(check_output(folder, inputs=inputs, folder=True, force=True)):
+        if not resume:
+            check_output(folder, inputs=inputs, folder=True, owned=RUN_FILES, force=overwrite)
+        return _train_run(model_name, data, folder, model_settings, train_config, resume,
+                          report, pretrain_epochs)
+
+
+def _resumed_model(folder: Path, model_name: str, settings: dict[str, Any]) -> Autoencoder:
+    """The model a run was started with, rebuilt from its checkpoint's own record; the
+    settings given now may repeat the run's values but not change them."""
+    from aekit.io import model_from_record
+    from aekit.models.base import config_from_kwargs
+    from aekit.models.registry import get_class
+    from aekit.train.checkpoint import checkpoint_record, remove_stale_temps
+    from aekit.train.trainer import LAST_CHECKPOINT
+
+    path = folder / LAST_CHECKPOINT
+    if not path.is_file():
+        raise ConfigError(f"cannot resume: no checkpoint at {path}; start a new run "
+                          "without --resume")
+    remove_stale_temps(folder)
+    record = checkpoint_record(path)
+    if record.get("model") != model_name:
+        raise ConfigError(f"cannot resume {folder}: it trains {record.get('model')!r}, not "
+                          f"{model_name!r}")
+    model = model_from_record(record, str(path))
+    cls = get_class(model_name)
+    given = config_from_kwargs(cls.Config, {**model.config.to_dict(), **settings},
+                               model_name).to_dict()
+    changed = [f"{k} ({model.config.to_dict()[k]!r} in the run, {given[k]!r} now)"
+               for k in settings if given[k] != model.config.to_dict()[k]]
+    if changed:
+        raise ConfigError(f"cannot resume {folder} with changed model settings: "
+                          f"{'; '.join(changed)}; drop them to continue the run, or train "
+                          "into a new --out")
+    return model
+
+
+def _train_run(model_name: str, data: Dataset, folder: Path,
+               model_settings: dict[str, Any] | None, train_config: TrainConfig | None,
+               resume: bool, report: bool, pretrain_epochs: int) -> Run:
     cfg = train_config or TrainConfig()
     if cfg.val_fraction > 0 and len(data) >= 10:
         train, val = data.split(cfg.val_fraction, seed=cfg.seed)
     else:
         train, val = data, None
     torch.manual_seed(cfg.seed)
-    model = create(model_name, data=train, **(model_settings or {}))
+    if resume:
+        model = _resumed_model(folder, model_name, model_settings or {})
+    else:
+        model = create(model_name, data=train, **(model_settings or {}))
     folder.mkdir(parents=True, exist_ok=True)
     if pretrain_epochs and not resume:
         if not callable(getattr(model, "pretrain", None)):

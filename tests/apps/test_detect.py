@@ -224,3 +224,30 @@ def test_knn_mean_distance_equals_brute_force_and_skips_self():
     expected = d.topk(4, dim=1, largest=False).values.mean(1)
     got = mean_knn_distance(queries, refs, 4, exclude)
     torch.testing.assert_close(got.double(), expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name, settings", [
+    ("vae", {"free_bits": 2.0}),
+    ("beta_vae", {"capacity_max": 5.0, "capacity_steps": 10, "gamma": 10.0}),
+])
+def test_robust_loss_keeps_free_bits_and_the_capacity_objective(name, settings):
+    """The trimmed objective is the model's own loss on the kept rows: the free-bits floor
+    and |E KL - C| stay batch-level terms (not a mean of per-example |KL_i - C|)."""
+    torch.manual_seed(0)
+    model = aekit.create(name, input_shape=(4,), latent_dim=3, hidden_dims=(8,),
+                         likelihood="gaussian", **settings).train()
+    model.set_step(5)
+    x = torch.randn(12, 4)
+    x[0] += 50
+    wrapped = RobustLoss(model, 0.25)
+    torch.manual_seed(1)
+    got = wrapped.loss(x).total
+    torch.manual_seed(1)
+    with torch.no_grad():
+        per = model.loss(x).per_example
+    rows = torch.topk(per, 9, largest=False, sorted=False).indices
+    want = model.loss(x[rows]).total
+    assert 0 not in rows.tolist()
+    assert got.item() == pytest.approx(want.item(), rel=1e-6)
+    trimmed_mean = torch.sort(per).values[:9].mean()  # what the wrapper used to return
+    assert got.item() != pytest.approx(trimmed_mean.item(), rel=1e-3)

@@ -109,7 +109,7 @@ def test_series_labels_are_not_channels_and_columns_must_match(tmp_path):
 def test_outputs_and_inputs_that_cannot_work_are_refused_in_one_line(tmp_path):
     (tmp_path / "file").write_text("x")
     result = invoke("denoise", "fit", "--data", "digits", "--out", tmp_path / "file")
-    assert result.exit_code != 0 and "is a file; the denoiser is written as a folder" in \
+    assert result.exit_code != 0 and "is a file; this command writes a folder" in \
         result.output
     np.save(tmp_path / "a.npy", np.zeros((10, 3), np.float32))
     result = invoke("denoise", "fit", "--data", tmp_path / "a.npy", "--series", "--out",

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 
 import pytest
 import torch
@@ -99,15 +100,17 @@ def test_compare_writes_a_leaderboard(tmp_path):
     out = tmp_path / "board"
     res = invoke("compare", "--models", "vae,ae", "--data", "digits", "--epochs", 1,
                  "--hidden-dims", "32", "--latent-dim", 3, "--k", 5, "--peers", "none",
-                 "--out", out)
+                 "--binarize", "fixed", "--out", out)
     assert res.exit_code == 0, res.output
     rows = list(csv.DictReader((out / "leaderboard.csv").open()))
     assert [r["model"] for r in rows] == ["vae", "ae"]
     assert rows[0]["nll"] and rows[0]["FID-digits"] and rows[0]["active_units"]
+    assert float(rows[0]["bits_per_dim"]) * 64 * math.log(2) == pytest.approx(
+        float(rows[0]["nll"]), rel=1e-3)
     assert rows[1]["nll"] == "" and rows[1]["recon_mse"]
     assert float(rows[0]["train_s"]) > 0 and int(rows[0]["params"]) > 0
     md = (out / "leaderboard.md").read_text()
-    assert "| vae | aekit |" in md and "FID-digits" in md
+    assert "| vae | aekit |" in md and "FID-digits" in md and "binarised once" in md
     html = (out / "leaderboard.html").read_text()
     assert html.count("data:image/png;base64,") == 2  # samples (vae), reconstructions (ae)
 

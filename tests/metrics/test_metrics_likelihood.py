@@ -158,3 +158,14 @@ def test_likelihood_metrics_refuse_models_without_a_posterior(digits_flat):
     ae = aekit.create("ae", data=digits_flat, latent_dim=2, arch="mlp", hidden_dims=(8,))
     with pytest.raises(ConfigError, match="prior|posterior"):
         iwae_nll(ae, digits_flat.x[:4], k=2)
+
+
+def test_bits_per_dim_of_a_categorical_likelihood_counts_positions_not_classes():
+    """A (V, L) one-hot example holds L variables: the class axis is not data."""
+    model = aekit.create("vae", input_shape=(5, 7), likelihood="categorical", arch="mlp",
+                         hidden_dims=(8,), latent_dim=2)
+    nll = 7 * math.log(5.0)  # uniform over 5 classes at 7 positions
+    assert bits_per_dim(nll, (5, 7), model.likelihood) == pytest.approx(math.log2(5))
+    assert bits_per_dim(nll, (1, 8, 8), aekit.create(
+        "vae", input_shape=(1, 8, 8), likelihood="bernoulli").likelihood) == pytest.approx(
+        nll / (64 * math.log(2)))

@@ -56,3 +56,11 @@ def test_iwae_model_trains_on_the_bound(digits_flat):
     assert result.last("val")["loss"] < result.history[1]["loss"] + 50
     with pytest.raises(ConfigError, match="k must be"):
         aekit.create("iwae", data=digits_flat, k=0)
+
+
+@pytest.mark.parametrize("setting", [{"beta": 2.0}, {"free_bits": 0.1},
+                                     {"kl_warmup_steps": 100}])
+def test_iwae_refuses_the_kl_settings_its_bound_would_ignore(setting):
+    """-L_k has no separate KL term: beta, free bits and warm-up are refused, not ignored."""
+    with pytest.raises(ConfigError, match="no KL term"):
+        aekit.create("iwae", input_shape=(6,), likelihood="gaussian", **setting)

@@ -46,3 +46,8 @@ def test_trains_with_warmup_and_samples(digits_flat, tmp_path):
 def test_needs_two_layers():
     with pytest.raises(ConfigError, match="at least two"):
         aekit.create("ladder_vae", input_shape=(4,), latent_dims=(3,))
+
+
+def test_ladder_vae_refuses_free_bits_it_does_not_implement():
+    with pytest.raises(ConfigError, match="does not implement free_bits"):
+        aekit.create("ladder_vae", input_shape=(6,), likelihood="gaussian", free_bits=0.5)

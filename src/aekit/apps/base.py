@@ -110,21 +110,7 @@ def check_device(device: str) -> str:
     """
     from aekit.train.config import resolve_device
 
-    resolved = resolve_device(device)
-    try:
-        dev = torch.device(resolved)
-    except (RuntimeError, TypeError):
-        raise ConfigError(f"device={device!r} is not a torch device; use 'auto', 'cpu', "
-                          "'cuda', 'cuda:N' or 'mps'") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device={device!r}, but torch sees no CUDA GPU here")
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise ConfigError(f"device={device!r}, but torch sees {torch.cuda.device_count()} "
-                          "CUDA device(s)")
-    if dev.type == "mps" and not (getattr(torch.backends, "mps", None)
-                                  and torch.backends.mps.is_available()):
-        raise ConfigError(f"device={device!r}, but MPS is not available here")
-    return resolved
+    return resolve_device(device)
 
 
 def model_to_state(model: Autoencoder) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +37,12 @@ import torch
 from sklearn.base import BaseEstimator
 from torch import nn
 
+from aekit.apps.pyod_contract import PyODContractMixin
 from aekit.apps.retrieval import mean_knn_distance
 from aekit.data.validate import as_examples
 from aekit.errors import AekitError, ConfigError, DataError
 from aekit.latents import DiagonalGaussian
-from aekit.models.base import Autoencoder, Batch, Loss
+from aekit.models.base import Autoencoder, Batch, Loss, unpack
 from aekit.rng import private_rng
 
 SCORE_PARTS = ("reconstruction", "latent", "latent_gaussian", "elbo")
@@ -59,10 +60,11 @@ ARRAYS_FILE = "detector.safetensors"
 class RobustLoss(nn.Module):
     """Wrap any aekit model so training ignores the highest-loss fraction of each batch.
 
-    The wrapped objective is the mean of the ``1 - fraction`` smallest per-example
-    objectives (``Loss.per_example``) of the batch: a trimmed loss (the "least trimmed
-    squares" idea applied to autoencoders), so examples the model cannot explain, which
-    in unlabelled data are mostly the anomalies, do not pull the model toward them. The
+    The wrapped objective is the model's own loss on the ``1 - fraction`` of the batch
+    with the smallest per-example objectives (``Loss.per_example``): a trimmed loss (the
+    "least trimmed squares" idea applied to autoencoders), so examples the model cannot
+    explain, which in unlabelled data are mostly the anomalies, do not pull the model
+    toward them. The
     wrapper follows the training protocol (``parameter_groups``, ``group_loss``,
     ``set_step``), so :class:`aekit.Trainer` trains it unchanged; in eval mode, or for a
     loss without ``per_example``, the model's own loss passes through.
@@ -97,21 +99,30 @@ class RobustLoss(nn.Module):
         """Pass the global step on to the wrapped model."""
         self.model.set_step(step)
 
-    def _trim(self, loss: Loss) -> Loss:
-        per = loss.per_example
-        if not self.training or self.fraction == 0 or per is None or per.numel() < 2:
-            return loss
-        keep = max(1, per.numel() - int(per.numel() * self.fraction))
-        total = torch.topk(per, keep, largest=False, sorted=False).values.mean()
-        return Loss(total, loss.terms, per)
+    def _trim(self, loss_fn: Callable[[Batch], Loss], batch: Batch | torch.Tensor) -> Loss:
+        """Rank the batch by per-example objective (no gradient), then the model's own
+        loss on the kept examples: batch-level parts of the objective (the free-bits
+        floor, the capacity target |KL - C|) stay what the model defines."""
+        if not self.training or self.fraction == 0:
+            return loss_fn(batch)
+        x, y = unpack(batch)
+        keep = len(x) - int(len(x) * self.fraction)
+        if keep == len(x):
+            return loss_fn(batch)
+        with torch.no_grad():
+            per = loss_fn(batch).per_example
+        if per is None:
+            return loss_fn(batch)
+        rows = torch.topk(per, keep, largest=False, sorted=False).indices
+        return loss_fn((x[rows], None if y is None else y[rows]))
 
     def group_loss(self, group: str, batch: Batch | torch.Tensor) -> Loss:
-        """The wrapped model's loss for ``group``, trimmed."""
-        return self._trim(self.model.group_loss(group, batch))
+        """The wrapped model's loss for ``group`` on the kept examples."""
+        return self._trim(lambda b: self.model.group_loss(group, b), batch)
 
     def loss(self, batch: Batch | torch.Tensor) -> Loss:
-        """The wrapped model's loss, trimmed."""
-        return self._trim(self.model.loss(batch))
+        """The wrapped model's loss on the kept examples."""
+        return self._trim(self.model.loss, batch)
 
 
 def parse_score(score: str) -> tuple[str, ...]:
@@ -155,7 +166,7 @@ class _Member:
         self.refs: torch.Tensor | None = None  # whitened reference codes (latent k-NN)
 
 
-class AnomalyDetector(BaseEstimator):
+class AnomalyDetector(PyODContractMixin, BaseEstimator):
     """Autoencoder anomaly detector with the PyOD interface.
 
     PyOD's conventions, not scikit-learn's outlier ones: labels are 0 (inlier) / 1
@@ -509,44 +520,23 @@ class AnomalyDetector(BaseEstimator):
     def decision_function(self, X: Any) -> np.ndarray:
         """Anomaly scores of ``X``, shape ``(N,)``; higher is more anomalous.
 
-        Deterministic: no sampling is involved, so two calls give the same scores.
+        Deterministic: no sampling is involved, so two calls give the same scores. A row
+        whose score overflows (a value like 1e30) is a :class:`DataError` naming it.
         """
-        return self._decision(self._standardised(X))
-
-    def predict(self, X: Any, return_confidence: bool = False) -> np.ndarray:
-        """0/1 labels of ``X``: 1 where the score is above ``threshold_``."""
-        scores = self.decision_function(X)
-        labels = (scores > self.threshold_).astype(np.int64)
-        if return_confidence:
-            return labels, self._confidence(scores)
-        return labels
-
-    def _confidence(self, scores: np.ndarray) -> np.ndarray:
-        """Share of training scores the score sits on the same side of the threshold as."""
-        train = np.sort(self.decision_scores_)
-        below = np.searchsorted(train, scores, side="right") / len(train)
-        return np.where(scores > self.threshold_, below, 1 - below)
-
-    def predict_proba(self, X: Any, method: str = "linear") -> np.ndarray:
-        """Outlier probability, ``(N, 2)`` columns ``[inlier, outlier]`` (as in PyOD).
-
-        ``method="linear"`` scales scores by the training minimum and maximum (clipped to
-        [0, 1]); ``"unify"`` uses Kriegel et al.'s Gaussian scaling, ``erf((s - mean) /
-        (std * sqrt 2))`` clipped at 0.
-        """
-        scores = self.decision_function(X)
-        train = self.decision_scores_
-        if method == "linear":
-            lo, hi = float(train.min()), float(train.max())
-            p = np.clip((scores - lo) / (hi - lo if hi > lo else 1.0), 0, 1)
-        elif method == "unify":
-            from scipy.special import erf
-
-            sd = float(train.std()) or 1.0
-            p = np.clip(erf((scores - train.mean()) / (sd * math.sqrt(2))), 0, 1)
-        else:
-            raise ConfigError(f"method must be 'linear' or 'unify', got {method!r}")
-        return np.stack([1 - p, p], axis=1)
+        self._check_fitted()
+        x = self._check_X(X, "X")
+        z = (x - self.mean_) / self.scale_
+        scores = self._decision(z)
+        bad = np.flatnonzero(~np.isfinite(scores))
+        if len(bad):
+            row = int(bad[0])
+            cells = torch.nan_to_num(z[row].flatten().abs(), posinf=math.inf)
+            j = int(cells.argmax())
+            raise DataError(
+                f"row(s) {', '.join(str(int(r) + 1) for r in bad[:5])} cannot be scored: the "
+                f"anomaly score overflows (row {row + 1} holds {float(x[row].flatten()[j]):.3g}"
+                f" in column {j + 1}, far outside the training data's range); fix or drop them")
+        return scores
 
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
         """Fit on ``X`` and return ``labels_``."""
@@ -637,14 +627,30 @@ def _restore_detector(record: dict, tensors: dict, directory: Path, prefix: str 
     det.decision_scores_ = tensors[f"{prefix}decision_scores"].numpy()
     det.members_ = []
     for i, info in enumerate(record["members"]):
-        member = _Member(load_model(directory / info["folder"], device=device))
+        member = _Member(load_model(_member_folder(directory, info["folder"]), device=device))
         member.calib = {p: (float(v[0]), float(v[1])) for p, v in info["calib"].items()}
+        if not all(math.isfinite(v) for c in member.calib.values() for v in c):
+            raise AekitError(f"{directory / DETECTOR_FILE}: member {i}'s score calibration "
+                             "is not finite; the file is damaged")
         for key in ("code_mean", "whiten", "refs"):
             setattr(member, key, tensors.get(f"{prefix}member_{i}.{key}"))
         det.members_.append(member)
     det.threshold_ = float(record["threshold"])
+    if not math.isfinite(det.threshold_):
+        raise AekitError(f"{directory / DETECTOR_FILE}: the threshold is {det.threshold_}; "
+                         "the file is damaged (refit, or pass a --threshold)")
     det.labels_ = (det.decision_scores_ > det.threshold_).astype(np.int64)
     return det
+
+
+def _member_folder(directory: Path, name: Any) -> Path:
+    """``directory / name`` for a member folder named in detector.json: a plain folder
+    name inside the detector folder (a path elsewhere would load someone else's files)."""
+    if not isinstance(name, str) or not name or name in (".", "..") or \
+            Path(name).name != name or "\\" in name:
+        raise AekitError(f"{directory / DETECTOR_FILE}: member folder {name!r} is not a "
+                         "folder name inside the detector folder; refusing to load it")
+    return directory / name
 
 
 def save_detector(det: Any, directory: str | Path, *, kind: str,
@@ -686,8 +692,13 @@ def read_detector_folder(directory: str | Path) -> tuple[dict, dict]:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
         tensors = load_file(str(directory / ARRAYS_FILE))
-    except (json.JSONDecodeError, SafetensorError, OSError) as e:
+    except (json.JSONDecodeError, SafetensorError, OSError, UnicodeDecodeError) as e:
         raise AekitError(f"{directory}: unreadable detector folder ({e})") from None
+    if not isinstance(doc, dict):
+        raise AekitError(f"{path}: not a detector record (a JSON object)")
+    from aekit.io import check_finite
+
+    check_finite(tensors, str(directory / ARRAYS_FILE))
     return doc, tensors
 
 
@@ -696,10 +707,16 @@ def load_detector(directory: str | Path, device: str | None = None) -> Any:
     directory = Path(directory)
     doc, tensors = read_detector_folder(directory)
     kind = doc.get("kind")
-    if kind == "AnomalyDetector":
-        return _restore_detector(doc["detector"], tensors, directory, device=device)
-    if kind == "TimeSeriesAnomalyDetector":
-        from aekit.apps.timeseries import TimeSeriesAnomalyDetector
+    try:
+        if kind == "AnomalyDetector":
+            return _restore_detector(doc["detector"], tensors, directory, device=device)
+        if kind == "TimeSeriesAnomalyDetector":
+            from aekit.apps.timeseries import TimeSeriesAnomalyDetector
 
-        return TimeSeriesAnomalyDetector._from_folder(doc, tensors, directory, device)
+            return TimeSeriesAnomalyDetector._from_folder(doc, tensors, directory, device)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+        if isinstance(e, AekitError):
+            raise
+        raise AekitError(f"{directory / DETECTOR_FILE}: malformed detector record "
+                         f"({type(e).__name__}: {e})") from None
     raise AekitError(f"{directory}: unknown detector kind {kind!r}")

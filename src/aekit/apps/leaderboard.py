@@ -6,8 +6,15 @@ settings (``arch``, ``hidden_dims``, ``latent_dim``), and measures each on the t
 
 * ``recon_mse``: mean squared error of ``model.reconstruct`` (per value);
 * ``nll``: IWAE estimate of -log p(x) with ``k`` samples, nats (VAE family with a single
-  latent layer);
-* ``neg_elbo``: negative ELBO, nats (VAE family only);
+  latent layer), and ``bits_per_dim``: the same in bits per variable, ``nll / (D ln 2)``;
+* ``neg_elbo``: negative ELBO, nats (VAE family only).
+
+The likelihood columns are filled only where the model's likelihood is a normalised
+``-log p(x)`` of the test data (:meth:`aekit.likelihoods.Likelihood.normalised_on`): a
+Bernoulli decoder on grey levels is a cross-entropy, not a likelihood, so for such data
+``binarize="fixed"`` binarises every value once, ``x_b ~ Bernoulli(x)`` with the seed
+(the fixed stochastic binarisation of Salakhutdinov & Murray 2008), and every model
+trains and is scored on the binary data;
 * ``FID-<data>``: Frechet distance between the features of ``n`` samples and the test
   examples, features from one classifier trained on the training part (generative
   models; with Inception weights it is ``FID``);
@@ -50,7 +57,8 @@ from aekit.rng import private_rng
 
 __all__ = ["COLUMNS", "PYTHAE_MODELS", "Entry", "Leaderboard", "compare", "write_leaderboard"]
 
-COLUMNS = ("model", "library", "objective", "recon_mse", "nll", "neg_elbo", "fid",
+COLUMNS = ("model", "library", "objective", "recon_mse", "nll", "bits_per_dim", "neg_elbo",
+           "fid",
            "probe_acc", "active_units", "train_s", "params")
 PYTHAE_MODELS = {"ae": "AE", "vae": "VAE", "beta_vae": "BetaVAE", "iwae": "IWAE",
                  "wae": "WAE_MMD"}
@@ -118,7 +126,7 @@ def _evaluate(model: Any, train: Dataset, test: Dataset, *, k: int, extractor: A
               n_samples: int, image_path: Path, seed: int) -> tuple[dict[str, Any], Path]:
     """The leaderboard scores of one trained model (aekit or adapted peer)."""
     from aekit.metrics.collapse import activity
-    from aekit.metrics.likelihood import iwae_nll, negative_elbo
+    from aekit.metrics.likelihood import bits_per_dim, iwae_nll, negative_elbo
     from aekit.metrics.reconstruction import reconstructions
     from aekit.metrics.representation import linear_probe_accuracy
     from aekit.metrics.sample_quality import fid
@@ -131,9 +139,12 @@ def _evaluate(model: Any, train: Dataset, test: Dataset, *, k: int, extractor: A
     scores["recon_mse"] = float((x_hat - x).square().mean())
     vae = getattr(model, "prior", None) is not None and is_probabilistic(model, x, test.y)
     if vae:
-        if not hierarchical(model):  # the IWAE estimate needs a single latent layer
-            scores["nll"] = iwae_nll(model, test, k=k, seed=seed)
-        scores["neg_elbo"] = negative_elbo(model, test, seed=seed)
+        if model.likelihood.normalised_on(x):  # else not a likelihood: left empty
+            if not hierarchical(model):  # the IWAE estimate needs a single latent layer
+                scores["nll"] = iwae_nll(model, test, k=k, seed=seed)
+                scores["bits_per_dim"] = bits_per_dim(scores["nll"], x.shape[1:],
+                                                      model.likelihood)
+            scores["neg_elbo"] = negative_elbo(model, test, seed=seed)
         scores["active_units"] = int((activity(model, test) > 0.01).sum())
     images = x.ndim == 4 or math.isqrt(x[0].numel()) ** 2 == x[0].numel()
     if model.generative:
@@ -158,12 +169,27 @@ def _evaluate(model: Any, train: Dataset, test: Dataset, *, k: int, extractor: A
     return scores, image_path
 
 
+def binarized(data: Dataset, seed: int) -> Dataset:
+    """``data`` with every value replaced once by a draw ``x_b ~ Bernoulli(x)`` (fixed
+    stochastic binarisation, seeded); labels and names are kept."""
+    import dataclasses
+
+    x = data.x
+    if x.numel() and (float(x.min()) < 0 or float(x.max()) > 1):
+        raise DataError(f"{data.name}: binarisation needs values in [0, 1], got "
+                        f"[{float(x.min()):.3g}, {float(x.max()):.3g}]")
+    gen = torch.Generator().manual_seed(seed)
+    xb = torch.bernoulli(x.float(), generator=gen).to(x.dtype)
+    return dataclasses.replace(data, x=xb, meta={**data.meta, "binarized": "fixed"})
+
+
 def compare(models: Sequence[str], data: Dataset, *, epochs: int = 30, batch_size: int = 64,
             lr: float = 1e-3, latent_dim: int = 8, hidden_dims: Sequence[int] = (256, 128),
             arch: str = "mlp", test_fraction: float = 0.2, k: int = 100, seed: int = 0,
             model_settings: dict[str, dict[str, Any]] | None = None,
             peers: Sequence[str] = (), extractor: Any = None, out_dir: str | Path,
-            progress: Callable[[str], None] | None = None) -> Leaderboard:
+            progress: Callable[[str], None] | None = None,
+            binarize: str | None = None) -> Leaderboard:
     """Train each model with the same budget and score it on the same test split.
 
     Parameters
@@ -192,6 +218,9 @@ def compare(models: Sequence[str], data: Dataset, *, epochs: int = 30, batch_siz
         Where sample grids are written (and, by :func:`write_leaderboard`, the tables).
     progress : callable, optional
         Called with a short message per step.
+    binarize : {None, "fixed"}
+        ``"fixed"``: replace every value (in [0, 1]) once by ``x_b ~ Bernoulli(x)``
+        (seeded), so that Bernoulli likelihoods are true likelihoods of the data.
 
     Returns
     -------
@@ -211,6 +240,10 @@ def compare(models: Sequence[str], data: Dataset, *, epochs: int = 30, batch_siz
     say = progress or (lambda _m: None)
     out_dir = Path(out_dir)
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
+    if binarize not in (None, "fixed"):
+        raise ConfigError(f"binarize={binarize!r} is not one of None, 'fixed'")
+    if binarize == "fixed":
+        data = binarized(data, seed)
     train, test = data.split(test_fraction, seed=seed)
     fx = None
     if extractor is not None:
@@ -223,6 +256,7 @@ def compare(models: Sequence[str], data: Dataset, *, epochs: int = 30, batch_siz
                       progress=False, checkpoint_every=0)
     settings = {"data": data.name, "train": len(train), "test": len(test), "epochs": epochs,
                 "batch_size": batch_size, "lr": lr, "seed": seed, "k": k, **shared,
+                "binarize": binarize,
                 "torch_threads": torch.get_num_threads()}
     if isinstance(fx, DatasetClassifier):
         settings["fid_classifier_accuracy"] = fx.accuracy
@@ -425,8 +459,15 @@ def write_leaderboard(board: Leaderboard, out_dir: str | Path) -> dict[str, Path
     summary = (f"Data {s['data']}: {s['train']} training / {s['test']} test examples (seed "
                f"{s['seed']}). Every model: {s['epochs']} epochs, batch {s['batch_size']}, lr "
                f"{s['lr']:g}, arch {s['arch']}, hidden {tuple(s['hidden_dims'])}, latent "
-               f"{s['latent_dim']}. NLL: IWAE with K={s['k']} (nats); neg_elbo in nats; "
+               f"{s['latent_dim']}. nll: -log p(x) of a test example, IWAE estimate with "
+               f"K={s['k']}, in nats; bits_per_dim: nll / (D ln 2); neg_elbo in nats; "
                "recon_mse per value; train_s wall-clock seconds.")
+    if s.get("binarize") == "fixed":
+        summary += (" Data binarised once (every value x_b ~ Bernoulli(grey level), seed "
+                    f"{s['seed']}): models train and are scored on binary data, so the "
+                    "Bernoulli likelihoods are true likelihoods.")
+    summary += (" Likelihood columns are empty where the likelihood is not normalised on "
+                "the data (Bernoulli on grey levels) or does not apply.")
     if board.fid_name and board.fid_name != "FID":
         acc = s.get("fid_classifier_accuracy", float("nan"))
         summary += (f" {board.fid_name}: features of a classifier trained on the training "

@@ -41,6 +41,7 @@ from aekit.apps.parametric_umap import find_ab, fuzzy_knn_graph, umap_cross_entr
 from aekit.apps.retrieval import exact_neighbors
 from aekit.errors import ConfigError, TrainingError
 from aekit.rng import private_rng
+from aekit.train.config import epochs_cap
 
 DEFAULT_EPOCHS = 100  # objective="reconstruction": passes over the rows
 DEFAULT_BATCH = {"reconstruction": 64, "umap": 512}  # rows / edges per optimiser step
@@ -280,6 +281,7 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         n_edges = len(weights)
         per_epoch = max(1, math.ceil(n_edges / batch_size))
         epochs = self.epochs or max(1, round(UMAP_STEPS / per_epoch))
+        epochs = min(epochs, epochs_cap() or epochs)  # AEKIT_EPOCHS_CAP, as for the Trainer
         model.to(device).float().train()
         lr = float(self.learning_rate or DEFAULT_LR["umap"])
         optimiser = torch.optim.Adam(model.parameters(), lr=lr)

@@ -17,6 +17,7 @@ import torch
 from sklearn.base import BaseEstimator
 
 from aekit.apps.detect import SCORE_CHUNK, AnomalyDetector
+from aekit.apps.pyod_contract import PyODContractMixin
 from aekit.errors import AekitError, ConfigError, DataError
 
 
@@ -116,7 +117,7 @@ def _as_series_list(X: Any, name: str) -> tuple[list[np.ndarray], bool]:
     return out, single
 
 
-class TimeSeriesAnomalyDetector(BaseEstimator):
+class TimeSeriesAnomalyDetector(PyODContractMixin, BaseEstimator):
     """Per-time-step anomaly scores for multichannel series of any length.
 
     The series is standardised per channel with the training statistics, cut into
@@ -301,13 +302,6 @@ class TimeSeriesAnomalyDetector(BaseEstimator):
         out = [self._score_one(s, per_channel=True) for s in series]
         return out[0] if single else out
 
-    def predict(self, X: Any) -> np.ndarray | list[np.ndarray]:
-        """Per-time-step 0/1 labels: 1 where the score is above ``threshold_``."""
-        scores = self.decision_function(X)
-        if isinstance(scores, list):
-            return [(s > self.threshold_).astype(np.int64) for s in scores]
-        return (scores > self.threshold_).astype(np.int64)
-
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
         """Fit on ``X`` and return ``labels_``."""
         return self.fit(X).labels_
@@ -355,5 +349,8 @@ class TimeSeriesAnomalyDetector(BaseEstimator):
         det.scale_ = tensors["series.scale"].numpy()
         det.decision_scores_ = tensors["series.decision_scores"].numpy()
         det.threshold_ = float(info["threshold"])
+        if not np.isfinite(det.threshold_):
+            raise AekitError(f"{directory}: the series threshold is {det.threshold_}; the "
+                             "detector file is damaged")
         det.labels_ = (det.decision_scores_ > det.threshold_).astype(np.int64)
         return det

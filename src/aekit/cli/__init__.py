@@ -30,6 +30,10 @@ class _Main(click.Group):
         except FileNotFoundError as e:
             click.echo(f"error: no such file or directory: {e.filename or e}", err=True)
             sys.exit(2)
+        except OSError as e:  # permission denied, disk full, read-only file system ...
+            where = f": {e.filename}" if e.filename else ""
+            click.echo(f"error: {e.strerror or e}{where}", err=True)
+            sys.exit(2)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)

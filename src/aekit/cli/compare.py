@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from aekit.cli._common import data_option, label_column_option, load_source, parse_settings
+from aekit.cli._common import (
+    data_option,
+    force_option,
+    label_column_option,
+    load_source,
+    parse_settings,
+    writable,
+)
 from aekit.errors import ConfigError
 
 
@@ -56,10 +63,16 @@ def per_model_settings(pairs: tuple[str, ...]) -> dict[str, dict]:
               help="Also train pythae's versions of shared models: auto = when installed.")
 @click.option("--inception-weights", type=click.Path(dir_okay=False), default=None,
               help="pytorch-fid's Inception weights: report FID instead of FID-<data>.")
+@click.option("--binarize", type=click.Choice(["none", "fixed"]), default="none",
+              show_default=True,
+              help="fixed: binarise data in [0, 1] once (x ~ Bernoulli(x), seeded), so "
+                   "Bernoulli likelihoods are true likelihoods (the nll column needs it for "
+                   "grey levels).")
 @click.option("--out", default="runs/compare", show_default=True, help="Output folder.")
+@force_option
 def command(model_list, data_source, label_column, epochs, batch_size, lr, latent_dim,
             hidden_dims, arch, test_fraction, k, seed, settings, peers, inception_weights,
-            out) -> None:
+            binarize, out, force) -> None:
     """Train every model in --models on --data with the same budget; write a leaderboard.
 
     Writes leaderboard.md, leaderboard.csv and leaderboard.html (with sample grids) to
@@ -80,6 +93,7 @@ def command(model_list, data_source, label_column, epochs, batch_size, lr, laten
     except ValueError:
         raise ConfigError(f"--hidden-dims expects integers separated by commas, got "
                           f"{hidden_dims!r}") from None
+    writable(out, data_source, folder=True, force=force)
     names = parse_models(model_list)
     extra = per_model_settings(settings)
     unknown = sorted(set(extra) - set(names))
@@ -101,7 +115,8 @@ def command(model_list, data_source, label_column, epochs, batch_size, lr, laten
                     latent_dim=latent_dim, hidden_dims=dims, arch=arch,
                     test_fraction=test_fraction, k=k, seed=seed, model_settings=extra,
                     peers=use_peers, extractor=extractor, out_dir=out,
-                    progress=lambda m: click.echo(m))
+                    progress=lambda m: click.echo(m),
+                    binarize=None if binarize == "none" else binarize)
     paths = write_leaderboard(board, out)
     click.echo("")
     click.echo(paths["md"].read_text(encoding="utf-8"))

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from aekit.cli._common import data_option, load_source, refuse_overwrite
+from aekit.cli._common import data_option, force_option, load_source, writable
 from aekit.data.corruptions import CORRUPTIONS
 from aekit.errors import ConfigError
 
@@ -50,8 +50,9 @@ def command() -> None:
 @click.option("--window", type=click.IntRange(min=2), default=None,
               help="Window length (with --series) [default: 64].")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@force_option
 def fit_command(data_source, out, noise, level, test_fraction, epochs, device, seed, series,
-                window, quiet) -> None:
+                window, quiet, force) -> None:
     """Train on the clean --data (minus a held-out part) and report on the held-out part.
 
     Writes the denoiser (an aekit model folder plus denoiser.json), metrics.json (PSNR and
@@ -68,9 +69,7 @@ def fit_command(data_source, out, noise, level, test_fraction, epochs, device, s
     from aekit.apps.denoise import Denoiser
     from aekit.metrics import psnr, ssim
 
-    refuse_overwrite(data_source, Path(out))
-    if Path(out).exists() and not Path(out).is_dir():
-        raise ConfigError(f"--out {out} is a file; the denoiser is written as a folder")
+    writable(out, data_source, folder=True, force=force)
     if series:
         _fit_series(data_source, out, noise, level, test_fraction, epochs, device, seed,
                     window or 64, quiet)
@@ -179,7 +178,8 @@ def _report(out: Path, clean: np.ndarray, noisy: np.ndarray, restored: np.ndarra
 @click.option("--out", required=True,
               help="Where to write the denoised data: .npy, or .csv for a series CSV.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, auto, ...")
-def apply_command(denoiser, data_source, out, device) -> None:
+@force_option
+def apply_command(denoiser, data_source, out, device, force) -> None:
     """Denoise --data with a denoiser written by `aekit denoise fit`.
 
     Examples (images or vectors) are written as .npy; a series denoiser reads a series
@@ -192,9 +192,7 @@ def apply_command(denoiser, data_source, out, device) -> None:
     """
     from aekit.apps.denoise import SignalDenoiser, load_denoiser
 
-    refuse_overwrite(data_source, Path(out))
-    if Path(out).is_dir():
-        raise ConfigError(f"--out {out} is a folder; give a file name")
+    writable(out, data_source, denoiser, suffixes=(".npy", ".csv"), force=force)
     den = load_denoiser(denoiser, device=device)
     if isinstance(den, SignalDenoiser):
         from aekit.data.series import Series, read_series_csv, write_series_csv

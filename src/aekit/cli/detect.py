@@ -10,7 +10,7 @@ from typing import Any
 import click
 import numpy as np
 
-from aekit.cli._common import parse_settings, refuse_overwrite, same_file
+from aekit.cli._common import force_option, parse_settings, writable
 from aekit.errors import ConfigError, DataError
 
 TABLE_SUFFIXES = {".csv", ".tsv", ".txt", ".tab", ".gz"}
@@ -171,8 +171,10 @@ def command() -> None:
 @click.option("--arch", type=click.Choice(["seq", "gru"]), default="seq", show_default=True,
               help="Sequence network (with --series).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@force_option
 def fit_command(data_source, out, label_column, id_columns, model, score, contamination,
-                n_estimators, epochs, seed, settings, series, window, arch, quiet) -> None:
+                n_estimators, epochs, seed, settings, series, window, arch, quiet,
+                force) -> None:
     """Fit a detector on --data (unlabelled; it may contain anomalies) into --out.
 
     \b
@@ -183,8 +185,7 @@ def fit_command(data_source, out, label_column, id_columns, model, score, contam
     """
     from aekit.apps.detect import AnomalyDetector, save_detector
 
-    if Path(out).exists() and same_file(data_source, out):
-        raise ConfigError(f"--out {out} is the input file")
+    writable(out, data_source, folder=True, force=force)
     models = tuple(m.strip() for m in model.split(",") if m.strip())
     common = dict(model=models[0] if len(models) == 1 else models, n_estimators=n_estimators,
                   epochs=epochs, random_state=seed, verbose=not quiet,
@@ -282,8 +283,9 @@ def _print_metrics(labels: np.ndarray, scores: np.ndarray, what: str) -> dict[st
               help="HTML report path [default: report.html next to --out].")
 @click.option("--show", type=click.IntRange(min=0), default=10, show_default=True,
               help="Most anomalous rows to print.")
+@force_option
 def score_command(detector_dir, data_source, out, label_column, top, threshold, report_path,
-                  show) -> None:
+                  show, force) -> None:
     """Score --data with a fitted detector; write --out (input rows, in order, plus
     anomaly_score, anomaly_label and the top contributing columns) and a report.
 
@@ -294,11 +296,9 @@ def score_command(detector_dir, data_source, out, label_column, top, threshold, 
     """
     from aekit.apps.detect import load_detector, read_detector_folder
 
-    out_path = Path(out)
-    report = Path(report_path) if report_path else out_path.parent / "report.html"
-    refuse_overwrite(data_source, out_path, report)
-    if out_path.suffix.lower() in (".html", ".json") or out_path.is_dir():
-        raise ConfigError(f"--out {out}: expected a .csv file path")
+    out_path = writable(out, data_source, detector_dir, suffixes=(".csv",), force=force)
+    report = writable(report_path or out_path.parent / "report.html", data_source,
+                      detector_dir, option="--report", suffixes=(".html",), force=force)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     doc, _ = read_detector_folder(detector_dir)
     meta = doc.get("data", {})

@@ -5,7 +5,14 @@ from __future__ import annotations
 import click
 import torch
 
-from aekit.cli._common import data_option, existing_run, label_column_option, load_source
+from aekit.cli._common import (
+    data_option,
+    existing_run,
+    force_option,
+    label_column_option,
+    load_source,
+    writable,
+)
 from aekit.errors import ConfigError
 
 
@@ -35,7 +42,8 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 @click.option("--to", "j", type=click.IntRange(min=0), required=True, help="Second example.")
 @click.option("--steps", type=click.IntRange(min=2, max=64), default=10, show_default=True)
 @click.option("--out", default="interpolation.png", show_default=True)
-def command(run_dir, data_source, label_column, i, j, steps, out) -> None:
+@force_option
+def command(run_dir, data_source, label_column, i, j, steps, out, force) -> None:
     """Decode codes between examples I and J of --data (top row linear, bottom spherical).
 
     \b
@@ -45,8 +53,13 @@ def command(run_dir, data_source, label_column, i, j, steps, out) -> None:
     import aekit
     from aekit.report.plots import image_grid
 
+    writable(out, run_dir, data_source, suffixes=(".png",), force=force)
     model = aekit.load(existing_run(run_dir))
     data = load_source(data_source, label_column)
+    if data.sample_shape != tuple(model.config.input_shape):
+        raise ConfigError(f"{model.name} in {run_dir} expects examples of shape "
+                          f"{tuple(model.config.input_shape)}, but {data.name} has "
+                          f"{data.sample_shape}")
     for idx, flag in ((i, "--from"), (j, "--to")):
         if idx >= len(data):
             raise ConfigError(f"{flag} {idx} is out of range: {data.name} has {len(data)} "

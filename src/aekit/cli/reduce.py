@@ -7,7 +7,13 @@ from pathlib import Path
 
 import click
 
-from aekit.cli._common import data_option, label_column_option, load_source, refuse_overwrite
+from aekit.cli._common import (
+    data_option,
+    force_option,
+    label_column_option,
+    load_source,
+    writable,
+)
 
 
 def _write_codes(path: Path, codes, labels) -> None:
@@ -46,9 +52,10 @@ def _rows(data) -> tuple:
               help="Folder for the fitted reducer (default: the --out name with _reducer).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@force_option
 @click.pass_context
 def command(ctx, data_source, label_column, model, dim, objective, epochs, out, save_dir,
-            seed, quiet) -> None:
+            seed, quiet, force) -> None:
     """Embed --data in DIM dimensions with an autoencoder, draw it beside PCA, and save
     the fitted reducer so that `aekit reduce apply` can map new files.
 
@@ -68,11 +75,11 @@ def command(ctx, data_source, label_column, model, dim, objective, epochs, out, 
     from aekit.apps.reduce import AutoencoderReducer
     from aekit.report.plots import latent_map
 
-    out = Path(out)
-    save_dir = Path(save_dir) if save_dir else out.with_name(out.stem + "_reducer")
-    csv_path = out.with_suffix(".csv")
-    pca_path = out.with_name(out.stem + "_pca" + out.suffix)
-    refuse_overwrite(data_source, out, csv_path, pca_path)
+    out = writable(out, data_source, suffixes=(".png",), force=force)
+    pca_path = writable(out.with_name(out.stem + "_pca" + out.suffix), data_source, force=force)
+    csv_path = writable(out.with_suffix(".csv"), data_source, force=force)
+    save_dir = writable(save_dir or out.with_name(out.stem + "_reducer"), data_source,
+                        option="--save", folder=True, force=force)
     data = load_source(data_source, label_column)
     X, labels = _rows(data)
     reducer = AutoencoderReducer(n_components=dim, objective=objective, model=model,
@@ -98,7 +105,8 @@ def command(ctx, data_source, label_column, model, dim, objective, epochs, out, 
 @click.option("--out", required=True, help="CSV of the codes (ae0, ae1, ...[, label]).")
 @click.option("--plot", default=None, metavar="PNG",
               help="Also draw the new rows' map (coloured by --label-column, if any).")
-def apply(reducer_dir, data_source, label_column, out, plot) -> None:
+@force_option
+def apply(reducer_dir, data_source, label_column, out, plot, force) -> None:
     """Map the rows of --data with a saved reducer (its encoder; nothing is re-fitted).
 
     \b
@@ -109,8 +117,10 @@ def apply(reducer_dir, data_source, label_column, out, plot) -> None:
     from aekit.errors import DataError
     from aekit.report.plots import latent_map
 
-    outputs = [Path(out)] + ([Path(plot)] if plot else [])
-    refuse_overwrite(data_source, *outputs)
+    out = writable(out, data_source, reducer_dir, suffixes=(".csv",), force=force)
+    if plot:
+        plot = writable(plot, data_source, reducer_dir, option="--plot", suffixes=(".png",),
+                        force=force)
     reducer = AutoencoderReducer.load(reducer_dir)
     data = load_source(data_source, label_column)
     X, labels = _rows(data)
@@ -118,7 +128,7 @@ def apply(reducer_dir, data_source, label_column, out, plot) -> None:
         raise DataError(f"{data_source}: rows have {X.shape[1]} values, but the reducer in "
                         f"{reducer_dir} was fitted on {reducer.n_features_in_}")
     codes = reducer.transform(X)
-    _write_codes(Path(out), codes, labels)
+    _write_codes(out, codes, labels)
     if plot:
         latent_map(codes, plot, labels=labels, class_names=data.class_names,
                    title=f"{Path(data.name).name} through {Path(reducer_dir).name}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 import torch
 
-from aekit.cli._common import existing_run
+from aekit.cli._common import existing_run, force_option, writable
 from aekit.errors import ConfigError
 
 
@@ -15,7 +15,9 @@ from aekit.errors import ConfigError
 @click.option("--out", default="samples.png", show_default=True, help="PNG file to write.")
 @click.option("--label", type=int, default=None, help="Class to generate (conditional models).")
 @click.option("--seed", type=int, default=0, show_default=True)
-def command(run_dir: str, n: int, out: str, label: int | None, seed: int) -> None:
+@force_option
+def command(run_dir: str, n: int, out: str, label: int | None, seed: int,
+            force: bool) -> None:
     """Draw N samples from the model in RUN_DIR and save them as a grid.
 
     \b
@@ -26,6 +28,7 @@ def command(run_dir: str, n: int, out: str, label: int | None, seed: int) -> Non
     import aekit
     from aekit.report.plots import image_grid
 
+    writable(out, run_dir, suffixes=(".png",), force=force)
     model = aekit.load(existing_run(run_dir))
     if not model.generative:
         raise ConfigError(f"{run_dir}: model {model.name!r} is not generative (no prior to "

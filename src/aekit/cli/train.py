@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import click
 
-from aekit.cli._common import data_option, label_column_option, load_source, parse_settings
+from aekit.cli._common import (
+    data_option,
+    force_option,
+    label_column_option,
+    load_source,
+    parse_settings,
+)
 from aekit.train import TrainConfig
 
 
@@ -41,20 +47,22 @@ def print_summary(run) -> None:
 @click.option("--checkpoint-every", type=click.IntRange(min=0), default=1, show_default=True)
 @click.option("--grad-clip", type=click.FloatRange(min=0, min_open=True), default=None)
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
-              help="Any model setting, e.g. --set beta=4 --set hidden_dims=(512,256).")
+              help="Any model setting, e.g. --set beta=4 --set 'hidden_dims=(512,256)'.")
 @click.option("--pretrain-epochs", type=click.IntRange(min=0), default=0, show_default=True,
               help="Greedy layer-wise pretraining epochs per layer first (sdae).")
-@click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint.")
+@click.option("--resume", is_flag=True,
+              help="Continue the run in --out from its checkpoint, with its own model settings.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@force_option
 def command(model, data_source, label_column, out, latent_dim, epochs, batch_size, lr, seed,
             device, val_fraction, patience, checkpoint_every, grad_clip, settings,
-            pretrain_epochs, resume, quiet) -> None:
+            pretrain_epochs, resume, quiet, force) -> None:
     """Train MODEL (see `aekit models`) on --data and write a run folder.
 
     \b
     Examples:
       aekit train vae --data digits --epochs 50 --latent-dim 8
-      aekit train beta_vae --data images/ --set beta=4 --out runs/bvae
+      aekit train beta_vae --data images/ --set beta=4 --set 'hidden_dims=(512,256)'
       aekit train vae --data digits --out runs/vae --epochs 80 --resume
       aekit train sdae --data digits --pretrain-epochs 10 --epochs 20
     """
@@ -71,5 +79,6 @@ def command(model, data_source, label_column, out, latent_dim, epochs, batch_siz
                       checkpoint_every=checkpoint_every, grad_clip=grad_clip,
                       progress=not quiet)
     run = train_run(model, data, out or f"runs/{model}", model_settings=model_settings,
-                    train_config=cfg, resume=resume, pretrain_epochs=pretrain_epochs)
+                    train_config=cfg, resume=resume, pretrain_epochs=pretrain_epochs,
+                    overwrite=force, inputs=(data_source,))
     print_summary(run)

@@ -198,8 +198,8 @@ def load_image_folder(
                 (w0, h0), (w1, h1) = first[1], dims
                 raise DataError(
                     f"images differ in size: {first[0]} is {w0}x{h0} but {f} is {w1}x{h1} "
-                    f"(width x height); pass size=(height, width) to resize them all, "
-                    f"e.g. size=({h0}, {w0})"
+                    f"(width x height); resize them all: --image-size {h0}x{w0} on the "
+                    f"command line, or size=(height, width) in Python, e.g. size=({h0}, {w0})"
                 )
     gray = all(grays) if grayscale is None else bool(grayscale)
 

@@ -283,7 +283,8 @@ def _column_index(
         hits = [j for j, n in enumerate(names) if n.lower() == spec.strip().lower()]
     if len(hits) > 1:
         raise DataError(f"{path}: {len(hits)} columns are named {spec!r} (columns "
-                        f"{', '.join(map(str, hits))}); pass the column index instead")
+                        f"{', '.join(map(str, hits))}); give the 0-based column index "
+                        f"instead (e.g. --label-column {hits[0]})")
     if hits:
         return hits[0]
     if spec.strip().lstrip("-").isdigit():

@@ -345,7 +345,8 @@ def sap(codes: Any, factors: Any, test_codes: Any, test_factors: Any, *,
 def disentanglement_scores(ground_truth: GroundTruth, represent: Representation, *,
                            metrics: Sequence[str] = METRICS, n_samples: int = 4000,
                            n_test: int = 1000, batch_size: int = 64, n_train: int = 500,
-                           n_eval: int = 250, seed: int = 0) -> dict[str, float]:
+                           n_eval: int = 250, seed: int = 0,
+                           progress: bool = False) -> dict[str, float]:
     """Every requested disentanglement metric of ``represent`` on ``ground_truth``.
 
     Parameters
@@ -362,6 +363,8 @@ def disentanglement_scores(ground_truth: GroundTruth, represent: Representation,
         Settings of the BetaVAE and FactorVAE scores.
     seed : int
         Seeds every sample.
+    progress : bool
+        A progress bar over the stages (the whole takes minutes on 64x64 images).
 
     Returns
     -------
@@ -373,24 +376,42 @@ def disentanglement_scores(ground_truth: GroundTruth, represent: Representation,
     if unknown:
         raise ConfigError(f"unknown disentanglement metric(s) {unknown}; choose from {METRICS}")
     _check_counts(n_samples=n_samples, n_test=n_test)
+    from tqdm.auto import tqdm
+
+    shared = {"mig", "dci", "sap"} & set(metrics)
+    stages = [m for m in ("beta_vae", "factor_vae") if m in metrics] + \
+        (["codes"] if shared else []) + [m for m in ("mig", "dci", "sap") if m in metrics]
+    bar = tqdm(total=len(stages), disable=not progress, desc="disentanglement", unit="stage")
     out: dict[str, float] = {}
-    if "beta_vae" in metrics:
-        out["beta_vae_score"] = beta_vae_score(ground_truth, represent, batch_size=batch_size,
-                                               n_train=n_train, n_eval=n_eval, seed=seed)
-    if "factor_vae" in metrics:
-        out["factor_vae_score"] = factor_vae_score(ground_truth, represent,
+
+    def step(stage: str) -> None:
+        bar.set_postfix_str(stage)
+        bar.update(1)
+
+    with bar:
+        if "beta_vae" in metrics:
+            out["beta_vae_score"] = beta_vae_score(ground_truth, represent,
                                                    batch_size=batch_size, n_train=n_train,
                                                    n_eval=n_eval, seed=seed)
-    if {"mig", "dci", "sap"} & set(metrics):
-        rng = np.random.default_rng(seed + 1)
-        z, v = sample_codes(ground_truth, represent, n_samples, rng)
-        zt, vt = sample_codes(ground_truth, represent, n_test, rng)
-        if "mig" in metrics:
-            out["mig"] = mig(z, v)
-        if "dci" in metrics:
-            out.update(dci(z, v, zt, vt, seed=seed))
-        if "sap" in metrics:
-            out["sap"] = sap(z, v, zt, vt,
-                             discrete_factors=tuple(getattr(ground_truth, "discrete_factors",
-                                                            ())))
+            step("beta_vae")
+        if "factor_vae" in metrics:
+            out["factor_vae_score"] = factor_vae_score(ground_truth, represent,
+                                                       batch_size=batch_size, n_train=n_train,
+                                                       n_eval=n_eval, seed=seed)
+            step("factor_vae")
+        if shared:
+            rng = np.random.default_rng(seed + 1)
+            z, v = sample_codes(ground_truth, represent, n_samples, rng)
+            zt, vt = sample_codes(ground_truth, represent, n_test, rng)
+            step("codes")
+            if "mig" in metrics:
+                out["mig"] = mig(z, v)
+                step("mig")
+            if "dci" in metrics:
+                out.update(dci(z, v, zt, vt, seed=seed))
+                step("dci")
+            if "sap" in metrics:
+                out["sap"] = sap(z, v, zt, vt, discrete_factors=tuple(
+                    getattr(ground_truth, "discrete_factors", ())))
+                step("sap")
     return out

@@ -253,14 +253,15 @@ def evaluate(model: Any, data: Any, *, metrics: str | tuple[str, ...] = "all",
             result.metrics["iwae_nll"] = float(per.mean())
             result.metrics["iwae_nll_stderr"] = float(per.std() / math.sqrt(len(per))) \
                 if len(per) > 1 else 0.0
-            result.metrics["iwae_bits_per_dim"] = bits_per_dim(float(per.mean()), x.shape[1:])
+            result.metrics["iwae_bits_per_dim"] = bits_per_dim(
+                float(per.mean()), x.shape[1:], model.likelihood)
             result.details["iwae_k"] = k
         elif group == "elbo" and need_vae(group):
             from aekit.metrics.likelihood import bits_per_dim, negative_elbo
 
             nelbo = negative_elbo(model, data, batch_size=batch_size, seed=seed)
             result.metrics["negative_elbo"] = nelbo
-            result.metrics["elbo_bits_per_dim"] = bits_per_dim(nelbo, x.shape[1:])
+            result.metrics["elbo_bits_per_dim"] = bits_per_dim(nelbo, x.shape[1:], model.likelihood)
         elif group == "recon":
             from aekit.metrics.reconstruction import reconstruction_scores
 
@@ -335,7 +336,8 @@ def evaluate(model: Any, data: Any, *, metrics: str | tuple[str, ...] = "all",
                 )
 
                 result.metrics.update(disentanglement_scores(
-                    ground_truth, model_representation(model, batch_size), seed=seed))
+                    ground_truth, model_representation(model, batch_size), seed=seed,
+                    progress=progress is not None))
         elif group == "rd":
             _rate_distortion_group(model, data, train_data, result, rd_betas, rd_epochs, seed,
                                    plot_dir, need_vae)

@@ -22,7 +22,8 @@ constant of the densities included (the Bernoulli and Gaussian NLLs of
   loop); the log-weights of all chunks enter one log-sum-exp, so the result does not
   depend on the chunk size;
 
-* bits per dimension: ``nll / (D ln 2)`` for D values per example.
+* bits per dimension: ``nll / (D ln 2)`` for D random variables per example (values;
+  positions for a categorical likelihood, whose one-hot class axis is not data).
 
 All functions return means over examples (or per-example values with
 ``reduction="none"``).
@@ -47,9 +48,14 @@ CPU_PASS = 1 << 13  # samples decoded per pass of iwae_nll on the CPU (cache-siz
 ACCELERATOR_PASS = 1 << 20  # ... and on a GPU
 
 
-def bits_per_dim(nll_nats: float, shape: Any) -> float:
-    """``nll_nats / (D ln 2)`` with D the number of values in one example of ``shape``."""
-    d = math.prod(int(s) for s in shape) if not isinstance(shape, int) else shape
+def bits_per_dim(nll_nats: float, shape: Any, likelihood: Any = None) -> float:
+    """``nll_nats / (D ln 2)`` with D the number of random variables in one example of
+    ``shape``: every value, or with a ``likelihood`` its own count (a categorical one
+    counts positions, not the one-hot class axis)."""
+    if likelihood is not None and not isinstance(shape, int):
+        d = likelihood.variables(shape)
+    else:
+        d = math.prod(int(s) for s in shape) if not isinstance(shape, int) else shape
     if d < 1:
         raise ConfigError(f"shape must hold at least one value, got {shape}")
     return nll_nats / (d * math.log(2.0))

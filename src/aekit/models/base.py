@@ -15,6 +15,9 @@ loss is ``loss(batch)``), so the trainer never asks what kind of model it holds.
 
 from __future__ import annotations
 
+import math
+import types
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
@@ -25,6 +28,7 @@ from torch import nn
 from aekit.errors import ConfigError
 from aekit.likelihoods import LIKELIHOODS, Likelihood, make_likelihood
 from aekit.nn import ARCHS, build_decoder, build_encoder
+from aekit.nn.mlp import ACTIVATIONS
 
 Batch = tuple[torch.Tensor, torch.Tensor | None]
 
@@ -78,6 +82,9 @@ class ModelConfig:
             raise ConfigError(f"latent_dim must be >= 1, got {self.latent_dim}")
         if self.arch not in ARCHS:
             raise ConfigError(f"arch={self.arch!r} is not one of {ARCHS}")
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(f"activation={self.activation!r} is not one of "
+                              f"{tuple(sorted(ACTIVATIONS))}")
         if self.likelihood not in LIKELIHOODS:
             raise ConfigError(f"likelihood={self.likelihood!r} is not one of {LIKELIHOODS}")
         if any(h < 1 for h in self.hidden_dims):
@@ -190,4 +197,54 @@ def config_from_kwargs(cls: type[ModelConfig], kwargs: dict[str, Any], model: st
             f"model {model!r} has no parameter {', '.join(map(repr, unknown))}; "
             f"its parameters are: {', '.join(sorted(known))}"
         )
-    return cls(**kwargs)
+    hints = typing.get_type_hints(cls)
+    checked = {k: _typed(f"model {model!r}: {k}", v, hints[k]) for k, v in kwargs.items()}
+    return cls(**checked)
+
+
+def _typed(name: str, value: Any, hint: Any) -> Any:
+    """``value`` as the type ``hint`` (int, float, str, bool, ``X | None``, tuples of
+    those), or a ConfigError naming the setting; floats must be finite."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        options = [a for a in args if a is not type(None)]
+        errors = []
+        for option in options:
+            try:
+                return _typed(name, value, option)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0] if len(options) == 1 else
+                          f"{name} must be one of {_describe(hint)}, got {value!r}")
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{name} must be a sequence ({_describe(hint)}), got {value!r}")
+        inner = args[0] if len(args) == 2 and args[1] is Ellipsis else None
+        if inner is None and len(args) != len(value):
+            raise ConfigError(f"{name} must have {len(args)} entries, got {value!r}")
+        return tuple(_typed(f"{name}[{i}]", v, inner or args[i]) for i, v in enumerate(value))
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name} must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{name} must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{name} must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{name} must be a finite number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{name} must be a name (text), got {value!r}")
+        return value
+    return value  # a type this check does not know: the config's own checks apply
+
+
+def _describe(hint: Any) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")

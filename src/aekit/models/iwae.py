@@ -65,6 +65,12 @@ class IWAEConfig(VAEConfig):
         super().__post_init__()
         if self.k < 1:
             raise ConfigError(f"k must be >= 1, got {self.k}")
+        # -L_k has no separate KL term to weigh, warm up or floor: refused, not ignored.
+        for name, off in (("beta", 1.0), ("kl_warmup_steps", 0), ("free_bits", 0.0)):
+            if getattr(self, name) != off:
+                raise ConfigError(f"iwae trains the importance-weighted bound, which has no "
+                                  f"KL term: {name} must stay {off} (use vae or beta_vae "
+                                  f"for {name})")
 
 
 @register

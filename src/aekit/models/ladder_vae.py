@@ -54,6 +54,9 @@ class LadderVAEConfig(VAEConfig):
         super().__post_init__()
         if self.ladder_hidden < 1:
             raise ConfigError(f"ladder_hidden must be >= 1, got {self.ladder_hidden}")
+        if self.free_bits != 0:  # refused, not ignored: the per-layer KLs have no floor
+            raise ConfigError("ladder_vae does not implement free_bits; leave it 0 (beta "
+                              "and kl_warmup_steps apply)")
 
 
 @register

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from aekit.latents import DiagonalGaussian
+from aekit.data.dataset import Dataset
+from aekit.metrics._util import is_probabilistic
+from aekit.metrics.collapse import kl_per_dimension
 from aekit.report import plots
 from aekit.report.html import Section, write_report
 
@@ -16,19 +18,6 @@ if TYPE_CHECKING:
     from aekit.runs import Run
 
 COLLAPSE_NATS = 0.01  # a latent dimension with less mean KL than this carries no information
-
-
-def kl_per_dimension(model, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor | None:
-    """Mean KL(q(z_j|x) || N(0, 1)) per latent dimension over ``x``; None for non-Gaussian codes."""
-    total = None
-    with torch.inference_mode():
-        for i in range(0, len(x), batch_size):
-            q = model.encode(x[i:i + batch_size].to(model.device))
-            if not isinstance(q, DiagonalGaussian):
-                return None
-            part = q.kl_standard_normal().sum(0)
-            total = part if total is None else total + part
-    return None if total is None else (total / len(x)).cpu()
 
 
 def write_run_report(run: Run) -> Path:
@@ -80,7 +69,9 @@ def write_run_report(run: Run) -> Path:
                                  labels=None if y is None else y.numpy(),
                                  class_names=shown.class_names)]))
 
-    kl = kl_per_dimension(model, x)
+    kl = None
+    if is_probabilistic(model, x[:2], None if y is None else y[:2].to(model.device)):
+        kl = kl_per_dimension(model, Dataset(x.cpu(), y, name=shown.name)).float()
     if kl is not None:
         collapsed = int((kl < COLLAPSE_NATS).sum())
         note = (f"{collapsed} of {len(kl)} latent dimensions carry less than {COLLAPSE_NATS} "

@@ -21,7 +21,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from aekit.errors import AekitError
-from aekit.io import model_record
+from aekit.io import model_record, umask_mode
 from aekit.models.base import Autoencoder
 
 
@@ -68,6 +68,7 @@ def save_checkpoint(
         save_file(tensors, tmp, metadata=metadata)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, umask_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -87,6 +88,32 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     except (SafetensorError, OSError, json.JSONDecodeError) as e:
         raise AekitError(f"{path}: unreadable checkpoint ({e})") from None
     return tensors, meta
+
+
+def checkpoint_record(path: str | Path) -> dict[str, Any]:
+    """The model record (registry name and config) a checkpoint was written with,
+    read from the file's metadata without loading its tensors."""
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            record = json.loads((f.metadata() or {})["model"])
+    except (SafetensorError, OSError, KeyError, json.JSONDecodeError) as e:
+        raise AekitError(f"{path}: unreadable checkpoint ({e})") from None
+    if not isinstance(record, dict):
+        raise AekitError(f"{path}: the checkpoint's model record is not a JSON object")
+    return record
+
+
+def remove_stale_temps(folder: str | Path) -> list[Path]:
+    """Delete the temporary files that interrupted atomic writes left in ``folder`` and
+    its ``checkpoints/`` (``.NAME.XXXX.tmp``); call only while no one writes there."""
+    removed = []
+    for where in (Path(folder), Path(folder) / "checkpoints"):
+        for tmp in where.glob(".*.tmp"):
+            if tmp.is_file():
+                tmp.unlink(missing_ok=True)
+                removed.append(tmp)
+    return removed
 
 
 def restore_checkpoint(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -9,6 +10,24 @@ from aekit.errors import ConfigError
 from aekit.schedules import LR_SCHEDULES
 
 OPTIMIZERS = ("adam", "adamw")
+# Environment variable: when set to N >= 1, every TrainConfig trains at most N epochs
+# (the doc-block test runs each documented command with AEKIT_EPOCHS_CAP=1).
+EPOCHS_CAP_ENV = "AEKIT_EPOCHS_CAP"
+
+
+def epochs_cap() -> int | None:
+    """The epoch cap from ``AEKIT_EPOCHS_CAP``, or None when it is unset or empty."""
+    raw = os.environ.get(EPOCHS_CAP_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        cap = int(raw)
+    except ValueError:
+        cap = 0
+    if cap < 1:
+        raise ConfigError(f"environment variable {EPOCHS_CAP_ENV}={raw!r} must be an "
+                          "integer >= 1 (or unset)")
+    return cap
 
 
 @dataclass
@@ -49,6 +68,9 @@ class TrainConfig:
         for name, ok, rule in checks:
             if not ok:
                 raise ConfigError(f"{name} must be {rule}, got {getattr(self, name)!r}")
+        cap = epochs_cap()
+        if cap is not None:
+            self.epochs = min(self.epochs, cap)
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"optimizer={self.optimizer!r} is not one of {OPTIMIZERS}")
         if self.lr_schedule not in LR_SCHEDULES:
@@ -60,13 +82,35 @@ class TrainConfig:
 
 
 def resolve_device(device: str) -> str:
-    """``auto`` -> cuda if available, else mps if available, else cpu."""
+    """``auto`` -> cuda if available, else mps if available, else cpu; any other name
+    must be a torch device this machine has.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``device`` when the string is not a torch device or that device is not
+        available (e.g. ``cuda`` on a machine without a GPU).
+    """
     import torch
 
-    if device != "auto":
-        return device
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
+    if device == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"device={device!r} is not a torch device; use 'auto', 'cpu', "
+                          "'cuda', 'cuda:N' or 'mps'") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device={device!r}, but torch sees no CUDA GPU here; use "
+                          "--device cpu or auto")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ConfigError(f"device={device!r}, but torch sees {torch.cuda.device_count()} "
+                          "CUDA device(s)")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None)
+                                  and torch.backends.mps.is_available()):
+        raise ConfigError(f"device={device!r}, but MPS is not available here")
+    return device

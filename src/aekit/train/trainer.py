@@ -392,8 +392,20 @@ class Trainer:
     def _read_metrics(self, upto_epoch: int) -> list[dict[str, Any]]:
         assert self.run_dir is not None
         path = self.run_dir / METRICS_FILE
-        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] \
-            if path.is_file() else []
+        lines = [(i + 1, line) for i, line in enumerate(
+            path.read_text(encoding="utf-8").splitlines() if path.is_file() else [])
+            if line.strip()]
+        rows = []
+        for k, (number, line) in enumerate(lines):
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                row = None
+            if isinstance(row, dict) and isinstance(row.get("epoch"), int):
+                rows.append(row)
+            elif k + 1 < len(lines):  # only the last line can be torn by a crash
+                raise DataError(f"{path}: line {number} is not a metrics row; fix or "
+                                "delete that line, then resume")
         rows = [r for r in rows if r["epoch"] <= upto_epoch]
         atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
         return rows

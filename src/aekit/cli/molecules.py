@@ -1,0 +1,240 @@
+"""``aekit molecules``: train a molecule VAE, sample, evaluate with MOSES metrics, optimise."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from aekit.cli._common import existing_run, refuse_overwrite
+from aekit.errors import ConfigError
+
+PROPERTY_CHOICES = ("qed", "logp", "sa", "penalized_logp")
+HEAD_SAMPLE = "head_sample.csv"  # training molecules kept in the run for `optimize`
+
+
+@click.group("molecules")
+def command() -> None:
+    """Molecules: a SELFIES/SMILES sequence VAE, MOSES metrics, latent-space search.
+
+    Needs the chem extra: pip install 'aekit[chem]'.
+
+    \b
+    Examples:
+      aekit molecules train --data train.csv.gz --out runs/mol --epochs 10
+      aekit molecules sample runs/mol -n 10000 --out mols.csv
+      aekit molecules evaluate mols.csv --reference test.csv.gz --train train.csv.gz
+      aekit molecules optimize runs/mol --property qed
+    """
+
+
+def _new_output(path: str, force: bool, *inputs: str) -> Path:
+    """An output file: never an input, never an existing file without --force."""
+    for source in inputs:
+        refuse_overwrite(source, Path(path))
+    out = Path(path)
+    if out.exists() and not force:
+        raise ConfigError(f"--out {out} exists; pass --force to replace it")
+    return out
+
+
+def _echo_read(f) -> None:
+    click.echo(f.summary())
+
+
+@command.command("train")
+@click.option("--data", "data_source", required=True, metavar="FILE",
+              help="SMILES file: CSV with a 'smiles' column or .smi, plain or gzipped.")
+@click.option("--out", required=True, help="Run folder to create.")
+@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Stop training before an epoch that would end past this budget.")
+@click.option("--tokenizer", type=click.Choice(["selfies", "smiles"]), default="selfies",
+              show_default=True)
+@click.option("--latent-dim", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--hidden-size", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True)
+@click.option("--limit", type=click.IntRange(min=2), default=None,
+              help="Read only the first N molecules of --data.")
+@click.option("--heldout-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=0.1, show_default=True,
+              help="Share of --data held out to measure reconstruction.")
+@click.option("--samples", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Prior samples measured in the report.")
+@click.option("--optimize-steps", type=click.IntRange(min=0), default=20, show_default=True,
+              help="Gradient steps of the report's QED optimisation (0: none).")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--force", is_flag=True, help="Train into an existing run folder.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def train_command(data_source, out, epochs, max_minutes, tokenizer, latent_dim, hidden_size,
+                  batch_size, limit, heldout_fraction, samples, optimize_steps, device, seed,
+                  force, quiet) -> None:
+    """Train on --data minus a held-out part; write the model, metrics.json, report.html.
+
+    The report shows molecules drawn from the prior, the metric table (validity,
+    uniqueness, novelty against the training molecules, internal diversity, filters,
+    exact reconstruction of held-out and training molecules), a decoded interpolation
+    between two held-out molecules, a QED optimisation curve and the loss curves.
+    """
+    import numpy as np
+
+    from aekit.apps.molecules import MoleculeVAE, write_molecule_report
+    from aekit.data.molecules import read_smiles, write_smiles_csv
+    from aekit.metrics import moses
+
+    refuse_overwrite(data_source, Path(out))
+    run = Path(out)
+    if run.exists() and (not run.is_dir() or any(run.iterdir())) and not force:
+        raise ConfigError(f"--out {run} exists and is not an empty folder; pass --force to "
+                          "train into it")
+    f = read_smiles(data_source, limit=limit)
+    _echo_read(f)
+    if len(f.smiles) < 20:
+        raise ConfigError(f"{data_source}: {len(f.smiles)} molecules are too few to train "
+                          "and hold out (need at least 20)")
+    order = np.random.default_rng(seed).permutation(len(f.smiles))
+    n_held = max(2, int(round(heldout_fraction * len(f.smiles))))
+    held = [f.smiles[i] for i in order[:n_held]]
+    train = [f.smiles[i] for i in order[n_held:]]
+    est = MoleculeVAE(tokenizer=tokenizer, latent_dim=latent_dim, hidden_size=hidden_size,
+                      batch_size=batch_size, epochs=epochs, max_minutes=max_minutes,
+                      device=device, random_state=seed, verbose=not quiet)
+    est.fit(train, run_dir=run)
+    write_smiles_csv(run / HEAD_SAMPLE, train[:1000])
+    gen = est.sample(samples, seed=seed)
+    valid = moses.valid_smiles(gen)
+    metrics = {"train_molecules": len(train), "heldout_molecules": len(held),
+               "skipped_lines": len(f.skipped), "epochs": est.history_[-1]["epoch"],
+               "valid": len(valid) / len(gen)}
+    if valid:
+        metrics.update({f"unique@{len(gen)}": moses.unique_at(valid, len(gen)),
+                        "novelty": moses.novelty(valid, train),
+                        "IntDiv": moses.internal_diversity(valid),
+                        "filters": moses.filters(valid)})
+    metrics["reconstruction_heldout"] = est.reconstruction_accuracy(held)
+    metrics["reconstruction_train"] = est.reconstruction_accuracy(train[:len(held)])
+    ends = [s for s in held if est.tokenizer_.fits(s)][:2]
+    path = est.interpolate(*ends, steps=8) if len(ends) == 2 else None
+    opt = (est.optimize(train[:500], "qed", steps=optimize_steps, starts=10)
+           if optimize_steps else None)
+    if opt is not None:
+        metrics.update({"qed_best_found": opt.best, "qed_best_in_head_sample": opt.train_best,
+                        "qed_evaluations": opt.evaluations})
+    (run / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    report = write_molecule_report(run, title="Molecule VAE", samples=gen, metrics=metrics,
+                                   interpolation=path, optimization=opt,
+                                   history=est.history_, source=f"trained on {data_source}")
+    click.echo(f"valid {metrics['valid']:.3f}, held-out reconstruction "
+               f"{metrics['reconstruction_heldout']:.3f}")
+    click.echo(f"wrote {run} (model, molecules.json, metrics.json) and {report}")
+
+
+@command.command("sample")
+@click.argument("run")
+@click.option("-n", "n", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--out", required=True, help="CSV to write (a 'smiles' header row).")
+@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=1.0,
+              show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--force", is_flag=True, help="Replace --out if it exists.")
+def sample_command(run, n, out, temperature, seed, device, force) -> None:
+    """Draw N molecules from the prior of a trained run and write them as CSV.
+
+    Invalid decodings (possible with the SMILES tokeniser) are written as decoded, so
+    that `evaluate` measures validity.
+    """
+    from aekit.apps.molecules import MoleculeVAE
+    from aekit.data.molecules import write_smiles_csv
+
+    out_path = _new_output(out, force, *(str(p) for p in Path(run).glob("*")))
+    est = MoleculeVAE.load(existing_run(run), device=device)
+    gen = est.sample(n, temperature=temperature, seed=seed)
+    write_smiles_csv(out_path, gen)
+    click.echo(f"wrote {len(gen)} molecules to {out_path}")
+
+
+@command.command("evaluate")
+@click.argument("molecules")
+@click.option("--reference", required=True, help="Test-set SMILES file (MOSES test.csv.gz).")
+@click.option("--reference-scaffolds", default=None,
+              help="Scaffold test set (MOSES test_scaffolds.csv.gz): adds the /TestSF rows.")
+@click.option("--train", "train_file", default=None,
+              help="Training SMILES file, for novelty (MOSES train.csv.gz).")
+@click.option("--fcd-size", type=click.IntRange(min=2), default=None,
+              help="Cap on molecules ChemNet reads per set (FCD is slow on a CPU).")
+@click.option("--out", default=None, help="Also write the metrics to this JSON file.")
+@click.option("--force", is_flag=True, help="Replace --out if it exists.")
+def evaluate_command(molecules, reference, reference_scaffolds, train_file, fcd_size, out,
+                     force) -> None:
+    """MOSES metrics of generated MOLECULES (a CSV with a 'smiles' column, or .smi)."""
+    from aekit.data.molecules import read_smiles
+    from aekit.metrics.moses import moses_metrics
+
+    inputs = [p for p in (molecules, reference, reference_scaffolds, train_file) if p]
+    out_path = _new_output(out, force, *inputs) if out else None
+    gen = read_smiles(molecules, canonicalize=False, keep_invalid=True)
+    click.echo(f"{molecules}: {len(gen.smiles)} molecules, {len(gen.skipped)} invalid")
+    ref = read_smiles(reference)
+    _echo_read(ref)
+    sf = read_smiles(reference_scaffolds) if reference_scaffolds else None
+    train = read_smiles(train_file).smiles if train_file else None
+    ks = tuple(k for k in (1000, 10000) if k <= len(gen.smiles)) or (len(gen.smiles),)
+    result = moses_metrics(gen.smiles, train=train, test=ref.smiles,
+                           test_scaffolds=sf.smiles if sf else None, ks=ks,
+                           fcd_size=fcd_size)
+    width = max(map(len, result))
+    for key, value in result.items():
+        click.echo(f"{key:<{width}}  {value:.4f}")
+    if out_path is not None:
+        out_path.write_text(json.dumps(result, indent=2))
+        click.echo(f"wrote {out_path}")
+
+
+@command.command("optimize")
+@click.argument("run")
+@click.option("--property", "prop", type=click.Choice(PROPERTY_CHOICES), default="qed",
+              show_default=True)
+@click.option("--data", "data_source", default=None,
+              help="Molecules to fit the property head on [default: the run's "
+                   f"{HEAD_SAMPLE}, its first 1000 training molecules].")
+@click.option("--limit", type=click.IntRange(min=10), default=500, show_default=True,
+              help="Molecules of the head's sample used.")
+@click.option("--steps", type=click.IntRange(min=1), default=30, show_default=True)
+@click.option("--starts", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--out", default=None, help="Folder for optimize.json and report.html.")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def optimize_command(run, prop, data_source, limit, steps, starts, out, device, seed) -> None:
+    """Climb a property head in the latent space of a trained run; print the best found."""
+    from aekit.apps.molecules import MoleculeVAE, write_molecule_report
+    from aekit.data.molecules import read_smiles
+
+    run_dir = existing_run(run)
+    if out is not None and (Path(out).resolve() == run_dir.resolve()
+                            or Path(out).exists()):
+        raise ConfigError(f"--out {out} exists (or is the run folder): choose a new folder")
+    source = data_source or str(run_dir / HEAD_SAMPLE)
+    f = read_smiles(source, limit=limit)
+    _echo_read(f)
+    est = MoleculeVAE.load(run_dir, device=device)
+    est.random_state = seed
+    result = est.optimize(f.smiles, prop, steps=steps, starts=starts)
+    click.echo(f"best {prop} {result.best:.4f} after {result.evaluations} evaluations "
+               f"(best of the {result.train_evaluations} head molecules: "
+               f"{result.train_best:.4f})")
+    for smiles, value in result.top[:5]:
+        click.echo(f"  {value:.4f}  {smiles}")
+    if out is not None:
+        folder = Path(out)
+        folder.mkdir(parents=True)
+        (folder / "optimize.json").write_text(json.dumps(result.to_dict(), indent=2))
+        report = write_molecule_report(folder, title=f"Optimising {prop}",
+                                       samples=[s for s, _ in result.top],
+                                       metrics={"best": result.best,
+                                                "evaluations": result.evaluations,
+                                                "head_sample_best": result.train_best},
+                                       optimization=result, source=f"run {run_dir}")
+        click.echo(f"wrote {folder / 'optimize.json'} and {report}")

@@ -1,0 +1,218 @@
+"""The convolutional encoder and decoder of the latent-diffusion autoencoder.
+
+Rombach et al., *High-resolution image synthesis with latent diffusion models*, CVPR 2022
+(the ``AutoencoderKL`` of Stable Diffusion, after the VQGAN networks of Esser et al. 2021).
+Module names follow the original code (``down.i.block.j``, ``mid.attn_1``, ``up.i``,
+``norm_out``), so its checkpoints map onto these modules name for name. With ``L``
+resolution levels of widths ``channels[0..L-1]``::
+
+    encoder: conv_in -> L levels [n residual blocks, then a stride-2 conv except at the
+             last] -> mid (block, self-attention, block) -> GroupNorm, act, conv_out
+             (B, C_in, H, W) -> (B, 2c, H / 2^(L-1), W / 2^(L-1))     (mean | log-variance)
+    decoder: conv_in -> mid -> L levels, deepest first [n + 1 residual blocks, then a
+             nearest x2 upsampling + conv except at the shallowest] -> GroupNorm, act, conv_out
+
+A residual block is ``x + conv(act(norm(conv(act(norm(x))))))`` (a 1x1 ``nin_shortcut``
+when the width changes); the attention is one-head softmax attention over the ``h * w``
+positions with a residual connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from aekit.nn.mlp import activation
+
+GN_EPS = 1e-6  # GroupNorm epsilon of the reference networks
+
+
+def group_norm(channels: int, groups: int) -> nn.GroupNorm:
+    """GroupNorm with the reference epsilon."""
+    return nn.GroupNorm(groups, channels, eps=GN_EPS, affine=True)
+
+
+class ResnetBlock(nn.Module):
+    """``shortcut(x) + conv2(act(norm2(conv1(act(norm1(x))))))``."""
+
+    def __init__(self, in_channels: int, out_channels: int, groups: int, act: str) -> None:
+        super().__init__()
+        self.norm1 = group_norm(in_channels, groups)
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+        self.norm2 = group_norm(out_channels, groups)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
+        self.act = activation(act)
+        self.nin_shortcut = (nn.Conv2d(in_channels, out_channels, 1)
+                             if in_channels != out_channels else None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the block; the width may change, the size does not."""
+        h = self.conv1(self.act(self.norm1(x)))
+        h = self.conv2(self.act(self.norm2(h)))
+        return (x if self.nin_shortcut is None else self.nin_shortcut(x)) + h
+
+
+class AttnBlock(nn.Module):
+    """``x + proj_out(softmax(q k^T / sqrt(C)) v)`` with ``q, k, v`` linear maps of
+    ``norm(x)``, one head over the ``h * w`` positions."""
+
+    def __init__(self, channels: int, groups: int) -> None:
+        super().__init__()
+        self.norm = group_norm(channels, groups)
+        self.q = nn.Linear(channels, channels)
+        self.k = nn.Linear(channels, channels)
+        self.v = nn.Linear(channels, channels)
+        self.proj_out = nn.Linear(channels, channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Self-attention with a residual connection; shape unchanged."""
+        b, c, h, w = x.shape
+        t = self.norm(x).flatten(2).transpose(1, 2)  # (B, hw, C)
+        q, k, v = (m(t).unsqueeze(1) for m in (self.q, self.k, self.v))  # (B, 1, hw, C)
+        a = F.scaled_dot_product_attention(q, k, v).squeeze(1)  # (B, hw, C)
+        return x + self.proj_out(a).transpose(1, 2).reshape(b, c, h, w)
+
+
+class Downsample(nn.Module):
+    """Halve the size: pad one zero row and column at the bottom/right, 3x3 stride-2 conv."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, stride=2, padding=0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C, H, W) -> (B, C, H // 2, W // 2)`` for even sizes."""
+        return self.conv(F.pad(x, (0, 1, 0, 1)))
+
+
+class Upsample(nn.Module):
+    """Double the size: nearest-neighbour x2, then a 3x3 conv."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C, h, w) -> (B, C, 2h, 2w)``."""
+        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+
+
+class Level(nn.Module):
+    """One resolution level: residual blocks, then an optional resampling."""
+
+    def __init__(self, blocks: list[ResnetBlock], resample: nn.Module | None, name: str) -> None:
+        super().__init__()
+        self.block = nn.ModuleList(blocks)
+        if resample is not None:
+            self.add_module(name, resample)
+        self._resample = name if resample is not None else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Blocks in order, then the resampling."""
+        for block in self.block:
+            x = block(x)
+        return x if self._resample is None else getattr(self, self._resample)(x)
+
+
+class Mid(nn.Module):
+    """``block_2(attn_1(block_1(x)))`` at the lowest resolution (attention optional)."""
+
+    def __init__(self, channels: int, groups: int, act: str, attention: bool) -> None:
+        super().__init__()
+        self.block_1 = ResnetBlock(channels, channels, groups, act)
+        self.attn_1 = AttnBlock(channels, groups) if attention else None
+        self.block_2 = ResnetBlock(channels, channels, groups, act)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The middle of the network; shape unchanged."""
+        x = self.block_1(x)
+        if self.attn_1 is not None:
+            x = self.attn_1(x)
+        return self.block_2(x)
+
+
+class LDMEncoder(nn.Module):
+    """``(B, in_channels, H, W) -> (B, out_channels, H / 2^(L-1), W / 2^(L-1))``.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Image channels and output channels (``2 * latent_channels``: means, log-variances).
+    channels : sequence of int
+        Width of each resolution level ``L``, shallowest first.
+    layers_per_block : int
+        Residual blocks per level.
+    groups : int
+        GroupNorm groups.
+    act : str
+        Activation (``silu`` in Stable Diffusion).
+    attention : bool
+        Self-attention in the middle block.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, channels: Sequence[int],
+                 layers_per_block: int, groups: int, act: str, attention: bool = True) -> None:
+        super().__init__()
+        self.conv_in = nn.Conv2d(in_channels, channels[0], 3, padding=1)
+        levels, width = [], channels[0]
+        for i, ch in enumerate(channels):
+            blocks = [ResnetBlock(width if j == 0 else ch, ch, groups, act)
+                      for j in range(layers_per_block)]
+            last = i == len(channels) - 1
+            levels.append(Level(blocks, None if last else Downsample(ch), "downsample"))
+            width = ch
+        self.down = nn.ModuleList(levels)
+        self.mid = Mid(width, groups, act, attention)
+        self.norm_out = group_norm(width, groups)
+        self.act = activation(act)
+        self.conv_out = nn.Conv2d(width, out_channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Images -> the posterior's parameter map."""
+        h = self.conv_in(x)
+        for level in self.down:
+            h = level(h)
+        h = self.mid(h)
+        return self.conv_out(self.act(self.norm_out(h)))
+
+
+class LDMDecoder(nn.Module):
+    """``(B, in_channels, h, w) -> (B, out_channels, h * 2^(L-1), w * 2^(L-1))``.
+
+    ``up[i]`` is the level at resolution ``i`` (``up[0]`` the shallowest), as in the
+    original code; the forward pass runs them deepest first. Parameters as
+    :class:`LDMEncoder`; each level has ``layers_per_block + 1`` residual blocks.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, channels: Sequence[int],
+                 layers_per_block: int, groups: int, act: str, attention: bool = True) -> None:
+        super().__init__()
+        self.conv_in = nn.Conv2d(in_channels, channels[-1], 3, padding=1)
+        self.mid = Mid(channels[-1], groups, act, attention)
+        levels: list[Level] = []
+        width = channels[-1]
+        for i in reversed(range(len(channels))):
+            ch = channels[i]
+            blocks = [ResnetBlock(width if j == 0 else ch, ch, groups, act)
+                      for j in range(layers_per_block + 1)]
+            levels.insert(0, Level(blocks, Upsample(ch) if i > 0 else None, "upsample"))
+            width = ch
+        self.up = nn.ModuleList(levels)
+        self.norm_out = group_norm(channels[0], groups)
+        self.act = activation(act)
+        self.conv_out = nn.Conv2d(channels[0], out_channels, 3, padding=1)
+
+    @property
+    def last(self) -> nn.Parameter:
+        """The weight of the last layer (where an adaptive GAN weight compares gradients)."""
+        return self.conv_out.weight
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Latent maps -> images."""
+        h = self.mid(self.conv_in(z))
+        for level in reversed(self.up):
+            h = level(h)
+        return self.conv_out(self.act(self.norm_out(h)))

@@ -1,0 +1,83 @@
+"""Apply a resolution-changing network to a large map in overlapping, blended tiles.
+
+The map is cut into ``tile x tile`` pieces starting every ``stride`` positions; each piece
+goes through ``fn`` (which scales sizes by ``scale``), and each output tile is blended into
+the one above and the one to its left over ``blend`` rows / columns with linear weights::
+
+    out[y] = above[-blend + y] * (1 - y / blend) + tile[y] * (y / blend),   y < blend
+
+then cropped to its first ``keep`` rows and columns (``keep = stride * scale``), and the
+crops are laid side by side: the scheme of diffusers' ``enable_tiling`` (tiles as there,
+blends in the same order), so the results agree with it. Only the previous row of tiles
+is held besides the output, so memory grows with the output and one row of tiles, not
+with the activations of the whole map.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    """How to tile: sizes in input units (``tile``, ``stride``) and output units
+    (``blend``, ``keep``), and the size ratio ``scale`` of output to input."""
+
+    tile: int  # side of an input tile
+    stride: int  # input positions between tile starts
+    blend: int  # output rows / columns blended with the neighbouring tile
+    keep: int  # output rows / columns kept from each tile (stride * scale)
+    scale: float  # output size / input size of fn
+
+
+def _ramp(n: int, like: torch.Tensor) -> torch.Tensor:
+    return torch.tensor([y / n for y in range(n)], dtype=torch.float64).to(like)
+
+
+def blend_rows(above: torch.Tensor, tile: torch.Tensor, extent: int) -> torch.Tensor:
+    """Blend the last ``extent`` rows of ``above`` into the first rows of ``tile``
+    (in place on ``tile``, which is returned)."""
+    e = min(above.shape[2], tile.shape[2], extent)
+    if e > 0:
+        w = _ramp(e, tile)[:, None]
+        tile[:, :, :e] = above[:, :, -e:] * (1 - w) + tile[:, :, :e] * w
+    return tile
+
+
+def blend_cols(left: torch.Tensor, tile: torch.Tensor, extent: int) -> torch.Tensor:
+    """Blend the last ``extent`` columns of ``left`` into the first columns of ``tile``
+    (in place on ``tile``, which is returned)."""
+    e = min(left.shape[3], tile.shape[3], extent)
+    if e > 0:
+        w = _ramp(e, tile)
+        tile[:, :, :, :e] = left[:, :, :, -e:] * (1 - w) + tile[:, :, :, :e] * w
+    return tile
+
+
+def tiled(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+          plan: TilePlan) -> torch.Tensor:
+    """``fn(x)`` computed tile by tile with blended overlaps; ``x`` is ``(B, C, H, W)``."""
+    h, w = x.shape[-2:]
+    out: torch.Tensor | None = None
+    above: list[torch.Tensor] = []
+    for i in range(0, h, plan.stride):
+        row: list[torch.Tensor] = []
+        for jj, j in enumerate(range(0, w, plan.stride)):
+            t = fn(x[:, :, i:i + plan.tile, j:j + plan.tile])
+            if above:
+                t = blend_rows(above[jj], t, plan.blend)
+            if row:
+                t = blend_cols(row[-1], t, plan.blend)
+            row.append(t)
+            if out is None:
+                out = t.new_empty((t.shape[0], t.shape[1], round(h * plan.scale),
+                                   round(w * plan.scale)))
+            oi, oj = round(i * plan.scale), round(j * plan.scale)
+            part = t[:, :, :plan.keep, :plan.keep]
+            out[:, :, oi:oi + part.shape[2], oj:oj + part.shape[3]] = part
+        above = row
+    assert out is not None
+    return out

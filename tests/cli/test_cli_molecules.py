@@ -1,0 +1,90 @@
+"""``aekit molecules train / sample / evaluate / optimize``: the run folder and report,
+the CSV with a header, the metric table, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+pytest.importorskip("rdkit")
+pytest.importorskip("selfies")
+
+from aekit.cli import cli  # noqa: E402
+
+FIXTURE = Path(__file__).parents[1] / "data" / "moses_300.csv"
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    data = tmp_path_factory.mktemp("d") / "train.smi"
+    lines = FIXTURE.read_text().splitlines()[1:121]
+    lines.insert(5, "C1CC not-a-molecule")  # line 6 of the file
+    data.write_text("\n".join(lines) + "\n")
+    out = tmp_path_factory.mktemp("r") / "run"
+    result = invoke("molecules", "train", "--data", data, "--out", out, "--epochs", 1,
+                    "--latent-dim", 8, "--hidden-size", 32, "--samples", 30,
+                    "--optimize-steps", 2, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "skipped 1 unparsable SMILES (line 6)" in result.output
+    return out
+
+
+def test_train_writes_model_metrics_and_report(run):
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["train_molecules"] + metrics["heldout_molecules"] == 120
+    assert metrics["skipped_lines"] == 1
+    assert 0 <= metrics["reconstruction_heldout"] <= 1 and "qed_evaluations" in metrics
+    html = (run / "report.html").read_text()
+    for title in ("Samples from the prior", "Metrics", "Interpolation",
+                  "Property optimisation", "Training"):
+        assert title in html
+    assert (run / "molecules.json").is_file() and (run / "model.safetensors").is_file()
+
+
+def test_sample_then_evaluate(run, tmp_path):
+    mols = tmp_path / "mols.csv"
+    result = invoke("molecules", "sample", run, "-n", 25, "--out", mols)
+    assert result.exit_code == 0, result.output
+    lines = mols.read_text().splitlines()
+    assert lines[0] == "smiles" and len(lines) == 26
+    again = invoke("molecules", "sample", run, "-n", 5, "--out", mols)
+    assert again.exit_code == 2 and "exists; pass --force" in again.output
+    out = tmp_path / "m.json"
+    result = invoke("molecules", "evaluate", mols, "--reference", FIXTURE, "--train", FIXTURE,
+                    "--fcd-size", 4, "--out", out)
+    assert result.exit_code == 0, result.output
+    table = json.loads(out.read_text())
+    assert {"valid", "unique@25", "novelty", "IntDiv", "filters", "FCD/Test", "SNN/Test",
+            "Frag/Test", "Scaf/Test"} <= set(table)
+    assert "FCD/Test" in result.output
+
+
+def test_optimize_prints_the_best_and_writes_only_where_told(run, tmp_path):
+    before = sorted(p.name for p in run.iterdir())
+    result = invoke("molecules", "optimize", run, "--property", "qed", "--steps", 2,
+                    "--starts", 3, "--out", tmp_path / "opt")
+    assert result.exit_code == 0, result.output
+    assert "best qed" in result.output and "evaluations" in result.output
+    assert json.loads((tmp_path / "opt" / "optimize.json").read_text())["property"] == "qed"
+    assert sorted(p.name for p in run.iterdir()) == before
+    bad = invoke("molecules", "optimize", run, "--out", run)
+    assert bad.exit_code == 2 and "run folder" in bad.output
+
+
+def test_bad_input_is_one_line(tmp_path, run):
+    empty = tmp_path / "x.csv"
+    empty.write_text("name\nfoo\n")
+    result = invoke("molecules", "train", "--data", empty, "--out", tmp_path / "r")
+    assert result.exit_code == 2 and "no column 'smiles'" in result.output
+    assert "Traceback" not in result.output
+    result = invoke("molecules", "train", "--data", FIXTURE, "--out", run)
+    assert result.exit_code == 2 and "not an empty folder" in result.output
+    result = invoke("molecules", "sample", tmp_path, "--out", tmp_path / "s.csv")
+    assert result.exit_code == 2 and "not an aekit run" in result.output
