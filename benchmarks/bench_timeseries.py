@@ -9,8 +9,8 @@ per anomaly kind (that kind's steps against the normal steps).
 
 Detectors:
 
-* ``aekit-seq`` / ``aekit-gru``: ``TimeSeriesAnomalyDetector`` with its defaults (window
-  64) and a 1-D conv or GRU autoencoder;
+* ``aekit``: ``TimeSeriesAnomalyDetector`` with its defaults (window: one period of the
+  training series; seeds 0, 1, 2 over the systems);
 * ``rolling-z``: per channel ``|x_t - mean| / std`` over the previous 64 steps, max over
   channels;
 * ``iforest-windows``: scikit-learn's IsolationForest on the same standardised windows
@@ -31,7 +31,8 @@ import torch
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from aekit.apps.timeseries import TimeSeriesAnomalyDetector, sliding_windows, windows_to_points
+from aekit.apps.timeseries import TimeSeriesAnomalyDetector, default_window_detector
+from aekit.data.series import sliding_windows, windows_to_points
 from aekit.data.synthetic_series import ANOMALY_KINDS, make_series
 
 WINDOW = 64
@@ -71,9 +72,8 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     detectors = {
-        "aekit-seq": lambda tr, te, k: TimeSeriesAnomalyDetector(random_state=k)
-        .fit(tr).decision_function(te),
-        "aekit-gru": lambda tr, te, k: TimeSeriesAnomalyDetector(arch="gru", random_state=k)
+        "aekit": lambda tr, te, k: TimeSeriesAnomalyDetector(
+            detector=default_window_detector().set_params(random_state=k))
         .fit(tr).decision_function(te),
         "rolling-z": lambda tr, te, k: rolling_z(tr, te),
         "iforest-windows": lambda tr, te, k: iforest_windows(tr, te, k),

@@ -213,8 +213,7 @@ def parity(threads: int) -> tuple[list[str], bool]:
     ok &= p1 == p2
     train = make_series(length=3000, n_channels=3, anomalies=None, seed=1, system_seed=0)
     test = make_series(length=1500, n_channels=3, n_per_kind=1, seed=2, system_seed=0)
-    ts = TimeSeriesAnomalyDetector(window=32, n_estimators=1, epochs=5,
-                                   random_state=0).fit(train.values)
+    ts = TimeSeriesAnomalyDetector(window=32).fit(train.values)
     rows, good = compare("TimeSeriesAnomalyDetector (per step)", ts, test.values)
     return lines + rows, ok and good
 

@@ -15,7 +15,7 @@ from test_detect import planted  # tests/apps/test_detect.py: outliers off a 2-D
 
 from aekit.apps.detect import AnomalyDetector
 from aekit.apps.pyod_contract import PyODContractMixin, precision_at_n, rejection_quantiles
-from aekit.apps.timeseries import TimeSeriesAnomalyDetector
+from aekit.apps.timeseries import TimeSeriesAnomalyDetector, default_window_detector
 from aekit.data.synthetic_series import make_series
 from aekit.errors import ConfigError, DataError
 
@@ -148,7 +148,8 @@ def tabular():
 def series():
     train = make_series(length=1500, n_channels=2, anomalies=None, seed=1, system_seed=0)
     test = make_series(length=600, n_channels=2, n_per_kind=1, seed=2, system_seed=0)
-    det = TimeSeriesAnomalyDetector(window=32, n_estimators=1, epochs=2, random_state=0)
+    det = TimeSeriesAnomalyDetector(window=32, detector=default_window_detector().set_params(
+        epochs=2))
     return det.fit(train.values), test.values
 
 
@@ -222,7 +223,8 @@ def test_fit_predict_score_on_both_detectors():
         with pytest.raises(DataError, match="0 \\(inlier\\) and 1"):
             det.fit_predict_score(X, y + 1)
         s = make_series(length=800, n_channels=2, n_per_kind=1, seed=2, system_seed=0)
-        ts = TimeSeriesAnomalyDetector(window=16, n_estimators=1, epochs=1, random_state=0)
+        ts = TimeSeriesAnomalyDetector(window=16, detector=default_window_detector().set_params(
+            epochs=1))
         auc = ts.fit_predict_score([s.values[:400], s.values[400:]],
                                    [s.labels[:400], s.labels[400:]])
         assert auc == pytest.approx(roc_auc_score(s.labels, ts.decision_scores_))

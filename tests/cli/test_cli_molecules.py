@@ -55,7 +55,7 @@ def test_sample_then_evaluate(run, tmp_path):
     lines = mols.read_text().splitlines()
     assert lines[0] == "smiles" and len(lines) == 26
     again = invoke("molecules", "sample", run, "-n", 5, "--out", mols)
-    assert again.exit_code == 2 and "exists; pass --force" in again.output
+    assert again.exit_code == 2 and "already exists; pass --force" in again.output
     out = tmp_path / "m.json"
     result = invoke("molecules", "evaluate", mols, "--reference", FIXTURE, "--train", FIXTURE,
                     "--fcd-size", 4, "--out", out)
@@ -75,7 +75,7 @@ def test_optimize_prints_the_best_and_writes_only_where_told(run, tmp_path):
     assert json.loads((tmp_path / "opt" / "optimize.json").read_text())["property"] == "qed"
     assert sorted(p.name for p in run.iterdir()) == before
     bad = invoke("molecules", "optimize", run, "--out", run)
-    assert bad.exit_code == 2 and "run folder" in bad.output
+    assert bad.exit_code == 2 and "never overwrites its input" in bad.output
 
 
 def test_bad_input_is_one_line(tmp_path, run):
@@ -85,6 +85,6 @@ def test_bad_input_is_one_line(tmp_path, run):
     assert result.exit_code == 2 and "no column 'smiles'" in result.output
     assert "Traceback" not in result.output
     result = invoke("molecules", "train", "--data", FIXTURE, "--out", run)
-    assert result.exit_code == 2 and "not an empty folder" in result.output
+    assert result.exit_code == 2 and "already holds" in result.output
     result = invoke("molecules", "sample", tmp_path, "--out", tmp_path / "s.csv")
     assert result.exit_code == 2 and "not an aekit run" in result.output

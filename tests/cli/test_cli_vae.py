@@ -44,7 +44,10 @@ def test_roundtrip_reports_psnr_and_ssim_per_image(weights, photo, tmp_path):
     assert "china.png  63x41  PSNR" in res.output and "SSIM" in res.output
     assert (out / "report.html").is_file() and (out / "china.png").is_file()
     res = invoke("vae", "roundtrip", photo, "--weights", weights, "--out", out)
-    assert res.exit_code == 2 and "exists; pass --force" in res.output
+    assert res.exit_code == 2 and "already holds china.png, report.html" in res.output
+    res = invoke("vae", "roundtrip", photo, "--weights", weights, "--out", out, "--tile", 32,
+                 "--force")
+    assert res.exit_code == 0, res.output
 
 
 def test_encode_then_decode_latents(weights, photo, tmp_path):
@@ -71,9 +74,11 @@ def test_encode_then_decode_latents(weights, photo, tmp_path):
 
 def test_refusals_are_one_line(weights, photo, tmp_path):
     res = invoke("vae", "encode", photo, "--weights", weights, "--out", tmp_path / "z.txt")
+    assert res.exit_code == 2 and "written as .npy or .safetensors" in res.output
+    res = invoke("vae", "encode", photo, "--weights", weights, "--out", tmp_path / "z.npy")
     assert res.exit_code == 2 and "not a multiple of 2" in res.output
     res = invoke("vae", "encode", photo, "--weights", weights, "--out", photo)
-    assert res.exit_code == 2 and "input file" in res.output
+    assert res.exit_code == 2 and "never overwrites its input" in res.output
     res = invoke("vae", "roundtrip", photo, "--weights", photo, "--out", tmp_path / "o")
     assert res.exit_code == 2 and "expected a diffusers or aekit model folder" in res.output
     res = invoke("vae", "roundtrip", photo, "--weights", weights, "--out", tmp_path / "o",

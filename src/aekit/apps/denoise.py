@@ -36,8 +36,8 @@ import torch
 from sklearn.base import BaseEstimator
 
 from aekit.apps.base import _from_json, _to_json, check_device, read_record
-from aekit.apps.timeseries import _as_series_list, sliding_windows, windows_to_points
 from aekit.data.corruptions import CORRUPTIONS, make_corruption
+from aekit.data.series import as_series_list, sliding_windows, windows_to_points
 from aekit.data.validate import as_examples, check_sample_shape
 from aekit.errors import AekitError, ConfigError, DataError
 from aekit.metrics.reconstruction import psnr
@@ -308,7 +308,7 @@ class SignalDenoiser(_DenoiserBase):
                               f"inside some window), got {self.window} and {self.stride}")
         from aekit.data.series import Series
 
-        series, _ = _as_series_list(X, "X")
+        series, _ = as_series_list(X, "X")
         # names of a Series' channels are kept, so a CSV with other columns is refused later
         self.channel_names_ = list(X.channel_names) if isinstance(X, Series) else None
         channels = {s.shape[1] for s in series}
@@ -334,7 +334,7 @@ class SignalDenoiser(_DenoiserBase):
         """The series with the training noise added (seeded by ``seed``, else
         ``random_state``), each with the shape it came in."""
         self._check_fitted()
-        series, single = _as_series_list(X, "X")
+        series, single = as_series_list(X, "X")
         noise = make_corruption(self.noise, float(self.noise_level),
                                 value_range=(self.low_, self.high_))
         g = torch.Generator().manual_seed(int(self.random_state if seed is None else seed))
@@ -360,7 +360,7 @@ class SignalDenoiser(_DenoiserBase):
     def transform(self, X: Any) -> np.ndarray | list[np.ndarray]:
         """The denoised series, each with the shape it came in (a list for a list)."""
         self._check_fitted()
-        series, single = _as_series_list(X, "X")
+        series, single = as_series_list(X, "X")
         out = []
         for k, (values, one_channel) in enumerate(zip(series, self._one_channel(X, single))):
             if values.shape[1] != self.n_channels_:

@@ -702,18 +702,23 @@ def read_detector_folder(directory: str | Path) -> tuple[dict, dict]:
     return doc, tensors
 
 
+FOLDER_READERS: dict[str, Callable[[dict, dict, Path, str | None], Any]] = {}
+"""Readers of the other detector kinds (``kind`` -> ``reader(doc, tensors, folder,
+device)``), registered by the modules that define them (``aekit.apps.timeseries``), so
+this module imports none of them."""
+
+
 def load_detector(directory: str | Path, device: str | None = None) -> Any:
-    """Load an :class:`AnomalyDetector` or a ``TimeSeriesAnomalyDetector`` folder."""
+    """Load an :class:`AnomalyDetector` folder, or one of a kind in ``FOLDER_READERS``
+    (``TimeSeriesAnomalyDetector``)."""
     directory = Path(directory)
     doc, tensors = read_detector_folder(directory)
     kind = doc.get("kind")
     try:
         if kind == "AnomalyDetector":
             return _restore_detector(doc["detector"], tensors, directory, device=device)
-        if kind == "TimeSeriesAnomalyDetector":
-            from aekit.apps.timeseries import TimeSeriesAnomalyDetector
-
-            return TimeSeriesAnomalyDetector._from_folder(doc, tensors, directory, device)
+        if kind in FOLDER_READERS:
+            return FOLDER_READERS[kind](doc, tensors, directory, device)
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
         if isinstance(e, AekitError):
             raise

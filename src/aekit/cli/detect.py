@@ -105,7 +105,7 @@ def _top(contrib: np.ndarray, names: list[str], k: int) -> tuple[np.ndarray, np.
 
 
 def _report(path: Path, scores: np.ndarray, threshold: float, labels: np.ndarray | None,
-            title: str, summary: list[dict[str, Any]]) -> Path:
+            title: str, summary: list[dict[str, Any]], series: Any = None) -> Path:
     from sklearn.metrics import precision_recall_curve, roc_curve
 
     from aekit.report import plots
@@ -118,6 +118,8 @@ def _report(path: Path, scores: np.ndarray, threshold: float, labels: np.ndarray
                     Section("Score distribution",
                             text=f"Scores above the threshold {threshold:.4g} are labelled "
                                  "anomalous.", images=[hist])]
+        if series is not None:
+            sections.insert(1, _series_section(series, scores, threshold, Path(tmp)))
         if labels is not None and 0 < labels.sum() < len(labels):
             fpr, tpr, _ = roc_curve(labels, scores)
             prec, rec, _ = precision_recall_curve(labels, scores)
@@ -131,6 +133,24 @@ def _report(path: Path, scores: np.ndarray, threshold: float, labels: np.ndarray
         return write_report(path, title=title, sections=sections)
 
 
+def _series_section(series: Any, scores: np.ndarray, threshold: float, tmp: Path):
+    """The report's plot of a series over its scores, with the flagged spans listed."""
+    from aekit.data.series import flagged_spans
+    from aekit.report import plots
+    from aekit.report.html import Section
+
+    png = plots.series_scores(series.values, scores, tmp / "series.png", threshold=threshold,
+                              labels=series.labels, channel_names=series.channel_names,
+                              title=Path(series.name).name)
+    spans = flagged_spans(scores > threshold)
+    stamps = series.timestamps or [str(i + 1) for i in range(len(scores))]
+    listed = "; ".join(f"{stamps[a]} to {stamps[b - 1]}" for a, b in spans[:20])
+    more = f" (and {len(spans) - 20} more)" if len(spans) > 20 else ""
+    return Section("Series and scores",
+                   text=f"{len(spans)} flagged span(s), shaded: {listed}{more}." if spans
+                   else "No step is above the threshold.", images=[png])
+
+
 @click.group("detect")
 def command() -> None:
     """Anomaly detection: fit a detector on data, score new data.
@@ -139,7 +159,7 @@ def command() -> None:
     Examples:
       aekit detect fit --data train.csv --out detector --id-column id
       aekit detect score detector --data new.csv --out scores.csv --label-column is_fraud
-      aekit detect fit --data sensors.csv --series --window 64 --out ts_detector
+      aekit detect fit --data nyc_taxi.csv --series --out ts_detector
     """
 
 
@@ -153,23 +173,24 @@ def command() -> None:
               help="Column(s) that identify rows (not features); a column named id is one.")
 @click.option("--model", default="ae", show_default=True,
               help="Backbone model(s), e.g. ae, vae, or ae,vae for a mixed ensemble.")
-@click.option("--score", default=None, help="Score type [default: reconstruction+latent; "
-                                           "reconstruction for --series].")
+@click.option("--score", default=None, help="Score type [default: reconstruction+latent].")
 @click.option("--contamination", type=click.FloatRange(0, 0.5, min_open=True), default=None,
               help="Expected share of anomalies (sets the threshold) [default 0.1; 0.05 "
                    "for --series].")
-@click.option("--n-estimators", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--n-estimators", type=click.IntRange(min=1), default=None,
+              help="Models in the ensemble [default 3; 1 for --series].")
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
-              help="Training epochs [default: about 1000 steps].")
+              help="Training epochs [default: about 1000 steps; 10 for --series].")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="Model setting, e.g. --set beta=2.")
 @click.option("--series", is_flag=True,
               help="The data is one time series: timestamp, channel..., is_anomaly.")
-@click.option("--window", type=click.IntRange(min=1), default=64, show_default=True,
-              help="Window length (with --series).")
-@click.option("--arch", type=click.Choice(["seq", "gru"]), default="seq", show_default=True,
-              help="Sequence network (with --series).")
+@click.option("--window", type=click.IntRange(min=2), default=None,
+              help="Window length (with --series) [default: one period of the series].")
+@click.option("--arch", type=click.Choice(["seq", "gru"]), default=None,
+              help="Sequence network on (channels, steps) windows (with --series) "
+                   "[default: an MLP on flattened windows].")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @force_option
 def fit_command(data_source, out, label_column, id_columns, model, score, contamination,
@@ -181,7 +202,7 @@ def fit_command(data_source, out, label_column, id_columns, model, score, contam
     Examples:
       aekit detect fit --data train.csv --out detector
       aekit detect fit --data train.csv --out detector --model vae --score elbo
-      aekit detect fit --data sensors.csv --series --window 64 --out ts_detector
+      aekit detect fit --data nyc_taxi.csv --series --out ts_detector
     """
     from aekit.apps.detect import AnomalyDetector, save_detector
 
@@ -191,24 +212,29 @@ def fit_command(data_source, out, label_column, id_columns, model, score, contam
                   epochs=epochs, random_state=seed, verbose=not quiet,
                   model_params=parse_settings(settings) or None)
     if series:
-        from aekit.apps.timeseries import TimeSeriesAnomalyDetector
+        from aekit.apps.timeseries import TimeSeriesAnomalyDetector, default_window_detector
         from aekit.data.series import read_series_csv
 
         s = read_series_csv(data_source, label_column=label_column or "is_anomaly")
-        det = TimeSeriesAnomalyDetector(window=window, arch=arch,
-                                        contamination=contamination or 0.05,
-                                        score=score or "reconstruction", **common).fit(s.values)
+        inner = default_window_detector().set_params(**{k: v for k, v in dict(
+            common, score=score).items() if v is not None})
+        if arch:
+            inner.set_params(model_params={**(inner.model_params or {}), "arch": arch})
+        det = TimeSeriesAnomalyDetector(detector=inner, window=window or "auto",
+                                        flatten=arch is None,
+                                        contamination=contamination or 0.05).fit(s.values)
         extra = {"data": {"series": True, "channels": s.channel_names,
                           "label_column": label_column or "is_anomaly", "source": data_source}}
         det.save(out)
         _add_extra(out, extra)
         labels, flagged = s.labels, int(det.labels_.sum())
         click.echo(f"fitted on {len(s)} time steps x {len(s.channel_names)} channels "
-                   f"({', '.join(s.channel_names)}); window {window}")
+                   f"({', '.join(s.channel_names)}); window {det.window_}")
     else:
         x, meta, labels = _fit_data(data_source, label_column, list(id_columns))
         det = AnomalyDetector(contamination=contamination or 0.1,
-                              score=score or "reconstruction+latent", **common).fit(x)
+                              score=score or "reconstruction+latent",
+                              **{k: v for k, v in common.items() if v is not None}).fit(x)
         save_detector(det, out, kind="AnomalyDetector", extra={"data": meta})
         flagged = int(det.labels_.sum())
         click.echo(f"fitted on {len(x)} rows x {det.n_features_in_} features"
@@ -333,7 +359,8 @@ def score_command(detector_dir, data_source, out, label_column, top, threshold, 
                        f"{scores[i]:10.4g}  {tops}")
     summary = [{"rows": len(scores), "flagged": int(flagged.sum()), "threshold": thr,
                 **{k: round(v, 4) for k, v in metrics.items()}}]
-    _report(report, scores, thr, labels, f"anomaly scores: {Path(data_source).name}", summary)
+    _report(report, scores, thr, labels, f"anomaly scores: {Path(data_source).name}", summary,
+            series=rows_out if meta.get("series") else None)
     click.echo(f"\nscores: {out_path}\nreport: {report}")
 
 

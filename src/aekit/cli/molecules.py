@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from aekit.cli._common import existing_run, refuse_overwrite
+from aekit.cli._common import existing_run, force_option, writable
 from aekit.errors import ConfigError
 
 PROPERTY_CHOICES = ("qed", "logp", "sa", "penalized_logp")
@@ -27,16 +27,6 @@ def command() -> None:
       aekit molecules evaluate mols.csv --reference test.csv.gz --train train.csv.gz
       aekit molecules optimize runs/mol --property qed
     """
-
-
-def _new_output(path: str, force: bool, *inputs: str) -> Path:
-    """An output file: never an input, never an existing file without --force."""
-    for source in inputs:
-        refuse_overwrite(source, Path(path))
-    out = Path(path)
-    if out.exists() and not force:
-        raise ConfigError(f"--out {out} exists; pass --force to replace it")
-    return out
 
 
 def _echo_read(f) -> None:
@@ -66,7 +56,7 @@ def _echo_read(f) -> None:
               help="Gradient steps of the report's QED optimisation (0: none).")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--force", is_flag=True, help="Train into an existing run folder.")
+@force_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train_command(data_source, out, epochs, max_minutes, tokenizer, latent_dim, hidden_size,
                   batch_size, limit, heldout_fraction, samples, optimize_steps, device, seed,
@@ -83,52 +73,50 @@ def train_command(data_source, out, epochs, max_minutes, tokenizer, latent_dim, 
     from aekit.apps.molecules import MoleculeVAE, write_molecule_report
     from aekit.data.molecules import read_smiles, write_smiles_csv
     from aekit.metrics import moses
+    from aekit.outputs import RunLock
 
-    refuse_overwrite(data_source, Path(out))
-    run = Path(out)
-    if run.exists() and (not run.is_dir() or any(run.iterdir())) and not force:
-        raise ConfigError(f"--out {run} exists and is not an empty folder; pass --force to "
-                          "train into it")
-    f = read_smiles(data_source, limit=limit)
-    _echo_read(f)
-    if len(f.smiles) < 20:
-        raise ConfigError(f"{data_source}: {len(f.smiles)} molecules are too few to train "
-                          "and hold out (need at least 20)")
-    order = np.random.default_rng(seed).permutation(len(f.smiles))
-    n_held = max(2, int(round(heldout_fraction * len(f.smiles))))
-    held = [f.smiles[i] for i in order[:n_held]]
-    train = [f.smiles[i] for i in order[n_held:]]
-    est = MoleculeVAE(tokenizer=tokenizer, latent_dim=latent_dim, hidden_size=hidden_size,
-                      batch_size=batch_size, epochs=epochs, max_minutes=max_minutes,
-                      device=device, random_state=seed, verbose=not quiet)
-    est.fit(train, run_dir=run)
-    write_smiles_csv(run / HEAD_SAMPLE, train[:1000])
-    gen = est.sample(samples, seed=seed)
-    valid = moses.valid_smiles(gen)
-    metrics = {"train_molecules": len(train), "heldout_molecules": len(held),
-               "skipped_lines": len(f.skipped), "epochs": est.history_[-1]["epoch"],
-               "valid": len(valid) / len(gen)}
-    if valid:
-        metrics.update({f"unique@{len(gen)}": moses.unique_at(valid, len(gen)),
-                        "novelty": moses.novelty(valid, train),
-                        "IntDiv": moses.internal_diversity(valid),
-                        "filters": moses.filters(valid)})
-    metrics["reconstruction_heldout"] = est.reconstruction_accuracy(held)
-    metrics["reconstruction_train"] = est.reconstruction_accuracy(train[:len(held)])
-    ends = [s for s in held if est.tokenizer_.fits(s)][:2]
-    path = est.interpolate(*ends, steps=8) if len(ends) == 2 else None
-    opt = (est.optimize(train[:500], "qed", steps=optimize_steps, starts=10)
-           if optimize_steps else None)
-    if opt is not None:
-        metrics.update({"qed_best_found": opt.best, "qed_best_in_head_sample": opt.train_best,
-                        "qed_evaluations": opt.evaluations})
-    (run / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    report = write_molecule_report(run, title="Molecule VAE", samples=gen, metrics=metrics,
-                                   interpolation=path, optimization=opt,
-                                   history=est.history_, source=f"trained on {data_source}")
-    click.echo(f"valid {metrics['valid']:.3f}, held-out reconstruction "
-               f"{metrics['reconstruction_heldout']:.3f}")
-    click.echo(f"wrote {run} (model, molecules.json, metrics.json) and {report}")
+    run = writable(out, data_source, folder=True, force=force)
+    with RunLock(run):
+        f = read_smiles(data_source, limit=limit)
+        _echo_read(f)
+        if len(f.smiles) < 20:
+            raise ConfigError(f"{data_source}: {len(f.smiles)} molecules are too few to train "
+                              "and hold out (need at least 20)")
+        order = np.random.default_rng(seed).permutation(len(f.smiles))
+        n_held = max(2, int(round(heldout_fraction * len(f.smiles))))
+        held = [f.smiles[i] for i in order[:n_held]]
+        train = [f.smiles[i] for i in order[n_held:]]
+        est = MoleculeVAE(tokenizer=tokenizer, latent_dim=latent_dim, hidden_size=hidden_size,
+                          batch_size=batch_size, epochs=epochs, max_minutes=max_minutes,
+                          device=device, random_state=seed, verbose=not quiet)
+        est.fit(train, run_dir=run)
+        write_smiles_csv(run / HEAD_SAMPLE, train[:1000])
+        gen = est.sample(samples, seed=seed)
+        valid = moses.valid_smiles(gen)
+        metrics = {"train_molecules": len(train), "heldout_molecules": len(held),
+                   "skipped_lines": len(f.skipped), "epochs": est.history_[-1]["epoch"],
+                   "valid": len(valid) / len(gen)}
+        if valid:
+            metrics.update({f"unique@{len(gen)}": moses.unique_at(valid, len(gen)),
+                            "novelty": moses.novelty(valid, train),
+                            "IntDiv": moses.internal_diversity(valid),
+                            "filters": moses.filters(valid)})
+        metrics["reconstruction_heldout"] = est.reconstruction_accuracy(held)
+        metrics["reconstruction_train"] = est.reconstruction_accuracy(train[:len(held)])
+        ends = [s for s in held if est.tokenizer_.fits(s)][:2]
+        path = est.interpolate(*ends, steps=8) if len(ends) == 2 else None
+        opt = (est.optimize(train[:500], "qed", steps=optimize_steps, starts=10)
+               if optimize_steps else None)
+        if opt is not None:
+            metrics.update({"qed_best_found": opt.best, "qed_best_in_head_sample": opt.train_best,
+                            "qed_evaluations": opt.evaluations})
+        (run / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        report = write_molecule_report(run, title="Molecule VAE", samples=gen, metrics=metrics,
+                                       interpolation=path, optimization=opt,
+                                       history=est.history_, source=f"trained on {data_source}")
+        click.echo(f"valid {metrics['valid']:.3f}, held-out reconstruction "
+                   f"{metrics['reconstruction_heldout']:.3f}")
+        click.echo(f"wrote {run} (model, molecules.json, metrics.json) and {report}")
 
 
 @command.command("sample")
@@ -139,7 +127,7 @@ def train_command(data_source, out, epochs, max_minutes, tokenizer, latent_dim, 
               show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
-@click.option("--force", is_flag=True, help="Replace --out if it exists.")
+@force_option
 def sample_command(run, n, out, temperature, seed, device, force) -> None:
     """Draw N molecules from the prior of a trained run and write them as CSV.
 
@@ -149,8 +137,9 @@ def sample_command(run, n, out, temperature, seed, device, force) -> None:
     from aekit.apps.molecules import MoleculeVAE
     from aekit.data.molecules import write_smiles_csv
 
-    out_path = _new_output(out, force, *(str(p) for p in Path(run).glob("*")))
-    est = MoleculeVAE.load(existing_run(run), device=device)
+    run_dir = existing_run(run)
+    out_path = writable(out, run_dir, suffixes=(".csv", ".gz"), force=force)
+    est = MoleculeVAE.load(run_dir, device=device)
     gen = est.sample(n, temperature=temperature, seed=seed)
     write_smiles_csv(out_path, gen)
     click.echo(f"wrote {len(gen)} molecules to {out_path}")
@@ -166,7 +155,7 @@ def sample_command(run, n, out, temperature, seed, device, force) -> None:
 @click.option("--fcd-size", type=click.IntRange(min=2), default=None,
               help="Cap on molecules ChemNet reads per set (FCD is slow on a CPU).")
 @click.option("--out", default=None, help="Also write the metrics to this JSON file.")
-@click.option("--force", is_flag=True, help="Replace --out if it exists.")
+@force_option
 def evaluate_command(molecules, reference, reference_scaffolds, train_file, fcd_size, out,
                      force) -> None:
     """MOSES metrics of generated MOLECULES (a CSV with a 'smiles' column, or .smi)."""
@@ -174,7 +163,7 @@ def evaluate_command(molecules, reference, reference_scaffolds, train_file, fcd_
     from aekit.metrics.moses import moses_metrics
 
     inputs = [p for p in (molecules, reference, reference_scaffolds, train_file) if p]
-    out_path = _new_output(out, force, *inputs) if out else None
+    out_path = writable(out, *inputs, suffixes=(".json",), force=force) if out else None
     gen = read_smiles(molecules, canonicalize=False, keep_invalid=True)
     click.echo(f"{molecules}: {len(gen.smiles)} molecules, {len(gen.skipped)} invalid")
     ref = read_smiles(reference)
@@ -207,15 +196,17 @@ def evaluate_command(molecules, reference, reference_scaffolds, train_file, fcd_
 @click.option("--out", default=None, help="Folder for optimize.json and report.html.")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-def optimize_command(run, prop, data_source, limit, steps, starts, out, device, seed) -> None:
+@force_option
+def optimize_command(run, prop, data_source, limit, steps, starts, out, device, seed,
+                     force) -> None:
     """Climb a property head in the latent space of a trained run; print the best found."""
     from aekit.apps.molecules import MoleculeVAE, write_molecule_report
     from aekit.data.molecules import read_smiles
 
     run_dir = existing_run(run)
-    if out is not None and (Path(out).resolve() == run_dir.resolve()
-                            or Path(out).exists()):
-        raise ConfigError(f"--out {out} exists (or is the run folder): choose a new folder")
+    if out is not None:
+        writable(out, run_dir, *([data_source] if data_source else []), folder=True,
+                 owned=("optimize.json", "report.html", "plots"), force=force)
     source = data_source or str(run_dir / HEAD_SAMPLE)
     f = read_smiles(source, limit=limit)
     _echo_read(f)
@@ -229,7 +220,7 @@ def optimize_command(run, prop, data_source, limit, steps, starts, out, device, 
         click.echo(f"  {value:.4f}  {smiles}")
     if out is not None:
         folder = Path(out)
-        folder.mkdir(parents=True)
+        folder.mkdir(parents=True, exist_ok=True)
         (folder / "optimize.json").write_text(json.dumps(result.to_dict(), indent=2))
         report = write_molecule_report(folder, title=f"Optimising {prop}",
                                        samples=[s for s, _ in result.top],

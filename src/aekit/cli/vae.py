@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from aekit.errors import ConfigError
+from aekit.cli._common import writable
 
 weights_option = click.option(
     "--weights", required=True, metavar="PATH",
@@ -24,18 +24,6 @@ force_option = click.option("--force", is_flag=True, help="Overwrite existing ou
 scaled_option = click.option("--scaled/--unscaled", default=True, show_default=True,
                              help="Latents as a diffusion model sees them: "
                                   "scaling_factor * (z - shift_factor).")
-
-
-def _fresh(path: Path, force: bool, inputs: tuple[str, ...] = ()) -> Path:
-    """Refuse to write over an input, or over an existing output without --force."""
-    from aekit.cli._common import same_file
-
-    for i in inputs:
-        if same_file(i, path):
-            raise ConfigError(f"--out {path} is an input file; aekit never overwrites its input")
-    if path.exists() and not force and (path.is_file() or any(path.iterdir())):
-        raise ConfigError(f"--out {path} exists; pass --force to overwrite it")
-    return path
 
 
 @click.group("vae")
@@ -63,7 +51,8 @@ def roundtrip_command(images: tuple[str, ...], weights: str, out: str, device: s
     """Encode and decode IMAGES; print PSNR / SSIM per image and write a report."""
     from aekit.apps.sd_vae import load_vae, roundtrip
 
-    out_dir = _fresh(Path(out), force, images)
+    owned = ("report.html", *(f"{Path(i).stem}.png" for i in images))
+    out_dir = writable(out, *images, weights, folder=True, owned=owned, force=force)
     model = load_vae(weights, device, dtype, tile)
     rows = roundtrip(model, images, out_dir)
     for r in rows:
@@ -84,9 +73,9 @@ def roundtrip_command(images: tuple[str, ...], weights: str, out: str, device: s
 def encode_command(images: tuple[str, ...], weights: str, out: str, sample: bool, scaled: bool,
                    device: str, dtype: str, tile: int, force: bool) -> None:
     """Encode IMAGES (all of one size) to one latents array (N, c, h, w)."""
-    from aekit.apps.sd_vae import encode_images, load_vae, save_latents
+    from aekit.apps.sd_vae import LATENT_SUFFIXES, encode_images, load_vae, save_latents
 
-    path = _fresh(Path(out), force, images)
+    path = writable(out, *images, weights, suffixes=LATENT_SUFFIXES, force=force)
     model = load_vae(weights, device, dtype, tile)
     z = encode_images(model, images, sample=sample, scaled=scaled)
     save_latents(z, path)
@@ -109,7 +98,7 @@ def decode_command(latents: str, weights: str, out: str, scaled: bool, device: s
 
     from aekit.apps.sd_vae import decode_file, load_vae
 
-    out_dir = _fresh(Path(out), force, (latents,))
+    out_dir = writable(out, latents, weights, folder=True, force=force)
     model = load_vae(weights, device, dtype, tile)
     x = decode_file(model, latents, scaled=scaled)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,14 @@ column. Every value is checked; a bad one is reported with its row and column.
     timestamp,temp,pressure,is_anomaly
     2024-01-01 00:00,20.1,1.02,0
     2024-01-01 00:01,20.3,1.01,0
+
+The helpers every windowed series job shares live here too: ``sliding_windows`` cuts
+overlapping windows ``(N, C, W)`` (the last window always ends at the series' end, and
+series shorter than a window are padded by repeating their edge values);
+``windows_to_points`` maps per-window, per-position values back to one per time step
+(the mean over the windows covering it); ``as_series_list`` validates one series or a
+list; ``dominant_period`` finds a series' period from its autocorrelation;
+``flagged_spans`` lists the runs of flagged steps.
 """
 
 from __future__ import annotations
@@ -15,10 +23,11 @@ import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from aekit.errors import DataError
+from aekit.errors import ConfigError, DataError
 
 TIMESTAMP_COLUMN = "timestamp"
 LABEL_COLUMN = "is_anomaly"
@@ -176,3 +185,172 @@ def write_series_csv(path: str | Path, series: Series, *,
                     else str(col[i]) for col in extra.values()]
             w.writerow(row)
     return path
+
+
+# -- windows ------------------------------------------------------------------------------
+
+def window_starts(length: int, window: int, stride: int) -> np.ndarray:
+    """Start indices of the windows over ``length`` steps; the last ends at ``length``.
+
+    A series shorter than ``window`` has the one start 0 (it is padded to ``window``).
+    """
+    if window < 1 or stride < 1:
+        raise ConfigError(f"window and stride must be >= 1, got {window} and {stride}")
+    if length <= window:
+        return np.zeros(1, dtype=np.int64)
+    starts = np.arange(0, length - window + 1, stride, dtype=np.int64)
+    if starts[-1] != length - window:
+        starts = np.append(starts, length - window)
+    return starts
+
+
+def sliding_windows(values: np.ndarray, window: int, stride: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Overlapping windows of a series.
+
+    Parameters
+    ----------
+    values : np.ndarray
+        Shape ``(T, C)``.
+    window, stride : int
+        Window length and step between window starts.
+
+    Returns
+    -------
+    windows : np.ndarray
+        Shape ``(N, C, window)``, float32 (a copy, safe to modify).
+    starts : np.ndarray
+        The ``N`` start indices.
+    """
+    values = np.asarray(values, dtype=np.float32)
+    if values.ndim != 2 or len(values) == 0:
+        raise DataError(f"a series must have shape (T, C) with T >= 1, got {values.shape}")
+    t = len(values)
+    if t < window:  # repeat the edge values so the one window is full
+        values = np.concatenate([values, np.repeat(values[-1:], window - t, axis=0)])
+    starts = window_starts(t, window, stride)
+    view = np.lib.stride_tricks.sliding_window_view(values, window, axis=0)  # (T-W+1, C, W)
+    return np.ascontiguousarray(view[starts]), starts
+
+
+def windows_to_points(scores: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """Per-time-step scores from per-window, per-position scores.
+
+    Parameters
+    ----------
+    scores : np.ndarray
+        Shape ``(N, W)``: the score each window gives to each of its positions.
+    starts : np.ndarray
+        The windows' start indices (from :func:`sliding_windows`).
+    length : int
+        Number of time steps ``T`` of the original series (positions beyond it, the
+        padding of a short series, are dropped).
+
+    Returns
+    -------
+    np.ndarray
+        Shape ``(T,)``: for each step, the mean of the scores of the windows covering it.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    n, w = scores.shape
+    total = np.zeros(max(length, int(starts.max()) + w))
+    count = np.zeros_like(total)
+    for offset in range(w):  # W vectorised passes; starts are distinct, so += is exact
+        total[starts + offset] += scores[:, offset]
+        count[starts + offset] += 1.0
+    return (total / np.maximum(count, 1.0))[:length]
+
+
+def as_series_list(X: Any, name: str) -> tuple[list[np.ndarray], bool]:
+    """``(list of (T, C) float32 arrays, whether X was a single series)``.
+
+    ``X`` is one series (``(T,)``, ``(T, C)``, a :class:`Series`) or a list/tuple of them;
+    ``name`` is used in messages.
+    """
+    from aekit.data.validate import as_float_tensor
+
+    single = not isinstance(X, list | tuple)
+    items = [X] if single else list(X)
+    if not items:
+        raise DataError(f"{name}: no series given")
+    out = []
+    for k, item in enumerate(items):
+        where = name if single else f"{name}[{k}]"
+        if isinstance(item, Series):
+            item = item.values
+        arr = as_float_tensor(item, name=where).cpu().numpy()
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        if arr.ndim != 2:
+            raise DataError(f"{where}: a series must have shape (T, C) (time steps, "
+                            f"channels), got {arr.shape}")
+        out.append(arr)
+    return out, single
+
+
+def dominant_period(values: np.ndarray, *, min_period: int = 4, max_period: int | None = None,
+                    min_strength: float = 0.2) -> int | None:
+    """The series' dominant period in steps, from its autocorrelation; ``None`` if none.
+
+    The series (``(T,)`` or ``(T, C)``; channels are averaged after standardising each) is
+    detrended by differencing out a moving average one ``max_period`` long, and its
+    autocorrelation ``r(k)`` is computed with the FFT. The period is the lag
+    ``k in [min_period, max_period]`` of the first local maximum of ``r`` after ``r`` first
+    drops below zero (so the slow decay of a smooth series is not mistaken for a period)
+    that reaches 80 % of the highest such maximum (so a multiple of the period is not
+    taken for it); ``None`` when that peak is below ``min_strength``.
+
+    Parameters
+    ----------
+    values : np.ndarray
+        The series.
+    min_period, max_period : int
+        Lags searched; ``max_period`` defaults to a third of the length (at least three
+        periods must fit).
+    min_strength : float
+        Smallest autocorrelation a period must have.
+
+    Returns
+    -------
+    int or None
+    """
+    x = np.asarray(values, dtype=np.float64)
+    if x.ndim == 1:
+        x = x[:, None]
+    t = len(x)
+    max_period = t // 3 if max_period is None else min(int(max_period), t // 3)
+    if max_period < min_period:
+        return None
+    sd = x.std(0)
+    keep = sd > 1e-12 * (1 + np.abs(x.mean(0)))
+    if not keep.any():
+        return None
+    x = ((x[:, keep] - x[:, keep].mean(0)) / sd[keep]).mean(1)
+    # a centred moving average over 2 * max_period + 1 steps removes trends, keeps periods
+    k = 2 * max_period + 1
+    c = np.cumsum(np.concatenate([[0.0], np.pad(x, max_period, mode="reflect")]))
+    x = x - (c[k:] - c[:-k]) / k
+    x -= x.mean()
+    n = 1 << int(np.ceil(np.log2(2 * t)))
+    f = np.fft.rfft(x, n)
+    acf = np.fft.irfft(f * np.conj(f), n)[:max_period + 2]
+    if acf[0] <= 0:
+        return None
+    acf = acf / acf[0] * t / (t - np.arange(len(acf)))  # unbiased: each lag's own overlap
+    negative = np.flatnonzero(acf[1:] < 0)
+    if not len(negative):
+        return None
+    lags = np.arange(max(min_period, int(negative[0]) + 1), max_period + 1)
+    peaks = lags[(acf[lags] >= acf[lags - 1]) & (acf[lags] >= acf[lags + 1])]
+    if not len(peaks):
+        return None
+    top = acf[peaks].max()
+    best = int(peaks[np.argmax(acf[peaks] >= 0.8 * top)])  # the period, not a multiple
+    return best if acf[best] >= min_strength else None
+
+
+def flagged_spans(flags: np.ndarray) -> list[tuple[int, int]]:
+    """The runs of consecutive true steps of ``flags`` ``(T,)``, as ``[start, end)`` pairs."""
+    f = np.asarray(flags).astype(bool).reshape(-1).astype(np.int8)
+    edges = np.diff(np.concatenate([[0], f, [0]]))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))

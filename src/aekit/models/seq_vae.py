@@ -86,8 +86,9 @@ class SeqVAEConfig(VAEConfig):
 
 @register
 class SequenceVAE(VAE):
-    """VAE over token sequences with a bidirectional GRU encoder and an autoregressive
-    GRU decoder (see the module docstring for the objective)."""
+    """Sequence VAE: bidirectional GRU encoder, autoregressive GRU decoder.
+
+    See the module docstring for the objective."""
 
     name = "seq_vae"
     Config = SeqVAEConfig

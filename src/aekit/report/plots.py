@@ -37,7 +37,11 @@ __all__ = [
     "line_plot",
     "loss_curves",
     "reconstruction_pairs",
+    "series_scores",
 ]
+
+#: Fill colour of the flagged spans in :func:`series_scores` (tests look for it).
+FLAG_COLOR = "#f4a3a3"
 
 #: Keys of a metrics row that are never plotted as loss terms by :func:`loss_curves`.
 SKIP_KEYS = frozenset({"epoch", "step", "lr", "time", "examples_per_s", "split"})
@@ -764,4 +768,71 @@ def line_plot(x: Any, ys: Mapping[str, Any], path: str | Path, *, xlabel: str, y
     ax.grid(alpha=0.3)
     if ys:
         ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def series_scores(values: Any, scores: Any, path: str | Path, *, threshold: float,
+                  labels: Any = None, channel_names: Sequence[str] | None = None,
+                  title: str | None = None) -> Path:
+    """Write a series above its per-step anomaly scores, the flagged spans shaded.
+
+    Parameters
+    ----------
+    values : array, tensor or sequence
+        The series, ``(T,)`` or ``(T, C)`` (at most 8 channels are drawn, one line each).
+    scores : array, tensor or sequence
+        Per-step scores ``(T,)``.
+    path : str or Path
+        Where to write the PNG.
+    threshold : float
+        Drawn as a dashed line under the scores; the runs of steps above it are shaded
+        (colour :data:`FLAG_COLOR`) on both panels.
+    labels : array, optional
+        Known 0/1 labels ``(T,)``: their runs are marked by a bar under the score panel.
+    channel_names : sequence of str, optional
+        Legend names of the channels.
+    title : str, optional
+        Title of the figure.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    from aekit.data.series import flagged_spans
+
+    v = _np(values).astype(np.float64)
+    v = v[:, None] if v.ndim == 1 else v
+    s = _np(scores).astype(np.float64).reshape(-1)
+    if len(s) != len(v):
+        raise ValueError(f"series_scores: {len(s)} scores for {len(v)} steps")
+    t = np.arange(len(s))
+    fig = _figure(9.0, 4.8)
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
+    for c in range(min(v.shape[1], 8)):
+        name = channel_names[c] if channel_names is not None else f"channel {c}"
+        top.plot(t, v[:, c], lw=0.8, label=name)
+    if v.shape[1] > 1:
+        top.legend(fontsize=7, loc="upper right")
+    top.set_ylabel("value")
+    bottom.plot(t, s, lw=0.8, color="C0", label="score")
+    bottom.axhline(float(threshold), color="C3", ls="--", lw=1.2,
+                   label=f"threshold {float(threshold):.4g}")
+    spans = flagged_spans(s > threshold)
+    for ax in (top, bottom):
+        for a, b in spans:
+            ax.axvspan(a - 0.5, b - 0.5, color=FLAG_COLOR, lw=0, zorder=0)
+    if labels is not None:
+        lab = _np(labels).reshape(-1)
+        for i, (a, b) in enumerate(flagged_spans(lab)):
+            bottom.axvspan(a - 0.5, b - 0.5, ymin=0, ymax=0.04, color="C2", lw=0,
+                           label="labelled anomaly" if i == 0 else None)
+    bottom.legend(fontsize=7, loc="upper right")
+    bottom.set_xlabel("time step")
+    bottom.set_ylabel("anomaly score")
+    if title:
+        top.set_title(f"{title} ({len(spans)} flagged span{'s' if len(spans) != 1 else ''})")
+    for ax in (top, bottom):
+        ax.grid(alpha=0.3)
+        ax.set_axisbelow(True)
     return _save(fig, path)

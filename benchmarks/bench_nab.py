@@ -1,0 +1,349 @@
+"""Time-series anomaly detection on real labelled series (NAB) and on synthetic ones.
+
+NAB protocol (``../shared/data/nab/README.md``): every detector is fitted on the first
+15 % of a series (NAB's probationary period, taken as normal), scores every step, and is
+judged on the remaining 85 %: per-step AUROC and AUPRC against the anomaly windows, and
+whether the top-scoring step lies inside a window (top-1 hit). Synthetic protocol (the
+systems of ``bench_timeseries.py``): fit on a contaminated training series, score a test
+series of the same system.
+
+Detectors (each window-based one uses the same window: one period of the training part,
+``aekit.data.series.dominant_period`` clipped as aekit clips it, and gives step ``t``
+the score of the window ending at ``t``):
+
+* ``aekit``: ``TimeSeriesAnomalyDetector()`` with its defaults;
+* ``mp-train``: matrix-profile discords, ``stumpy.stump`` AB-join of the series against
+  its training part (each window's z-normalised distance to its nearest training
+  window); on several channels the mean over channels;
+* ``mp-self``: the classic discord score, ``stumpy.stump`` self-join of the whole series
+  (sees the future and the anomalies themselves);
+* ``iforest-windows``: scikit-learn's IsolationForest on the flattened standardised
+  windows;
+* ``rolling-z``: ``|x_t - mean| / std`` over the previous 64 steps, max over channels.
+
+    python benchmarks/bench_nab.py [--data-dir ../shared/data/nab] [--out FILE.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from bench_timeseries import rolling_z
+from machine import describe
+from results_file import RESULTS, write_result
+from sklearn.ensemble import IsolationForest
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from aekit.apps.timeseries import (
+    FALLBACK_WINDOW,
+    MAX_WINDOW,
+    MIN_WINDOW,
+    TimeSeriesAnomalyDetector,
+    causal_windows,
+    default_window_detector,
+)
+from aekit.data.series import dominant_period, read_series_csv
+from aekit.data.synthetic_series import make_series
+
+REPO = Path(__file__).resolve().parent.parent
+TRAIN_SHARE = 0.15
+Detector = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+
+
+def load_nab(data_dir: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """``(name, values (T, 1), labels (T,))`` of every series listed in windows.json."""
+    windows = json.loads((data_dir / "windows.json").read_text())
+    out = []
+    for name in sorted(windows):
+        s = read_series_csv(data_dir / name)
+        stamps = np.array(s.timestamps, dtype="datetime64[s]")
+        labels = np.zeros(len(s), dtype=np.int64)
+        for lo, hi in windows[name]:
+            labels[(stamps >= np.datetime64(lo[:19])) & (stamps <= np.datetime64(hi[:19]))] = 1
+        out.append((name, s.values, labels))
+    return out
+
+
+def window_for(train: np.ndarray) -> int:
+    """The window aekit's default would choose for this training series."""
+    period = dominant_period(train, min_period=MIN_WINDOW, max_period=MAX_WINDOW)
+    return FALLBACK_WINDOW if period is None else period
+
+
+def _at_end(window_scores: np.ndarray, length: int, m: int) -> np.ndarray:
+    """Per-step scores from scores of windows starting at 0, 1, ...: each step gets the
+    window ending at it; the first ``m - 1`` steps the first window's score."""
+    out = np.empty(length)
+    out[m - 1:] = window_scores[:length - m + 1]
+    out[:m - 1] = window_scores[0]
+    return out
+
+
+def mp_train(train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
+    import stumpy
+
+    m = window_for(train)
+    per_channel = []
+    for c in range(test.shape[1]):
+        mp = stumpy.stump(test[:, c].astype(np.float64), m,
+                          train[:, c].astype(np.float64), ignore_trivial=False)[:, 0]
+        per_channel.append(_at_end(np.asarray(mp, np.float64), len(test), m))
+    return np.mean(per_channel, 0)
+
+
+def mp_self(train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
+    import stumpy
+
+    m = window_for(train)
+    per_channel = []
+    for c in range(test.shape[1]):
+        mp = np.asarray(stumpy.stump(test[:, c].astype(np.float64), m)[:, 0], np.float64)
+        mp[~np.isfinite(mp)] = np.nanmax(mp[np.isfinite(mp)])
+        per_channel.append(_at_end(mp, len(test), m))
+    return np.mean(per_channel, 0)
+
+
+def iforest_windows(train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
+    m = window_for(train)
+    mu, sd = train.mean(0), train.std(0) + 1e-12
+    w_tr = causal_windows((train - mu) / sd, m)
+    w_te = causal_windows((test - mu) / sd, m)
+    forest = IsolationForest(random_state=seed).fit(w_tr.reshape(len(w_tr), -1))
+    return -forest.score_samples(w_te.reshape(len(w_te), -1))
+
+
+def aekit_default(train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
+    return TimeSeriesAnomalyDetector().fit(train).decision_function(test)
+
+
+DETECTORS: dict[str, Detector] = {
+    "aekit": aekit_default,
+    "mp-train": mp_train,
+    "mp-self": mp_self,
+    "iforest-windows": iforest_windows,
+    "rolling-z": lambda tr, te, k: rolling_z(tr, te),
+}
+
+
+CANDIDATES: dict[str, dict] = {  # --select: the configurations the default was chosen from
+    "series, reconstruction+latent": dict(normalize="series"),
+    "both, reconstruction+latent": dict(normalize="both"),
+    "window, reconstruction+latent": dict(normalize="window"),
+    "series, reconstruction": dict(normalize="series", detector=dict(score="reconstruction")),
+    "series, latent": dict(normalize="series", detector=dict(score="latent")),
+}
+
+
+def candidate(config: dict) -> Detector:
+    """A detector running TimeSeriesAnomalyDetector with one candidate configuration."""
+    def run(train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
+        kw = dict(config)
+        inner = kw.pop("detector", None)
+        if inner is not None:
+            kw["detector"] = default_window_detector().set_params(**inner)
+        return TimeSeriesAnomalyDetector(**kw).fit(train).decision_function(test)
+    return run
+
+
+def select(data_dir: Path) -> list[str]:
+    """Leave-one-series-out choice among CANDIDATES: for each series, the candidate with
+    the best mean AUROC on the other series, and its AUROC on the held-out one."""
+    for name, config in CANDIDATES.items():
+        DETECTORS[name] = candidate(config)
+    rows = run_nab(data_dir, list(CANDIDATES), None)
+    rows = {k: r for k, r in rows.items() if not np.isnan(r[next(iter(CANDIDATES))]["auroc"])}
+    auroc = {c: np.array([r[c]["auroc"] for r in rows.values()]) for c in CANDIDATES}
+    lines = ["| candidate | mean AUROC | top-1 hits |", "|---|---|---|"]
+    lines += [f"| {c} | {auroc[c].mean():.3f} | "
+              f"{int(sum(r[c]['hit'] for r in rows.values()))} of {len(rows)} |"
+              for c in CANDIDATES]
+    lines += ["", "| held-out series | chosen on the others | its AUROC |", "|---|---|---|"]
+    held = []
+    for i, key in enumerate(rows):
+        others = {c: np.delete(a, i).mean() for c, a in auroc.items()}
+        best = max(others, key=others.get)
+        held.append(auroc[best][i])
+        lines.append(f"| {key} | {best} | {auroc[best][i]:.3f} |")
+    lines.append(f"| **leave-one-series-out mean** | | **{np.mean(held):.3f}** |")
+    return lines
+
+
+def timing(data_dir: Path, repeats: int) -> list[str]:
+    """Seconds of fit + score of the default on the first 10,000 steps of NYC taxi."""
+    x = read_series_csv(data_dir / "realKnownCause" / "nyc_taxi.csv").values[:10_000]
+    lines = ["| fitted on | scored | window | fit + score seconds (median of "
+             f"{repeats}) | min | max | CPU seconds (median) |", "|---|---|---|---|---|---|---|"]
+    for n_fit in (len(x), int(TRAIN_SHARE * len(x))):
+        sec, cpu = [], []
+        for _ in range(repeats):
+            t0, c0 = time.perf_counter(), time.process_time()
+            det = TimeSeriesAnomalyDetector().fit(x[:n_fit])
+            det.decision_function(x)
+            sec.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
+        lines.append(f"| {n_fit} steps | {len(x)} steps | {det.window_} | "
+                     f"{np.median(sec):.2f} | {min(sec):.2f} | {max(sec):.2f} | "
+                     f"{np.median(cpu):.2f} |")
+    return lines
+
+
+def evaluate(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """AUROC, AUPRC and top-1 hit of per-step scores (NaN where a class is missing)."""
+    if labels.min() == labels.max():
+        return {"auroc": float("nan"), "auprc": float("nan"), "hit": float("nan")}
+    return {"auroc": float(roc_auc_score(labels, scores)),
+            "auprc": float(average_precision_score(labels, scores)),
+            "hit": float(labels[int(np.argmax(scores))])}
+
+
+def run_nab(data_dir: Path, names: list[str], only: str | None) -> dict[str, dict]:
+    """Per series, per detector: metrics and seconds."""
+    rows: dict[str, dict] = {}
+    for series_name, values, labels in load_nab(data_dir):
+        if only and only not in series_name:
+            continue
+        n_train = int(TRAIN_SHARE * len(values))
+        train = values[:n_train]
+        rows[series_name] = {"length": len(values), "window": window_for(train)}
+        for name in names:
+            t0 = time.perf_counter()
+            scores = DETECTORS[name](train, values, 0)
+            sec = time.perf_counter() - t0
+            m = evaluate(labels[n_train:], scores[n_train:])
+            rows[series_name][name] = {**m, "seconds": sec}
+            print(f"{series_name:<55} {name:<16} AUROC {m['auroc']:.3f} AUPRC "
+                  f"{m['auprc']:.3f} hit {m['hit']:.0f} {sec:6.1f}s", flush=True)
+    return rows
+
+
+def run_synthetic(systems: int, length: int, names: list[str]) -> dict[str, dict]:
+    rows: dict[str, dict] = {}
+    for k in range(systems):
+        train = make_series(length=length, seed=1000 + k, system_seed=k)
+        test = make_series(length=length, seed=2000 + k, system_seed=k)
+        key = f"synthetic system {k} ({length} steps, 4 channels)"
+        rows[key] = {"length": length, "window": window_for(train.values)}
+        for name in names:
+            t0 = time.perf_counter()
+            scores = DETECTORS[name](train.values, test.values, k)
+            sec = time.perf_counter() - t0
+            rows[key][name] = {**evaluate(test.labels, scores), "seconds": sec}
+            print(f"{key:<55} {name:<16} AUROC {rows[key][name]['auroc']:.3f} "
+                  f"{sec:6.1f}s", flush=True)
+    return rows
+
+
+def table(rows: dict[str, dict], names: list[str]) -> list[str]:
+    """Per-series AUROC / AUPRC / hit, then means and the hit count."""
+    head = ["series", "T", "window", *(f"{n} AUROC" for n in names),
+            *(f"{n} AUPRC" for n in names), *(f"{n} hit" for n in names)]
+    lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    for key, r in rows.items():
+        cells = [key, str(r["length"]), str(r["window"])]
+        cells += [f"{r[n]['auroc']:.3f}" for n in names]
+        cells += [f"{r[n]['auprc']:.3f}" for n in names]
+        cells += ["" if np.isnan(r[n]["hit"]) else "yes" if r[n]["hit"] else "no"
+                  for n in names]
+        lines.append("| " + " | ".join(cells) + " |")
+    mean = ["**mean**", "", ""]
+    mean += [f"**{np.nanmean([r[n]['auroc'] for r in rows.values()]):.3f}**" for n in names]
+    mean += [f"**{np.nanmean([r[n]['auprc'] for r in rows.values()]):.3f}**" for n in names]
+    mean += [f"**{int(np.nansum([r[n]['hit'] for r in rows.values()]))}**" for n in names]
+    lines.append("| " + " | ".join(mean) + " |")
+    return lines
+
+
+def summary(rows: dict[str, dict], names: list[str]) -> list[str]:
+    lines = ["| detector | mean AUROC | mean AUPRC | top-1 hits | mean seconds per series |",
+             "|---|---|---|---|---|"]
+    for n in names:
+        v = [r[n] for r in rows.values()]
+        lines.append(f"| {n} | {np.nanmean([x['auroc'] for x in v]):.3f} | "
+                     f"{np.nanmean([x['auprc'] for x in v]):.3f} | "
+                     f"{int(np.nansum([x['hit'] for x in v]))} of "
+                     f"{int(np.sum(~np.isnan([x['hit'] for x in v])))} | "
+                     f"{np.mean([x['seconds'] for x in v]):.2f} |")
+    return lines
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data-dir", default=str(REPO.parent / "shared" / "data" / "nab"),
+                   help="folder with NAB's windows.json and the series CSVs "
+                        "[default: ../shared/data/nab next to the repository]")
+    p.add_argument("--detectors", default=",".join(DETECTORS),
+                   help="comma-separated subset of " + ", ".join(DETECTORS))
+    p.add_argument("--only", default=None, help="only series whose name contains this")
+    p.add_argument("--systems", type=int, default=3, help="synthetic systems (0: none)")
+    p.add_argument("--length", type=int, default=4000, help="synthetic series length")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--select", action="store_true",
+                   help="instead: run the candidate default configurations, leave one "
+                        "series out (writes results/nab_selection.md)")
+    p.add_argument("--timing", type=int, default=0, metavar="REPEATS",
+                   help="instead: time fit + score of 10,000 steps (writes "
+                        "results/nab_timing.md)")
+    p.add_argument("--out", default=None,
+                   help="result file [default: benchmarks/results/nab.md]")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    machine = describe()
+    names = [n.strip() for n in args.detectors.split(",") if n.strip()]
+    unknown = [n for n in names if n not in DETECTORS]
+    if unknown:
+        p.error(f"unknown detector(s) {unknown}; choose from {list(DETECTORS)}")
+    data_dir = Path(args.data_dir)
+    if not (data_dir / "windows.json").is_file():
+        p.error(f"--data-dir {data_dir}: no windows.json there")
+    if args.timing:
+        rows = timing(data_dir, args.timing)
+        write_result(args.out or RESULTS / "nab_timing.md", [
+            "# Time-series detector: fit + score of a 10,000-step series", "",
+            f"`python benchmarks/bench_nab.py --timing {args.timing} --threads "
+            f"{args.threads}`", "", f"{machine}; not niced, but on a shared machine (other "
+            "jobs ran beside it). Series: the first 10,000 steps of NAB's nyc_taxi.csv; "
+            "`TimeSeriesAnomalyDetector()` with its defaults, fitted on all of them or on "
+            "the first 15 % (the NAB protocol), then scoring all 10,000. CPU seconds (all "
+            "threads of the process) are less affected by the other jobs than wall "
+            f"seconds; the load average was {os.getloadavg()[0]:.0f} at the end.", "",
+            *rows])
+        return
+    if args.select:
+        write_result(args.out or RESULTS / "nab_selection.md", [
+            "# Choosing the time-series default (NAB, leave one series out)", "",
+            f"`python benchmarks/bench_nab.py --select --threads {args.threads}`", "",
+            f"{machine}. Each candidate is TimeSeriesAnomalyDetector(window='auto') with "
+            "the default window detector (`default_window_detector()`) with the score named; "
+            "series with no anomaly window are left out. The default is the candidate "
+            "most folds choose.", "", *select(data_dir)])
+        return
+    t0 = time.perf_counter()
+    nab = run_nab(data_dir, names, args.only)
+    synth = run_synthetic(args.systems, args.length, names) if args.systems else {}
+    cmd = (f"python benchmarks/bench_nab.py --detectors {','.join(names)} --systems "
+           f"{args.systems} --length {args.length} --threads {args.threads}"
+           + (f" --only {args.only}" if args.only else ""))
+    lines = ["# Time-series anomaly detection on real series (NAB)", "", f"`{cmd}`", "",
+             f"{machine}; total {(time.perf_counter() - t0) / 60:.1f} min "
+             "(a shared machine: other jobs ran beside it, so seconds are upper bounds).",
+             "", f"NAB: {len(nab)} series (one, ec2_cpu_utilization_c6585a, has no anomaly "
+             "window and gets no score); fit on the first 15 %, per-step AUROC/AUPRC on "
+             "the rest, top-1 hit = the highest-scoring step of the rest lies in an anomaly "
+             "window.", "", *summary(nab, names), "", *table(nab, names)]
+    if synth:
+        lines += ["", f"Synthetic (`bench_timeseries.py` systems, {args.length} steps, 4 "
+                  "channels, 10 anomalies of 5 kinds; fit on a contaminated training series, "
+                  "score a test series).", "", *summary(synth, names), "",
+                  *table(synth, names)]
+    write_result(args.out or RESULTS / "nab.md", lines)
+
+
+if __name__ == "__main__":
+    main()
