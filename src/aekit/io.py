@@ -144,16 +144,6 @@ def check_finite(tensors: dict[str, Any], where: str) -> None:
                              "(NaN or inf); the file is damaged, retrain or restore it")
 
 
-def _foreign_class(config_path: Path) -> str | None:
-    """The ``_class_name`` of a config written by another library that aekit can load."""
-    try:
-        record = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-        return None  # load() reports the problem
-    name = record.get("_class_name") if isinstance(record, dict) else None
-    return name if name in FOREIGN_LOADERS else None
-
-
 def load(directory: str | Path, device: str | None = None) -> Autoencoder:
     """Load a model saved by :meth:`Autoencoder.save` (or a run folder), in eval mode;
     a folder of another library named in :data:`FOREIGN_LOADERS` (a diffusers
@@ -165,22 +155,24 @@ def load(directory: str | Path, device: str | None = None) -> Autoencoder:
     """
     directory = Path(directory)
     config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
-    foreign = _foreign_class(config_path)
-    if foreign is not None:
+    if not config_path.is_file():
+        raise AekitError(
+            f"{directory}: no {CONFIG_FILE} here; is this an aekit model or run folder?")
+    try:
+        record = json.loads(config_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise AekitError(f"{config_path}: invalid JSON ({e})") from None
+    foreign = record.get("_class_name") if isinstance(record, dict) else None
+    if isinstance(foreign, str) and foreign in FOREIGN_LOADERS:
         import importlib
 
         module, _, function = FOREIGN_LOADERS[foreign].partition(":")
         model = getattr(importlib.import_module(module), function)(directory, device=device)
         check_finite(model.state_dict(), str(directory))
         return model
-    for p in (config_path, weights_path):
-        if not p.is_file():
-            raise AekitError(
-                f"{directory}: no {p.name} here; is this an aekit model or run folder?")
-    try:
-        record = json.loads(config_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
-        raise AekitError(f"{config_path}: invalid JSON ({e})") from None
+    if not weights_path.is_file():
+        raise AekitError(
+            f"{directory}: no {WEIGHTS_FILE} here; is this an aekit model or run folder?")
     _check_shapes(record, weights_path, str(config_path))
     model = model_from_record(record, str(config_path))
     try:

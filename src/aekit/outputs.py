@@ -90,8 +90,10 @@ def check_output(
             owned = [p.name for p in path.iterdir()] if path.is_dir() else []
         taken = sorted(n for n in owned if (path / n).exists())
         if taken and not force:
-            raise ConfigError(f"{option} {path} already holds {', '.join(taken)}; choose a "
-                              "new folder, or pass --force to replace them")
+            shown = ", ".join(taken[:5]) + (f" and {len(taken) - 5} more" if len(taken) > 5
+                                            else "")
+            raise ConfigError(f"{option} {path} already holds {shown}; choose a new folder, "
+                              "or pass --force to replace them")
         return path
     if path.is_dir():
         raise ConfigError(f"{option} {path} is a folder; give a file name")
