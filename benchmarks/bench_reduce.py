@@ -1,105 +1,209 @@
-"""AutoencoderReducer (AE, VAE) vs PCA and t-SNE: trustworthiness, kNN accuracy, reconstruction.
+"""AutoencoderReducer (parametric UMAP + reconstruction) vs PCA, t-SNE and UMAP.
 
-Digits (scikit-learn's 1797 8x8 images) and, when present, ODDS sets from
-../shared/data/odds (labels = outlier flags). For each method and dimension (2, 10):
-trustworthiness (sklearn.manifold, 10 neighbours), 5-fold kNN accuracy (k=5) in the
-embedding, mean summed squared reconstruction error on standardised features (where the
-method can reconstruct), and fit time.
+One run, every method with its defaults, three parts:
 
-    python benchmarks/bench_reduce.py [--out benchmarks/results/reduce.md]
+* ``quality``: scikit-learn's digits (raw pixel values, as a new user would pass them)
+  and the ODDS tables in ../shared/data/odds (standardised; labels = outlier flags) at
+  2-D: trustworthiness and continuity at k=10 (on a fixed random subsample of at most
+  ``--eval-rows`` rows when a table is larger, the same one for every method), 5-fold
+  accuracy of 5-NN on the map, fit seconds. Methods: PCA, t-SNE (tables of at most
+  ``--tsne-max-rows`` rows), UMAP (umap-learn), aekit with ``objective="reconstruction"``
+  (the old default) and aekit with its defaults (``objective="umap"``).
+* ``heldout``: digits, fit on a stratified 80 %, map the other 20 % with ``transform``;
+  5-NN accuracy of the held-out maps against the fitted maps (UMAP's ``transform`` is
+  the reference; t-SNE has none).
+* ``scale``: 50-D data (a mixture of 20 Gaussian blobs on a random 10-D subspace plus
+  noise) of 10k, 100k and 1M rows: fit seconds, transform rows/s and peak RSS growth for
+  aekit and UMAP (UMAP only up to ``--umap-max-rows``).
+
+    nice python benchmarks/bench_reduce.py [--parts quality,heldout,scale] \
+        [--out benchmarks/results/reduce.md]
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from results_file import RESULTS
+from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE, trustworthiness
-from sklearn.model_selection import cross_val_score
+from sklearn.model_selection import cross_val_score, train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 
 from aekit import AutoencoderReducer
 from aekit.data import load_data
 
 ODDS = Path(__file__).resolve().parents[2] / "shared" / "data" / "odds"
+ODDS_SETS = "arrhythmia,cardio,ionosphere,letter,mnist,pendigits,pima,satellite,shuttle,vertebral"
 
 
 def standardise(X):
     return (X - X.mean(0)) / np.where(X.std(0) > 0, X.std(0), 1)
 
 
-def evaluate(name, fit, X, y, dim):
-    t = time.perf_counter()
-    Z, recon = fit(X, dim)
-    seconds = time.perf_counter() - t
-    row = {"method": name, "dim": dim, "seconds": seconds,
-           "trust": trustworthiness(X, Z, n_neighbors=10),
-           "knn": cross_val_score(KNeighborsClassifier(5), Z, y, cv=5).mean(),
-           "recon": np.nan if recon is None else ((X - recon) ** 2).sum(1).mean()}
-    return row
+def continuity(X, Z, k=10):
+    """Continuity (Venna and Kaski): trustworthiness with the two spaces swapped."""
+    return trustworthiness(Z, X, n_neighbors=k)
 
 
-def fit_pca(X, dim):
-    p = PCA(dim).fit(X)
-    Z = p.transform(X)
-    return Z, p.inverse_transform(Z)
+def fit_pca(X, _seed):
+    return PCA(2).fit_transform(X)
 
 
-def fit_ae(model):
-    def fit(X, dim):
-        r = AutoencoderReducer(n_components=dim, model=model, hidden_dims=(256, 128),
-                               epochs=150, learning_rate=2e-3, random_state=0,
-                               scale=False).fit(X)
-        Z = r.transform(X)
-        return Z, r.inverse_transform(Z)
+def fit_tsne(X, seed):
+    return TSNE(2, random_state=seed).fit_transform(X)
+
+
+def fit_umap(X, seed):
+    import umap
+
+    return umap.UMAP(random_state=seed).fit_transform(X)
+
+
+def fit_aekit(**params):
+    def fit(X, seed):
+        return AutoencoderReducer(random_state=seed, **params).fit_transform(X)
     return fit
 
 
-def fit_tsne(X, dim):
-    if dim > 3:
-        raise ValueError("t-SNE is for 2-3 dims")
-    return TSNE(dim, random_state=0, init="pca").fit_transform(X), None
+METHODS = [("PCA", fit_pca), ("t-SNE", fit_tsne), ("UMAP", fit_umap),
+           ("aekit recon-only", fit_aekit(objective="reconstruction")),
+           ("aekit (default)", fit_aekit())]
+
+
+def quality(args, lines):
+    digits = load_digits()
+    sets = [("digits", digits.data.astype(np.float64), digits.target)] if args.digits else []
+    for name in args.odds.split(","):
+        path = Path(args.odds_dir) / f"{name}.mat"
+        if name and path.is_file():
+            d = load_data(path)
+            sets.append((name, standardise(d.x.numpy().astype(np.float64)),
+                         d.y.numpy().astype(int)))
+    lines += ["### Map quality at 2-D", "",
+              "| data | rows x cols | method | trust@10 | continuity@10 | 5-NN acc | fit s |",
+              "|---|---|---|---|---|---|---|"]
+    for data_name, X, y in sets:
+        rows = np.random.default_rng(0).permutation(len(X))[:args.eval_rows]
+        for name, fit in METHODS:
+            if name == "t-SNE" and len(X) > args.tsne_max_rows:
+                continue
+            t = time.perf_counter()
+            Z = fit(X, 0)
+            seconds = time.perf_counter() - t
+            Xe, Ze = X[rows], Z[rows]
+            acc = cross_val_score(KNeighborsClassifier(5), Z, y, cv=5).mean()
+            line = (f"| {data_name} | {X.shape[0]} x {X.shape[1]} | {name} | "
+                    f"{trustworthiness(Xe, Ze, n_neighbors=10):.4f} | "
+                    f"{continuity(Xe, Ze):.4f} | {acc:.4f} | {seconds:.1f} |")
+            print(line, flush=True)
+            lines.append(line)
+    lines.append("")
+
+
+def heldout(args, lines):
+    import umap
+
+    X, y = load_digits(return_X_y=True)
+    Xf, Xh, yf, yh = train_test_split(X, y, test_size=0.2, stratify=y, random_state=0)
+    lines += ["### Held-out rows through transform (digits, fit 80 %, map 20 %)", "",
+              "| method | 5-NN acc of held-out vs fitted | 5-NN acc (5-fold) of fitted | "
+              "transform s |", "|---|---|---|---|"]
+    for name, est in [("UMAP", umap.UMAP(random_state=0)),
+                      ("aekit (default)", AutoencoderReducer(random_state=0))]:
+        Zf = est.fit_transform(Xf)
+        t = time.perf_counter()
+        Zh = est.transform(Xh)
+        seconds = time.perf_counter() - t
+        acc = KNeighborsClassifier(5).fit(Zf, yf).score(Zh, yh)
+        cv = cross_val_score(KNeighborsClassifier(5), Zf, yf, cv=5).mean()
+        line = f"| {name} | {acc:.4f} | {cv:.4f} | {seconds:.3f} |"
+        print(line, flush=True)
+        lines.append(line)
+    lines.append("")
+
+
+def blobs(n, seed=0):
+    """``n`` rows x 50: 20 Gaussian blobs on a random 10-D subspace, plus noise."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 4, (20, 10))
+    basis = np.linalg.qr(rng.normal(size=(50, 10)))[0]
+    X = np.empty((n, 50), dtype=np.float32)
+    for i in range(0, n, 100_000):
+        m = min(100_000, n - i)
+        inner = centres[rng.integers(20, size=m)] + rng.normal(size=(m, 10))
+        X[i:i + m] = inner @ basis.T + 0.1 * rng.normal(size=(m, 50))
+    return X
+
+
+def rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def scale(args, lines):
+    import umap
+
+    lines += ["### Fit and transform time, 50-D blobs", "",
+              "| rows | method | fit s | transform rows/s | peak RSS MB after fit |",
+              "|---|---|---|---|---|"]
+    for n in [int(s) for s in args.sizes.split(",")]:
+        X = blobs(n)
+        query = blobs(100_000, seed=1)
+        runs = [("aekit (default)", AutoencoderReducer(random_state=0, verbose=True))]
+        if n <= args.umap_max_rows:
+            runs.append(("UMAP", umap.UMAP(random_state=0)))
+        for name, est in runs:
+            t = time.perf_counter()
+            est.fit(X)
+            fit_s = time.perf_counter() - t
+            t = time.perf_counter()
+            est.transform(query)
+            rate = len(query) / (time.perf_counter() - t)
+            line = f"| {n:,} | {name} | {fit_s:.1f} | {rate:,.0f} | {rss_mb():,.0f} |"
+            print(line, flush=True)
+            lines.append(line)
+        if n > args.umap_max_rows:
+            lines.append(f"| {n:,} | UMAP | not run (> --umap-max-rows) | | |")
+    lines.append("")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default=str(RESULTS / "reduce.md"))
-    parser.add_argument("--odds", default="cardio,satellite,pendigits")
+    parser.add_argument("--parts", default="quality,heldout,scale")
+    parser.add_argument("--odds", default=ODDS_SETS)
+    parser.add_argument("--odds-dir", default=str(ODDS))
+    parser.add_argument("--no-digits", dest="digits", action="store_false",
+                        help="Leave digits out of the quality part.")
+    parser.add_argument("--eval-rows", type=int, default=5000)
+    parser.add_argument("--tsne-max-rows", type=int, default=2000)
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--umap-max-rows", type=int, default=100_000)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--title", default="Dimensionality reduction: aekit vs PCA, t-SNE, "
+                        "UMAP (issue 17)")
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    sets = [("digits", standardise(load_data("digits_flat").x.numpy().astype(np.float64)),
-             load_data("digits_flat").y.numpy())]
-    for name in args.odds.split(","):
-        if (ODDS / f"{name}.mat").is_file():
-            d = load_data(ODDS / f"{name}.mat")
-            sets.append((name, standardise(d.x.numpy().astype(np.float64)), d.y.numpy()))
-    methods = [("PCA", fit_pca), ("AE", fit_ae("ae")), ("VAE", fit_ae("vae")),
-               ("t-SNE", fit_tsne)]
-    lines = ["## Dimensionality reduction (issue 5 benchmark)", "",
-             f"Command: `python benchmarks/bench_reduce.py --odds {args.odds}`", "",
-             "Features standardised; AE/VAE: AutoencoderReducer, MLP 256-128, 150 epochs, "
-             "lr 2e-3, batch 64, seed 0, 1 torch thread. Trust = trustworthiness "
-             "(10 neighbours); kNN = 5-fold accuracy of 5-NN on the embedding; recon = mean "
-             "summed squared error per row (standardised units).", "",
-             "| data | dim | method | trust | kNN acc | recon | fit s |",
-             "|---|---|---|---|---|---|---|"]
-    for data_name, X, y in sets:
-        for dim in [d for d in (2, 10) if d < X.shape[1]]:
-            for name, fit in methods:
-                if name == "t-SNE" and (dim > 3 or len(X) > 3000):
-                    continue
-                r = evaluate(name, fit, X, y, dim)
-                line = (f"| {data_name} | {dim} | {name} | {r['trust']:.3f} | {r['knn']:.3f} | "
-                        f"{r['recon']:.2f} | {r['seconds']:.1f} |")
-                print(line, flush=True)
-                lines.append(line)
+    torch.set_num_threads(args.threads)
+    lines = [f"## {args.title}", "",
+             f"Command: `nice python benchmarks/bench_reduce.py --parts {args.parts} "
+             f"{'' if args.digits else '--no-digits '}--odds {args.odds} "
+             f"--odds-dir {args.odds_dir} --sizes {args.sizes} "
+             f"--umap-max-rows {args.umap_max_rows} "
+             f"--threads {args.threads} --out {args.out}`", "",
+             "Every method with its defaults, seed 0; timings from a shared 2-core machine "
+             f"(other jobs running), torch with {args.threads} thread(s).", ""]
+    parts = {"quality": quality, "heldout": heldout, "scale": scale}
+    for part in args.parts.split(","):
+        parts[part](args, lines)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines) + "\n")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RUN_LANGS = {"bash": "bash", "sh": "bash", "python": "python"}
 SKIP = re.compile(r"^<!--\s*doc-test:\s*skip\s+(\S.*?)\s*-->\s*$")
 FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([\w+-]*)")
-BLOCK_TIMEOUT_S = 240
+BLOCK_TIMEOUT_S = 900  # a guard against a hung command, not a budget
 
 
 @dataclass

@@ -7,10 +7,6 @@ model folder from an untrusted source cannot run code.
 from __future__ import annotations
 
 import json
-import os
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +15,7 @@ from safetensors.torch import load_model as _load_weights
 from safetensors.torch import save_model as _save_weights
 
 from aekit.errors import AekitError, ConfigError
+from aekit.outputs import atomic_path, umask_mode  # noqa: F401 - the writers' import
 
 if TYPE_CHECKING:
     from aekit.models.base import Autoencoder
@@ -30,38 +27,6 @@ MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit on the JSON header
 
 # folders written by other libraries, by their config's "_class_name": "module:function"
 FOREIGN_LOADERS = {"AutoencoderKL": "aekit.models.sd_vae_weights:load_diffusers"}
-
-
-def umask_mode() -> int:
-    """The mode a new file gets under the process umask (0o644 under umask 022)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-@contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """A temporary path beside ``path`` to write to; renamed over ``path`` on success.
-
-    The block writes the file (by any means: ``open``, a safetensors or CSV writer); on
-    leaving it the file is fsynced and renamed over ``path``, so readers see the old or
-    the new file, never half of one. If the block raises, the temporary file is removed
-    and ``path`` is left as it was. Parent folders are created; the file gets the
-    permissions a plain ``open`` would give it (the umask applies).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-    try:
-        yield tmp
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.chmod(tmp, umask_mode())  # some writers (safetensors) create their own file
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -152,16 +117,6 @@ def check_finite(tensors: dict[str, Any], where: str) -> None:
                              "(NaN or inf); the file is damaged, retrain or restore it")
 
 
-def _foreign_class(config_path: Path) -> str | None:
-    """The ``_class_name`` of a config written by another library that aekit can load."""
-    try:
-        record = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-        return None  # load() reports the problem
-    name = record.get("_class_name") if isinstance(record, dict) else None
-    return name if name in FOREIGN_LOADERS else None
-
-
 def load(directory: str | Path, device: str | None = None) -> Autoencoder:
     """Load a model saved by :meth:`Autoencoder.save` (or a run folder), in eval mode;
     a folder of another library named in :data:`FOREIGN_LOADERS` (a diffusers
@@ -173,22 +128,24 @@ def load(directory: str | Path, device: str | None = None) -> Autoencoder:
     """
     directory = Path(directory)
     config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
-    foreign = _foreign_class(config_path)
-    if foreign is not None:
+    if not config_path.is_file():
+        raise AekitError(
+            f"{directory}: no {CONFIG_FILE} here; is this an aekit model or run folder?")
+    try:
+        record = json.loads(config_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise AekitError(f"{config_path}: invalid JSON ({e})") from None
+    foreign = record.get("_class_name") if isinstance(record, dict) else None
+    if isinstance(foreign, str) and foreign in FOREIGN_LOADERS:
         import importlib
 
         module, _, function = FOREIGN_LOADERS[foreign].partition(":")
         model = getattr(importlib.import_module(module), function)(directory, device=device)
         check_finite(model.state_dict(), str(directory))
         return model
-    for p in (config_path, weights_path):
-        if not p.is_file():
-            raise AekitError(
-                f"{directory}: no {p.name} here; is this an aekit model or run folder?")
-    try:
-        record = json.loads(config_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
-        raise AekitError(f"{config_path}: invalid JSON ({e})") from None
+    if not weights_path.is_file():
+        raise AekitError(
+            f"{directory}: no {WEIGHTS_FILE} here; is this an aekit model or run folder?")
     _check_shapes(record, weights_path, str(config_path))
     model = model_from_record(record, str(config_path))
     try:

@@ -5,6 +5,8 @@ an input file, lies inside an input folder (data folder, model, run or detector 
 being read), already exists without ``force`` (``--force`` on the command line), or has
 a suffix that does not match the format written. :class:`RunLock` marks a run folder as
 in use, so a second process writing into it fails at once instead of mixing two runs.
+:func:`atomic_path` is the one way a file is written atomically (``aekit.io`` re-exports
+it for the model writers; the chunk writer of ``aekit.data.chunks`` uses it too).
 """
 
 from __future__ import annotations
@@ -12,12 +14,45 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from aekit.errors import ConfigError
 
 LOCK_FILE = ".aekit.lock"
+
+
+def umask_mode() -> int:
+    """The mode a new file gets under the process umask (0o644 under umask 022)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to; renamed over ``path`` on success.
+
+    The block writes the file (by any means: ``open``, a safetensors or CSV writer); on
+    leaving it the file is fsynced and renamed over ``path``, so readers see the old or
+    the new file, never half of one. If the block raises, the temporary file is removed
+    and ``path`` is left as it was. Parent folders are created; the file gets the
+    permissions a plain ``open`` would give it (the umask applies).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.chmod(tmp, umask_mode())  # some writers (safetensors) create their own file
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _resolved(path: str | Path) -> Path:
@@ -90,8 +125,10 @@ def check_output(
             owned = [p.name for p in path.iterdir()] if path.is_dir() else []
         taken = sorted(n for n in owned if (path / n).exists())
         if taken and not force:
-            raise ConfigError(f"{option} {path} already holds {', '.join(taken)}; choose a "
-                              "new folder, or pass --force to replace them")
+            shown = ", ".join(taken[:5]) + (f" and {len(taken) - 5} more" if len(taken) > 5
+                                            else "")
+            raise ConfigError(f"{option} {path} already holds {shown}; choose a new folder, "
+                              "or pass --force to replace them")
         return path
     if path.is_dir():
         raise ConfigError(f"{option} {path} is a folder; give a file name")

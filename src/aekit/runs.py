@@ -26,6 +26,7 @@ from aekit.io import atomic_write_text
 from aekit.models import Autoencoder, create
 from aekit.outputs import RunLock, check_output
 from aekit.train import TrainConfig, Trainer, TrainResult
+from aekit.train.distributed import main_process
 from aekit.train.pretrain import pretrain_layerwise
 
 RUN_README = """This is an aekit run folder.
@@ -83,6 +84,9 @@ def train_run(
     into it fails at once.
     """
     folder = Path(folder)
+    if not main_process():  # under torchrun, rank 0 checks, locks and writes the folder
+        return _train_run(model_name, data, folder, model_settings, train_config, resume,
+                          report, pretrain_epochs)
     with RunLock(check_output(folder, inputs=inputs, folder=True, force=True)):
         if not resume:
             check_output(folder, inputs=inputs, folder=True, owned=RUN_FILES, force=overwrite)
@@ -134,7 +138,9 @@ def _train_run(model_name: str, data: Dataset, folder: Path,
         model = _resumed_model(folder, model_name, model_settings or {})
     else:
         model = create(model_name, data=train, **(model_settings or {}))
-    folder.mkdir(parents=True, exist_ok=True)
+    writes = main_process()  # under torchrun, rank 0 writes the folder
+    if writes:
+        folder.mkdir(parents=True, exist_ok=True)
     if pretrain_epochs and not resume:
         if not model.layerwise:
             raise ConfigError(f"model {model_name!r} has no layer-wise pretraining; "
@@ -143,13 +149,15 @@ def _train_run(model_name: str, data: Dataset, folder: Path,
                            batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed,
                            device=cfg.device, progress=cfg.progress)
     result = Trainer(cfg, run_dir=folder).fit(model, train, val, resume=resume)
+    run = Run(folder, model, train, val, result)
+    if not writes:
+        return run
     atomic_write_text(folder / "data.json", json.dumps({
         "source": data.name, "examples": len(data), "shape": list(data.sample_shape),
         "train": len(train), "val": 0 if val is None else len(val),
         "labels": data.y is not None, "class_names": data.class_names,
     }, indent=2))
     atomic_write_text(folder / "README.txt", RUN_README.format(folder=folder))
-    run = Run(folder, model, train, val, result)
     if report:
         from aekit.report.run_report import write_run_report
 

@@ -125,3 +125,16 @@ def test_every_command_has_help_with_an_example(runner):
         res = invoke(runner, name, "--help")
         assert res.exit_code == 0
         assert "Example" in res.output or "example" in res.output, name
+
+
+def test_export_writes_an_onnx_reconstruction_and_refuses_to_overwrite(runner, tmp_path):
+    torch_model = aekit.create("vae", input_shape=(64,), arch="mlp", hidden_dims=(16,),
+                               latent_dim=2)
+    folder = torch_model.save(tmp_path / "model")
+    out = tmp_path / "vae.onnx"
+    res = invoke(runner, "export", folder, "--onnx", out)
+    assert res.exit_code == 0, res.output
+    error = float(res.output.rsplit("=", 1)[1])
+    assert out.is_file() and error <= 1e-5
+    res = runner.invoke(cli, ["export", str(folder), "--onnx", str(out)])
+    assert res.exit_code == 2 and "--force" in res.output

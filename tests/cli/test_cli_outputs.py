@@ -114,10 +114,16 @@ def test_a_lock_left_by_a_killed_process_is_taken_over(tmp_path):
 def test_two_trainings_into_one_folder_at_once_the_second_fails(tmp_path):
     """Two real processes: one trains, the other starts while it holds the lock."""
     run = tmp_path / "run"
-    code = ("import sys, time; from aekit.outputs import RunLock\n"
+    import aekit.outputs
+
+    # the holder imports aekit.outputs alone (a bare package: no torch), to start fast
+    code = ("import sys, time, types; pkg = types.ModuleType('aekit'); "
+            "pkg.__path__ = [sys.argv[2]]; sys.modules['aekit'] = pkg\n"
+            "from aekit.outputs import RunLock\n"
             "with RunLock(sys.argv[1]):\n    print('locked', flush=True); time.sleep(60)\n")
-    holder = subprocess.Popen([sys.executable, "-c", code, str(run)], stdout=subprocess.PIPE,
-                              text=True)
+    holder = subprocess.Popen([sys.executable, "-c", code, str(run),
+                               os.path.dirname(aekit.outputs.__file__)],
+                              stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
         res = invoke("train", "ae", "--data", "digits", "--epochs", 1, "--out", run,

@@ -41,6 +41,8 @@ from sklearn.utils._param_validation import Interval
 from aekit.apps.base import ESTIMATOR_FILE, AutoencoderEstimator, scaler_stats
 from aekit.apps.pyod_contract import PyODContractMixin
 from aekit.apps.retrieval import mean_knn_distance
+from aekit.apps.streaming import map_file
+from aekit.data.chunks import is_chunkable
 from aekit.errors import AekitError, ConfigError, DataError
 from aekit.models.base import Autoencoder
 from aekit.rng import private_rng
@@ -436,7 +438,11 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
 
         Deterministic: no sampling is involved, so two calls give the same scores. A row
         whose score overflows (a value like 1e30) is a :class:`DataError` naming it.
+        ``X`` may be a CSV/TSV, Parquet or ``.npy`` file of any size: it is scored chunk
+        by chunk, never held in memory whole (:func:`aekit.apps.streaming.map_file`).
         """
+        if is_chunkable(X):
+            return map_file(self, self.decision_function, X)
         self._check_fitted()
         x = torch.from_numpy(self._check_X(X, reset=False, dtype=np.float32))
         z = (x - self.mean_) / self.scale_

@@ -1,28 +1,57 @@
 """``AutoencoderReducer``: an autoencoder as a scikit-learn transformer.
 
-It goes where PCA goes: ``fit`` trains any aekit model on the (internally standardised)
-rows of X, ``transform`` returns the deterministic code (``model.embed``: the posterior
-mean for a VAE), ``inverse_transform`` decodes codes back to the original units, and
+It goes where PCA, t-SNE and UMAP go: ``fit`` trains any aekit model on the
+(internally standardised) rows of X, ``transform`` returns the deterministic code
+(``model.embed``: the posterior mean for a VAE) of new rows without re-fitting,
+``inverse_transform`` decodes codes (map positions) back to the original units, and
 ``score`` is the negative mean squared reconstruction error per row. The shared
 plumbing (input checks, scaling, training, device, save/load, pickling) is
 :class:`aekit.apps.base.AutoencoderEstimator`.
+
+Objective. With ``objective="umap"`` (the default) the encoder is trained as a
+parametric UMAP (:mod:`aekit.apps.parametric_umap`) jointly with the model's own
+reconstruction objective::
+
+    L = L_umap(encoder) + lambda * L_model(x) / D
+
+``L_umap`` is the sampled cross-entropy between the fuzzy k-NN graph of the rows and
+the similarities of their codes, ``L_model`` the model's loss per example (for ``ae``
+the summed squared error of the standardised features), divided by the number of
+features ``D`` and weighted by ``lambda = reconstruction_weight``. The decoder gets its
+gradient only from the second term, so (Adam being invariant to the scale of a
+parameter's gradient) it learns to invert the map whatever ``lambda`` is, while
+``lambda`` sets how much reconstruction shapes the map. ``objective="reconstruction"``
+trains the model's loss alone (a plain autoencoder's codes).
 """
 
 from __future__ import annotations
 
-from numbers import Integral
+import math
+from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from sklearn.base import TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array
 
 from aekit.apps.base import TRAINING_CONSTRAINTS, AutoencoderEstimator, seed_from
+from aekit.apps.parametric_umap import find_ab, fuzzy_knn_graph, umap_cross_entropy
 from aekit.apps.retrieval import exact_neighbors
+from aekit.apps.streaming import map_file
+from aekit.data.chunks import is_chunkable
+from aekit.devices import resolve_device
+from aekit.errors import ConfigError, TrainingError
+from aekit.rng import private_rng
+from aekit.train.config import epochs_cap
 
-DEFAULT_EPOCHS = 100
+DEFAULT_EPOCHS = 100  # objective="reconstruction": passes over the rows
+DEFAULT_BATCH = {"reconstruction": 64, "umap": 512}  # rows / edges per optimiser step
+DEFAULT_LR = {"reconstruction": 1e-3, "umap": 1e-2}  # Adam's (initial) learning rate
+UMAP_STEPS = 5000  # objective="umap", epochs=None: about this many optimiser steps
+GRAPH_DEFAULTS = {"n_neighbors": 15, "min_dist": 0.1, "reconstruction_weight": 0.01,
+                  "graph_rows": 50_000}
 
 
 class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
@@ -32,6 +61,23 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
     ----------
     n_components : int, default=2
         Size of the code (the model's ``latent_dim``).
+    objective : {"umap", "reconstruction"}, default="umap"
+        ``"umap"``: parametric UMAP on the encoder plus the weighted reconstruction loss
+        (see the module docstring); neighbourhoods of the data are kept in the map.
+        ``"reconstruction"``: the model's own loss alone.
+    n_neighbors : int, default=15
+        Size of the k-NN neighbourhoods of the graph (the row itself included, as in
+        UMAP); cut to the number of rows. ``objective="umap"`` only.
+    min_dist : float, default=0.1
+        How tightly the map packs neighbours (UMAP's ``min_dist``). ``objective="umap"``
+        only.
+    reconstruction_weight : float, default=0.01
+        ``lambda``: weight of the per-feature reconstruction loss on the encoder.
+        ``objective="umap"`` only.
+    graph_rows : int, default=50000
+        The k-NN graph is built (exactly) on at most this many rows, drawn at random
+        when X has more; the reconstruction term still sees every row. This bounds the
+        graph's time and memory on large data. ``objective="umap"`` only.
     model : str, default="ae"
         Registry name of the backbone (one of ``aekit.available()``): ``"ae"`` (a plain
         MLP autoencoder), ``"vae"`` (codes are posterior means), ``"sparse_ae"``,
@@ -40,15 +86,22 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
     hidden_dims : tuple of int or None, default=None
         MLP widths of the encoder (the decoder mirrors them); None keeps the model's own
         default (``(256, 128)`` for the MLP models, ``()`` for ``linear_ae``).
-    epochs : int, default=100
-        Passes over the training rows.
-    batch_size : int, default=64
-        Rows per optimiser step.
-    learning_rate : float, default=1e-3
-        Adam's learning rate.
+    epochs : int or None, default=None
+        ``objective="reconstruction"``: passes over the rows (None: 100).
+        ``objective="umap"``: passes over the graph's edges, each pass drawing as many
+        edges as the graph has, with probability proportional to their weights (None:
+        about 5000 optimiser steps, so the fitting time does not grow with the rows
+        beyond ``graph_rows``).
+    batch_size : int or None, default=None
+        Rows (reconstruction) or edges (umap) per optimiser step; None: 64 rows or 512
+        edges.
+    learning_rate : float or None, default=None
+        Adam's learning rate; None: 1e-3 (reconstruction) or 1e-2 (umap, falling
+        linearly to 0 over the steps, as UMAP's does).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows (with at least 10 rows) and stop after
         ``patience`` epochs without a lower held-out loss, keeping the best weights.
+        ``objective="reconstruction"`` only.
     validation_fraction : float, default=0.1
         Share of rows held out when ``early_stopping`` is on, in (0, 1).
     patience : int, default=10
@@ -83,14 +136,18 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
     train_codes_ : ndarray of shape (n_samples, n_components)
         Codes of the training rows, searched by :meth:`nearest`.
     history_ : list of dict
-        Per-epoch training (and held-out) losses.
+        Per-epoch training (and held-out) losses; with ``objective="umap"`` each entry
+        has the epoch's mean ``umap``, ``recon`` and total ``loss``.
+    n_graph_edges_ : int
+        Directed edges of the fuzzy k-NN graph (``objective="umap"``).
 
     Examples
     --------
     >>> import numpy as np
     >>> from aekit import AutoencoderReducer
     >>> X = np.random.default_rng(0).normal(size=(100, 6))
-    >>> reducer = AutoencoderReducer(n_components=2, epochs=2, random_state=0)
+    >>> reducer = AutoencoderReducer(n_components=2, epochs=2, batch_size=256,
+    ...                              random_state=0)
     >>> reducer.fit_transform(X).shape
     (100, 2)
     >>> reducer.get_feature_names_out().tolist()
@@ -99,17 +156,35 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
 
     _parameter_constraints: ClassVar[dict] = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
+        "objective": [StrOptions({"umap", "reconstruction"})],
+        "n_neighbors": [Interval(Integral, 2, None, closed="left")],
+        "min_dist": [Interval(Real, 0, None, closed="left")],
+        "reconstruction_weight": [Interval(Real, 0, None, closed="neither")],
+        "graph_rows": [Interval(Integral, 2, None, closed="left")],
         **TRAINING_CONSTRAINTS,
+        "epochs": [Interval(Integral, 1, None, closed="left"), None],
+        "batch_size": [Interval(Integral, 2, None, closed="left"), None],
+        "learning_rate": [Interval(Real, 0, None, closed="neither"), None],
     }
+    _saved_values: ClassVar[tuple[str, ...]] = (
+        *AutoencoderEstimator._saved_values, "n_graph_edges_")
     _saved_arrays: ClassVar[tuple[str, ...]] = ("train_codes_",)
 
-    def __init__(self, n_components: int = 2, *, model: str = "ae",
-                 hidden_dims: tuple[int, ...] | None = None, epochs: int = DEFAULT_EPOCHS,
-                 batch_size: int = 64, learning_rate: float = 1e-3,
+    def __init__(self, n_components: int = 2, *, objective: str = "umap",
+                 n_neighbors: int = 15, min_dist: float = 0.1,
+                 reconstruction_weight: float = 0.01, graph_rows: int = 50_000,
+                 model: str = "ae", hidden_dims: tuple[int, ...] | None = None,
+                 epochs: int | None = None, batch_size: int | None = None,
+                 learning_rate: float | None = None,
                  early_stopping: bool = False, validation_fraction: float = 0.1,
                  patience: int = 10, scale: bool = True, model_params: dict | None = None,
                  device: str = "cpu", verbose: bool = False, random_state: Any = None) -> None:
         self.n_components = n_components
+        self.objective = objective
+        self.n_neighbors = n_neighbors
+        self.min_dist = min_dist
+        self.reconstruction_weight = reconstruction_weight
+        self.graph_rows = graph_rows
         self.model = model
         self.hidden_dims = hidden_dims
         self.epochs = epochs
@@ -141,6 +216,7 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         self
         """
         X = self._check_X(X, reset=True)
+        self._check_settings(len(X))
         self._fit_scaler(X, self.scale)
         Xs = self._scale(X)
         seed = seed_from(self.random_state)
@@ -149,14 +225,104 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
             settings["hidden_dims"] = tuple(self.hidden_dims)
         settings.update(self.model_params or {})
         model = self._build_model(self.model, X.shape[1], self.n_components, settings, seed)
-        self.history_ = self._train_model(
-            model, Xs, epochs=self.epochs, batch_size=self.batch_size,
-            learning_rate=self.learning_rate, seed=seed,
-            validation_fraction=self.validation_fraction if self.early_stopping else None,
-            patience=self.patience, device=self.device, verbose=self.verbose)
+        batch_size = self.batch_size or DEFAULT_BATCH[self.objective]
+        if self.objective == "umap":
+            self.history_ = self._train_umap(model, X, Xs, batch_size, seed)
+        else:
+            self.history_ = self._train_model(
+                model, Xs, epochs=self.epochs or DEFAULT_EPOCHS, batch_size=batch_size,
+                learning_rate=self.learning_rate or DEFAULT_LR["reconstruction"], seed=seed,
+                validation_fraction=self.validation_fraction if self.early_stopping else None,
+                patience=self.patience, device=self.device, verbose=self.verbose)
         self.model_ = model
         self.train_codes_ = self._run(model.embed, Xs)
         return self
+
+    def _check_settings(self, n_rows: int) -> None:
+        """Refuse settings the chosen objective does not use, and too few rows."""
+        if self.objective == "umap":
+            if n_rows < 2:
+                raise ValueError(f"n_samples={n_rows}: objective='umap' needs at least 2 "
+                                 "rows to build a neighbour graph")
+            if self.early_stopping:
+                raise ConfigError("early_stopping=True is only used with "
+                                  "objective='reconstruction' (the umap objective has no "
+                                  "held-out loss); set objective='reconstruction' or drop it")
+        else:
+            changed = [k for k, v in GRAPH_DEFAULTS.items() if getattr(self, k) != v]
+            if changed:
+                raise ConfigError(f"{', '.join(changed)} only apply to objective='umap'; "
+                                  "objective='reconstruction' does not use them")
+
+    def _train_umap(self, model: Any, X: np.ndarray, Xs: np.ndarray, batch_size: int,
+                    seed: int) -> list[dict[str, Any]]:
+        """Train ``model`` in place on the parametric UMAP + reconstruction objective
+        (module docstring); returns the per-epoch history. The graph is built on the rows
+        as given (``X``: Euclidean neighbours in the user's units, as UMAP and t-SNE
+        see them); the network sees the standardised rows ``Xs``. The model ends on the CPU in
+        float64 and in eval mode, as after ``_train_model``."""
+        from tqdm.auto import tqdm
+
+        groups = model.parameter_groups()
+        if len(groups) > 1:
+            raise ConfigError(f"model {self.model!r} trains {len(groups)} parameter groups "
+                              f"({', '.join(groups)}); objective='umap' takes single-"
+                              "optimiser models, or use objective='reconstruction'")
+        device = resolve_device(self.device)
+        n, n_features = Xs.shape
+        pick = np.random.default_rng(seed)
+        graph_rows = (np.sort(pick.choice(n, self.graph_rows, replace=False))
+                      if n > self.graph_rows else np.arange(n))
+        heads, tails, weights = fuzzy_knn_graph(X[graph_rows], self.n_neighbors, device)
+        self.n_graph_edges_ = len(weights)
+        a, b = find_ab(float(self.min_dist))
+        x_all = torch.as_tensor(Xs, dtype=torch.float32, device=device)
+        x_graph = x_all[torch.as_tensor(graph_rows, device=device)]
+        heads_t = torch.as_tensor(heads, device=device)
+        tails_t = torch.as_tensor(tails, device=device)
+        weights_t = torch.as_tensor(weights, device=device)
+        n_edges = len(weights)
+        per_epoch = max(1, math.ceil(n_edges / batch_size))
+        epochs = self.epochs or max(1, round(UMAP_STEPS / per_epoch))
+        epochs = min(epochs, epochs_cap() or epochs)  # AEKIT_EPOCHS_CAP, as for the Trainer
+        model.to(device).float().train()
+        lr = float(self.learning_rate or DEFAULT_LR["umap"])
+        optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+        total_steps = epochs * per_epoch  # the learning rate falls linearly to 0, as in UMAP
+        decay = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: 1 - s / total_steps)
+        lam = float(self.reconstruction_weight)
+        history: list[dict[str, Any]] = []
+        step = 0
+        with private_rng(seed, device), tqdm(total=total_steps, disable=not self.verbose,
+                                             desc="umap", unit="step") as bar:
+            gen = torch.Generator(device=device).manual_seed(seed)
+            for epoch in range(epochs):
+                order = torch.multinomial(weights_t, n_edges, replacement=True, generator=gen)
+                sums = np.zeros(3)
+                for start in range(0, n_edges, batch_size):
+                    edges = order[start:start + batch_size]
+                    codes = model.embed(torch.cat([x_graph[heads_t[edges]],
+                                                   x_graph[tails_t[edges]]]))
+                    z_head, z_tail = codes.chunk(2)
+                    umap = umap_cross_entropy(z_head, z_tail, a, b, gen)
+                    rows = torch.randint(n, (len(edges),), generator=gen, device=device)
+                    model.set_step(step)
+                    recon = model.loss(x_all[rows]).total / n_features
+                    loss = umap + lam * recon
+                    if not torch.isfinite(loss):
+                        raise TrainingError(f"objective='umap': non-finite loss at epoch "
+                                            f"{epoch}, step {step}; lower learning_rate")
+                    optimiser.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimiser.step()
+                    decay.step()
+                    sums += [umap.item(), recon.item(), loss.item()]
+                    step += 1
+                    bar.update()
+                history.append({"epoch": epoch, "split": "train",
+                                **dict(zip(("umap", "recon", "loss"), sums / per_epoch))})
+        self._finish_model(model)
+        return history
 
     # -- transforming -----------------------------------------------------------------
     def transform(self, X: Any) -> np.ndarray:
@@ -164,13 +330,17 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features_in_)
+        X : array-like of shape (n_samples, n_features_in_), or a path
+            A CSV/TSV, Parquet or ``.npy`` file of any size is transformed chunk by
+            chunk, never held in memory whole (:func:`aekit.apps.streaming.map_file`).
 
         Returns
         -------
         ndarray of shape (n_samples, n_components), float64
         """
         self._check_fitted()
+        if is_chunkable(X):
+            return map_file(self, self.transform, X)
         return self._run(self.model_.embed, self._scale(self._check_X(X, reset=False)))
 
     def inverse_transform(self, X: Any) -> np.ndarray:

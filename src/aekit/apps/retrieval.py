@@ -23,7 +23,7 @@ import torch
 
 from aekit.errors import ConfigError
 
-__all__ = ["exact_neighbors", "mean_knn_distance"]
+__all__ = ["exact_neighbors", "knn_search", "mean_knn_distance"]
 
 KNN_CHUNK = 256  # queries per block of mean_knn_distance (distances stay in cache)
 
@@ -66,25 +66,36 @@ def exact_neighbors(queries: Any, references: Any, k: int, *,
     return torch.cat(idx).numpy(), torch.cat(dist).numpy()
 
 
-def mean_knn_distance(queries: torch.Tensor, refs: torch.Tensor, k: int,
-                       exclude: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean Euclidean distance from each query to its ``k`` nearest references.
+def knn_search(queries: torch.Tensor, refs: torch.Tensor, k: int,
+               exclude: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Euclidean distances to, and indices of, the ``k`` nearest references of each query.
 
     ``exclude[i]`` (>= 0) is the index of a reference equal to query ``i`` (itself), which
     is skipped. Squared distances come from one matrix product of augmented vectors,
     ``[q, |q|^2, 1] . [-2 r, 1, |r|^2] = |q - r|^2``, over blocks of ``KNN_CHUNK``
-    queries, so each block's distance matrix stays in the CPU caches.
+    queries, so each block's distance matrix stays in the CPU caches (memory is
+    ``KNN_CHUNK * len(refs)`` values). Both outputs have shape ``(n_queries, k)``,
+    nearest first.
     """
-    ones_r = torch.ones(len(refs), 1, dtype=refs.dtype)
+    ones_r = torch.ones(len(refs), 1, dtype=refs.dtype, device=refs.device)
     r_aug = torch.cat([-2 * refs, ones_r, refs.square().sum(1, keepdim=True)], 1).T
-    ones_q = torch.ones(len(queries), 1, dtype=queries.dtype)
+    ones_q = torch.ones(len(queries), 1, dtype=queries.dtype, device=queries.device)
     q_aug = torch.cat([queries, queries.square().sum(1, keepdim=True), ones_q], 1)
-    out = []
+    dists, idx = [], []
     for i in range(0, len(queries), KNN_CHUNK):
         d2 = (q_aug[i:i + KNN_CHUNK] @ r_aug).clamp_min_(0)
         if exclude is not None:
             ex = exclude[i:i + KNN_CHUNK]
             rows = torch.nonzero(ex >= 0).squeeze(1)
             d2[rows, ex[rows]] = float("inf")
-        out.append(torch.topk(d2, k, dim=1, largest=False).values.sqrt_().mean(1))
-    return torch.cat(out)
+        top = torch.topk(d2, k, dim=1, largest=False)
+        dists.append(top.values.sqrt_())
+        idx.append(top.indices)
+    return torch.cat(dists), torch.cat(idx)
+
+
+def mean_knn_distance(queries: torch.Tensor, refs: torch.Tensor, k: int,
+                      exclude: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean Euclidean distance from each query to its ``k`` nearest references
+    (:func:`knn_search`; ``exclude[i]`` >= 0 is a reference skipped for query ``i``)."""
+    return knn_search(queries, refs, k, exclude)[0].mean(1)

@@ -16,6 +16,8 @@ from aekit.errors import ConfigError, DataError
 TABLE_SUFFIXES = {".csv", ".tsv", ".txt", ".tab", ".gz"}
 ID_NAMES = {"id", "ID", "Id"}
 OUT_COLUMNS = ("anomaly_score", "anomaly_label")
+CHUNKED_BYTES = 256 << 20  # tables larger than this are scored in chunks by default
+CHUNKED_BYTES = 256 << 20  # tables larger than this are scored in chunks by default
 
 
 def _is_table(source: str) -> bool:
@@ -317,9 +319,12 @@ def _print_metrics(labels: np.ndarray, scores: np.ndarray, what: str) -> dict[st
               help="HTML report path [default: report.html next to --out].")
 @click.option("--show", type=click.IntRange(min=0), default=10, show_default=True,
               help="Most anomalous rows to print.")
+@click.option("--chunk-rows", type=click.IntRange(min=1), default=None,
+              help="Read and write the table this many rows at a time, so memory stays at "
+                   "one chunk [default: 65536-row chunks for tables over 256 MB].")
 @force_option
 def score_command(detector_dir, data_source, out, label_column, id_columns, top, threshold,
-                  report_path, show, force) -> None:
+                  report_path, show, chunk_rows, force) -> None:
     """Score --data with a fitted detector; write --out (input rows, in order, plus
     anomaly_score, anomaly_label and the top contributing columns) and a report.
 
@@ -338,7 +343,12 @@ def score_command(detector_dir, data_source, out, label_column, id_columns, top,
     det = load_detector(detector_dir)
     series = isinstance(det, TimeSeriesAnomalyDetector)
     thr = det.threshold_ if threshold is None else float(threshold)
-    if series:
+    chunked = _chunk_rows(det, data_source, chunk_rows, series)
+    if chunked:  # a table of any length: read, scored and written chunk by chunk
+        scores, labels = _score_table_chunks(det, data_source, label_column, list(id_columns),
+                                             out_path, thr, top, chunked)
+        what, idx, share = "rows", None, None
+    elif series:
         meta = _series_meta(detector_dir)
         rows_out, scores, labels, names, contrib = _score_series(det, data_source, meta,
                                                                  label_column, out_path)
@@ -348,11 +358,12 @@ def score_command(detector_dir, data_source, out, label_column, id_columns, top,
             det, data_source, label_column, list(id_columns))
         what = "rows"
     flagged = scores > thr
-    idx, share = _top(contrib, names, top) if top else (None, None)
-    if series:
-        _write_series_scores(out_path, rows_out, scores, flagged, idx, names)
-    else:
-        _write_table_scores(out_path, header, rows_out, scores, flagged, idx, names)
+    if not chunked:  # (chunks are written as they are scored)
+        idx, share = _top(contrib, names, top) if top else (None, None)
+        if series:
+            _write_series_scores(out_path, rows_out, scores, flagged, idx, names)
+        else:
+            _write_table_scores(out_path, header, rows_out, scores, flagged, idx, names)
     click.echo(f"scored {len(scores)} {what}: {int(flagged.sum())} above the threshold "
                f"{thr:.4g}")
     metrics = _print_metrics(labels, scores, "labels") if labels is not None else {}
@@ -371,6 +382,66 @@ def score_command(detector_dir, data_source, out, label_column, id_columns, top,
     _report(report, scores, thr, labels, f"anomaly scores: {Path(data_source).name}", summary,
             series=rows_out if series else None)
     click.echo(f"\nscores: {out_path}\nreport: {report}")
+
+
+def _chunk_rows(det, source: str, chunk_rows: int | None, series: bool) -> int | None:
+    """Rows per chunk when the table is scored in chunks (asked, or a large table): for a
+    detector fitted on a table (it knows its columns) scoring a CSV/TSV or Parquet file."""
+    from aekit.data.chunks import CHUNK_ROWS, is_chunkable
+
+    if series or getattr(det, "feature_names_in_", None) is None \
+            or not is_chunkable(source):
+        if chunk_rows is not None:
+            raise ConfigError("--chunk-rows applies to detectors fitted on a table, scoring "
+                              "a CSV/TSV or Parquet file")
+        return None
+    if chunk_rows is None and Path(source).stat().st_size > CHUNKED_BYTES:
+        return CHUNK_ROWS
+    return chunk_rows
+
+
+def _score_table_chunks(det, source: str, label_column: str | None, id_columns: list[str],
+                        out_path: Path, thr: float, top: int, rows: int):
+    """Score a table of any length chunk by chunk, writing each chunk's rows (input
+    columns, score, label, top columns) as it is done; returns the scores and labels."""
+    from aekit.apps.streaming import as_table, file_features, write_chunks
+    from aekit.data.chunks import ChunkReader
+
+    features = file_features(det)
+    header = ChunkReader(source, features=features).header
+    unknown = [c for c in [*id_columns, *([label_column] if label_column else [])]
+               if c not in header]
+    if unknown:
+        raise DataError(f"{source}: no column(s) {unknown}; columns are {header}")
+    passed = {*id_columns, *ID_NAMES, label_column}
+    extra = [c for c in header if c not in features and c not in passed]
+    if extra:
+        raise DataError(f"{source}: unexpected column(s) {extra}; the detector was fitted "
+                        f"on {features} (ids and a --label-column are passed through; name "
+                        "other columns to pass through with --id-column)")
+    k = min(top, len(features))
+    tops = [f"top_{j + 1}" for j in range(k)]
+    scores: list[np.ndarray] = []
+    labels: list[np.ndarray] = []
+
+    def compute(chunk) -> dict[str, Any]:
+        x = as_table(chunk.x, features, source)
+        s = det.decision_function(x)
+        scores.append(s)
+        if label_column is not None:
+            labels.append(_parse_binary_labels(
+                [str(v) for v in chunk.kept[label_column]], label_column,
+                f"{source} (the chunk from data row {chunk.start + 1})"))
+        out: dict[str, Any] = {"anomaly_score": [f"{v:.6g}" for v in s],
+                               "anomaly_label": (s > thr).astype(np.int64)}
+        if k:
+            idx, _ = _top(det.explain(x), features, k)
+            out.update({t: [features[i] for i in idx[:, j]] for j, t in enumerate(tops)})
+        return out
+
+    write_chunks(source, out_path, compute, [*OUT_COLUMNS, *tops], features=features,
+                 keep=header, rows=rows)
+    return np.concatenate(scores), (np.concatenate(labels) if label_column else None)
 
 
 def _score_table(det, source: str, label_column: str | None, id_columns: list[str]):

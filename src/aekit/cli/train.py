@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import click
 
 from aekit.cli._common import (
@@ -52,11 +56,16 @@ def print_summary(run) -> None:
               help="Greedy layer-wise pretraining epochs per layer first (sdae).")
 @click.option("--resume", is_flag=True,
               help="Continue the run in --out from its checkpoint, with its own model settings.")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32",
+              show_default=True, help="Autocast precision (fp16 adds a gradient scaler).")
+@click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Training processes on this machine (runs torchrun; --batch-size stays "
+                   "the global batch, split between them).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @force_option
 def command(model, data_source, label_column, out, latent_dim, epochs, batch_size, lr, seed,
             device, val_fraction, patience, checkpoint_every, grad_clip, settings,
-            pretrain_epochs, resume, quiet, force) -> None:
+            pretrain_epochs, resume, precision, nproc, quiet, force) -> None:
     """Train MODEL (see `aekit models`) on --data and write a run folder.
 
     \b
@@ -65,11 +74,16 @@ def command(model, data_source, label_column, out, latent_dim, epochs, batch_siz
       aekit train beta_vae --data images/ --set beta=4 --set 'hidden_dims=(512,256)'
       aekit train vae --data digits --out runs/vae --epochs 80 --resume
       aekit train sdae --data digits --pretrain-epochs 10 --epochs 20
+      aekit train vae --data digits --nproc 2     (= torchrun --standalone
+                                                    --nproc_per_node 2 -m aekit train ...)
     """
     from aekit.models import get_class
     from aekit.runs import train_run
+    from aekit.train.distributed import main_process
 
     get_class(model)  # unknown names fail before any data is read
+    if nproc > 1:
+        sys.exit(_torchrun(nproc, sys.argv))
     data = load_source(data_source, label_column)
     model_settings = parse_settings(settings)
     if latent_dim is not None:
@@ -77,8 +91,34 @@ def command(model, data_source, label_column, out, latent_dim, epochs, batch_siz
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
                       val_fraction=val_fraction, early_stopping_patience=patience,
                       checkpoint_every=checkpoint_every, grad_clip=grad_clip,
-                      progress=not quiet)
+                      progress=not quiet, precision=precision)
     run = train_run(model, data, out or f"runs/{model}", model_settings=model_settings,
                     train_config=cfg, resume=resume, pretrain_epochs=pretrain_epochs,
                     overwrite=force, inputs=(data_source,))
-    print_summary(run)
+    if main_process():
+        print_summary(run)
+
+
+def torchrun_command(nproc: int, argv: list[str]) -> list[str]:
+    """The torchrun command line that runs ``aekit train`` (``argv`` as the user typed it,
+    from ``train`` on, or with the program name first) in ``nproc`` processes."""
+    args = argv[argv.index("train") + 1:]
+    kept, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            kept.append(arg)
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone",
+            f"--nproc_per_node={nproc}", "-m", "aekit", "train", *kept]
+
+
+def _torchrun(nproc: int, argv: list[str]) -> int:
+    from aekit.errors import ConfigError
+
+    if "LOCAL_RANK" in os.environ:
+        raise ConfigError("--nproc starts torchrun, but this already runs under torchrun: "
+                          "drop --nproc")
+    return subprocess.call(torchrun_command(nproc, argv))

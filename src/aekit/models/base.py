@@ -5,6 +5,8 @@
     model.loss(batch)         -> Loss(total, terms, per_example)
     model.embed(x)            -> deterministic code (posterior mean / quantized code)
     model.reconstruct(x)      -> x_hat
+    model(x) = model.forward(x) -> x_hat as well (so the model is an ordinary nn.Module to
+                                 wrap, trace or export, e.g. ``aekit export --onnx``)
     model.sample(n, y=None)   -> new data (generative models only)
 
 Training with several optimisers follows one rule: ``parameter_groups()`` names the
@@ -171,6 +173,11 @@ class Autoencoder(nn.Module):
     def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """E[x | z = embed(x)], the reconstruction of ``x``."""
         return self.likelihood.mean(self.decode_logits(self.embed(x, y), y))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The reconstruction of ``x``, :meth:`reconstruct` (deterministic: the code is the
+        posterior mean or the nearest codes, and x_hat = E[x | z])."""
+        return self.reconstruct(x, y)
 
     def sample(self, n: int, y: torch.Tensor | None = None) -> torch.Tensor:
         """``n`` new examples: E[x | z] for z drawn from the prior (generative models)."""

@@ -1,7 +1,8 @@
 """Training checkpoints: one safetensors file, written atomically.
 
 A checkpoint holds the model weights (``model.*``), each optimiser's tensors
-(``optim.<group>.<param index>.<name>``), the torch RNG states (``rng.*``) and, in the
+(``optim.<group>.<param index>.<name>``), the torch RNG states (``rng.*``; under several
+training processes one CPU state per process, ``rng.torch.<rank>`` past rank 0) and, in the
 file's string metadata, the model record, the optimisers' non-tensor state and the
 trainer's own state as JSON. It is written to a temporary file in the same folder,
 fsynced, then renamed over the old one, so a crash mid-write leaves the previous
@@ -42,8 +43,12 @@ def save_checkpoint(
     model: Autoencoder,
     optimizers: dict[str, torch.optim.Optimizer],
     trainer_state: dict[str, Any],
+    rng_states: list[torch.Tensor] | None = None,
 ) -> Path:
-    """Atomically write a resumable checkpoint to ``path``."""
+    """Atomically write a resumable checkpoint to ``path``.
+
+    ``rng_states`` are the CPU RNG states of every training process in rank order (default:
+    this process's only)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -52,7 +57,9 @@ def save_checkpoint(
         t, plain = _optimizer_tensors(name, opt)
         tensors.update(t)
         optim_meta[name] = plain
-    tensors["rng.torch"] = torch.get_rng_state()
+    states = rng_states or [torch.get_rng_state()]
+    tensors["rng.torch"] = states[0]
+    tensors.update({f"rng.torch.{rank}": s for rank, s in enumerate(states) if rank})
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         tensors["rng.cuda"] = torch.cuda.get_rng_state()
     metadata = {
@@ -110,8 +117,12 @@ def restore_checkpoint(
     model: Autoencoder,
     optimizers: dict[str, torch.optim.Optimizer] | None = None,
     restore_rng: bool = True,
+    rank: int = 0,
 ) -> dict[str, Any]:
-    """Load weights (and optimiser + RNG state) from ``path``; returns the trainer state."""
+    """Load weights (and optimiser + RNG state) from ``path``; returns the trainer state.
+
+    Process ``rank`` of a distributed run takes its own RNG state (kept as it is when the
+    checkpoint was written by fewer processes)."""
     tensors, meta = read_checkpoint(path)
     weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     model.load_state_dict(weights)
@@ -127,7 +138,9 @@ def restore_checkpoint(
             state.setdefault(int(idx), {}).update(entry)
         opt.load_state_dict({"state": state, "param_groups": plain["param_groups"]})
     if restore_rng:
-        torch.set_rng_state(tensors["rng.torch"])
+        key = f"rng.torch.{rank}" if rank else "rng.torch"
+        if key in tensors:
+            torch.set_rng_state(tensors[key])
         if "rng.cuda" in tensors and torch.cuda.is_available():
             torch.cuda.set_rng_state(tensors["rng.cuda"])
     return meta.get("trainer", {})

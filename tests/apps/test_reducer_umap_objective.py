@@ -1,0 +1,47 @@
+"""The parametric UMAP objective of the reducer: the fuzzy graph and the cross-entropy."""
+
+import math
+
+import numpy as np
+import torch
+
+from aekit.apps.parametric_umap import _smooth_knn, find_ab, fuzzy_knn_graph, umap_cross_entropy
+
+
+def test_find_ab_matches_umaps_constants():
+    # umap-learn's find_ab_params(1.0, 0.1) gives a = 1.577, b = 0.8951
+    a, b = find_ab(0.1)
+    assert abs(a - 1.577) < 0.01 and abs(b - 0.8951) < 0.005
+
+
+def test_smooth_knn_solves_the_log2k_equation():
+    rng = np.random.default_rng(0)
+    dists = np.sort(rng.uniform(0.5, 3.0, size=(50, 14)), axis=1)
+    rho, sigma = _smooth_knn(dists, 15)
+    np.testing.assert_allclose(rho, dists[:, 0])
+    total = np.exp(-np.maximum(dists - rho[:, None], 0) / sigma[:, None]).sum(1)
+    np.testing.assert_allclose(total, math.log2(15), rtol=1e-6)
+
+
+def test_fuzzy_graph_is_a_symmetric_union_of_neighbourhoods():
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (40, 5)), rng.normal(20, 1, (40, 5))])
+    heads, tails, w = fuzzy_knn_graph(X, 10)
+    G = np.zeros((80, 80))
+    G[heads, tails] = w
+    np.testing.assert_allclose(G, G.T, atol=1e-6)
+    assert (w > 0).all() and (w <= 1 + 1e-6).all()
+    assert not G[:40, 40:].any()  # no edge between the two far-apart clusters
+    assert np.isclose(G.max(1), 1).all()  # each row's nearest neighbour has weight 1
+    assert (np.diag(G) == 0).all()
+
+
+def test_cross_entropy_prefers_close_edges_and_far_negatives():
+    a, b = find_ab(0.1)
+    gen = torch.Generator().manual_seed(0)
+    heads = torch.randn(64, 2) * 10
+    near = umap_cross_entropy(heads, heads + 0.01, a, b, gen)
+    far = umap_cross_entropy(heads, heads + 5.0, a, b, gen)
+    assert near < far
+    collapsed = umap_cross_entropy(torch.zeros(64, 2), torch.zeros(64, 2), a, b, gen)
+    assert collapsed > near  # all points on one spot: the repulsion pays

@@ -1,0 +1,63 @@
+"""Chunked reading and writing of tables larger than memory."""
+
+import gzip
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from aekit.data.chunks import ChunkReader, ChunkWriter, is_chunkable
+from aekit.errors import DataError
+
+
+def _csv(path, n=25):
+    lines = ["id;a;b;label"] + [f"r{i};{i};{2 * i}.5;{i % 2}" for i in range(n)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_csv_gz_parquet_and_npy_chunks_cover_every_row_in_order(tmp_path):
+    _csv(tmp_path / "t.csv")
+    with gzip.open(tmp_path / "t.csv.gz", "wt") as f:
+        f.write((tmp_path / "t.csv").read_text())
+    x = np.arange(25, dtype=np.float32)
+    pq.write_table(pa.table({"id": [f"r{i}" for i in range(25)], "a": x, "b": 2 * x + 0.5,
+                             "label": (np.arange(25) % 2)}), tmp_path / "t.parquet")
+    for name in ("t.csv", "t.csv.gz", "t.parquet"):
+        assert is_chunkable(tmp_path / name)
+        reader = ChunkReader(tmp_path / name, features=["a", "b"], keep=["id"], rows=10)
+        chunks = list(reader)
+        assert [len(c.x) for c in chunks] == [10, 10, 5] and chunks[2].start == 20
+        got = np.concatenate([c.x for c in chunks])
+        assert np.array_equal(got, np.stack([x, 2 * x + 0.5], 1)), name
+        assert sum((c.kept["id"] for c in chunks), []) == [f"r{i}" for i in range(25)]
+    (tmp_path / "plain.csv").write_text("1,2\n3,4\n5,6\n")  # no header: x0, x1
+    reader = ChunkReader(tmp_path / "plain.csv", rows=2)
+    assert reader.features == ["x0", "x1"]
+    assert np.concatenate([c.x for c in reader]).tolist() == [[1, 2], [3, 4], [5, 6]]
+    np.save(tmp_path / "t.npy", np.ones((7, 2, 3)))
+    assert [c.x.shape for c in ChunkReader(tmp_path / "t.npy", rows=4)] == [(4, 2, 3),
+                                                                           (3, 2, 3)]
+
+
+def test_bad_cells_and_columns_are_named(tmp_path):
+    path = _csv(tmp_path / "t.csv")
+    path.write_text(path.read_text().replace("r13;13;", "r13;oops;"))
+    with pytest.raises(DataError, match=r"line 15, column 'a': 'oops' is not a finite"):
+        list(ChunkReader(path, features=["a", "b"], rows=4))
+    with pytest.raises(DataError, match=r"no column\(s\) \['c'\]"):
+        ChunkReader(path, features=["a", "c"])
+
+
+def test_writer_appears_only_when_complete(tmp_path):
+    out = tmp_path / "o.csv"
+    with ChunkWriter(out, ["id", "s"]) as w:
+        w.write({"id": ["a", "b"], "s": np.array([0.5, 1.5])})
+        assert not out.exists()
+        w.write({"id": ["c"], "s": np.array([2.0])})
+    assert out.read_text().splitlines() == ["id,s", "a,0.5", "b,1.5", "c,2.0"]
+    with pytest.raises(RuntimeError), ChunkWriter(tmp_path / "p.parquet", ["s"]) as w:
+        w.write({"s": np.array([1.0])})
+        raise RuntimeError("stop")
+    assert list(tmp_path.iterdir()) == [out]  # no partial file, no temporary left
