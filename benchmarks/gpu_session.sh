@@ -2,6 +2,7 @@
 # Every GPU measurement of the second wave in one device session, part by part:
 #     bash benchmarks/gpu_session.sh core      # CUDA tests, SD VAE vs diffusers, bf16/fp32, reducer at 1M rows
 #     bash benchmarks/gpu_session.sh moses     # the longer MOSES molecule-VAE run
+#     bash benchmarks/gpu_session.sh all       # both, within one 10-minute device call
 # The GPU machine has torch+CUDA, numpy, scipy, scikit-learn, pandas, onnxruntime and no
 # network: wheels of what else is needed (diffusers and the importlib_metadata/zipp it
 # wants, rdkit, selfies, fcd_torch, each for that machine's Python) go in .gpu/wheels,
@@ -24,14 +25,16 @@ run() {  # run LIMIT_SECONDS COMMAND...: one part, its output in the session log
   timeout "$limit" "$@" 2>&1 | tail -n 60 | tee -a "$log"
   echo "### exit ${PIPESTATUS[0]} after $((SECONDS - t0)) s" | tee -a "$log"
 }
-if [ "$part" = core ]; then
+if [ "$part" = core ] || [ "$part" = all ]; then
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee -a "$log"
   python3 -c "import torch; print('torch', torch.__version__)" | tee -a "$log"
-  run 120 python3 -m pytest -q -p no:cacheprovider -x tests/train/test_devices.py \
+  run 90 python3 -m pytest -q -p no:cacheprovider -x tests/train/test_devices.py \
     tests/test_rng.py tests/train/test_optim.py
-  run 100 python3 benchmarks/gpu_sd_vae.py --out "$OUT/gpu_sd_vae.md"
-  run 100 python3 benchmarks/gpu_precision.py --out "$OUT/gpu_precision.md"
-  run 120 python3 benchmarks/gpu_reduce.py --out "$OUT/gpu_reduce.md"
-elif [ "$part" = moses ]; then
-  run 280 python3 benchmarks/gpu_moses.py --data-dir .gpu/data --out "$OUT/gpu_moses.md"
+  run 90 python3 benchmarks/gpu_sd_vae.py --out "$OUT/gpu_sd_vae.md"
+  run 90 python3 benchmarks/gpu_precision.py --out "$OUT/gpu_precision.md"
+  run 100 python3 benchmarks/gpu_reduce.py --out "$OUT/gpu_reduce.md"
+fi
+if [ "$part" = moses ] || [ "$part" = all ]; then
+  run 230 python3 benchmarks/gpu_moses.py --data-dir .gpu/data --train-minutes 1.5 \
+    --out "$OUT/gpu_moses.md"
 fi

@@ -69,3 +69,27 @@ def test_written_files_honour_the_umask(tmp_path, mask):
     for p in (tmp_path / "m" / "config.json", tmp_path / "m" / "model.safetensors",
               tmp_path / "t.json", tmp_path / "c.safetensors"):
         assert stat.S_IMODE(p.stat().st_mode) == want, p
+
+
+def test_weights_that_are_views_of_one_flat_buffer_save_and_load(tmp_path):
+    """cuDNN keeps a GRU's weights on CUDA as views of one flat buffer; saving such a
+    model must work (safetensors refuses partial views) and load back the same values."""
+    import torch
+
+    import aekit
+
+    data = aekit.Dataset(torch.rand(32, 6))
+    model = aekit.create("ae", data=data, latent_dim=2)
+    params = [p for p in model.parameters()]
+    flat = torch.cat([p.detach().flatten() for p in params])
+    offset = 0
+    with torch.no_grad():
+        for p in params:  # make every parameter a view into `flat`, as cuDNN does
+            n = p.numel()
+            p.set_(flat[offset:offset + n].view_as(p))
+            offset += n
+    expected = {k: v.clone() for k, v in model.state_dict().items()}
+    model.save(tmp_path / "m")
+    loaded = aekit.load(tmp_path / "m")
+    for k, v in loaded.state_dict().items():
+        assert torch.equal(v, expected[k]), k

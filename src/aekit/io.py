@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from safetensors import SafetensorError
 from safetensors.torch import load_model as _load_weights
+from safetensors.torch import save_file as _save_file
 from safetensors.torch import save_model as _save_weights
 
 from aekit.errors import AekitError, ConfigError
@@ -42,11 +43,34 @@ def model_record(model: Autoencoder) -> dict[str, Any]:
     return {"model": model.name, "config": model.config.to_dict(), "aekit_version": __version__}
 
 
+def _views_of_a_larger_buffer(model: Autoencoder) -> dict[str, Any] | None:
+    """The state dict as tensors of their own when some weights are views into a larger
+    buffer (cuDNN keeps a GRU's weights on CUDA in one flat buffer), which safetensors
+    refuses to save; None when every tensor owns its storage. A weight tied to another
+    (same memory, same shape) is kept once, as safetensors' own ``save_model`` does."""
+    state = model.state_dict()
+    if all(t.untyped_storage().nbytes() == t.numel() * t.element_size()
+           for t in state.values()):
+        return None
+    kept: dict[str, Any] = {}
+    seen: set[tuple] = set()
+    for key, t in state.items():
+        ident = (t.data_ptr(), tuple(t.shape), t.stride(), t.dtype)
+        if ident not in seen:
+            seen.add(ident)
+            kept[key] = t.detach().contiguous().clone()
+    return kept
+
+
 def save_model(model: Autoencoder, directory: str | Path) -> Path:
     """Write ``model`` to ``directory`` (created if needed); returns the folder."""
     directory = Path(directory)
+    own = _views_of_a_larger_buffer(model)
     with atomic_path(directory / WEIGHTS_FILE) as tmp:
-        _save_weights(model, str(tmp))
+        if own is None:
+            _save_weights(model, str(tmp))
+        else:
+            _save_file(own, str(tmp))
     atomic_write_text(directory / CONFIG_FILE, json.dumps(model_record(model), indent=2))
     return directory
 
