@@ -31,14 +31,14 @@ def _image_size(ctx: click.Context, _param: click.Parameter, value: str | None) 
     ctx.meta["aekit.image_size"] = size
 
 
-_image_size_option = click.option(
+image_size_option = click.option(
     "--image-size", metavar="HxW", expose_value=False, callback=_image_size,
     help="Resize the images of an image-folder --data to H x W pixels.")
 
 
 def data_option(f):
     """``--data SOURCE`` and ``--image-size HxW`` (read by :func:`load_source`)."""
-    return _data(_image_size_option(f))
+    return _data(image_size_option(f))
 
 force_option = click.option(
     "--force", is_flag=True,

@@ -10,6 +10,7 @@ import click
 from aekit.cli._common import (
     data_option,
     force_option,
+    image_size_option,
     label_column_option,
     load_source,
     writable,
@@ -39,6 +40,7 @@ def _rows(data) -> tuple:
 @click.option("--data", "data_source", default=None, metavar="SOURCE",
               help="Built-in name (digits), or a .npy/.npz/.csv/.mat/IDX file or image "
                    "folder (required unless a subcommand is given).")
+@image_size_option
 @label_column_option
 @click.option("--model", default="ae", show_default=True, help="Any aekit model name.")
 @click.option("--dim", type=click.IntRange(1, 3), default=2, show_default=True)
