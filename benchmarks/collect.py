@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 ORDER = ["vae_digits", "vae_digits_1thread", "metrics", "compare", "reduce", "anomaly",
-         "throughput", "timeseries", "denoise", "code_prior", "gpu", "gpu_steps"]
+         "anomaly_recheck", "throughput", "timeseries", "denoise", "code_prior", "gpu", "gpu_steps"]
 HEADER = """# Benchmarks
 
 Every number below was measured by a script in `benchmarks/`; each section names the
