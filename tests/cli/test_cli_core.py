@@ -138,3 +138,7 @@ def test_export_writes_an_onnx_reconstruction_and_refuses_to_overwrite(runner, t
     assert out.is_file() and error <= 1e-5
     res = runner.invoke(cli, ["export", str(folder), "--onnx", str(out)])
     assert res.exit_code == 2 and "--force" in res.output
+    for bad in (folder / "vae.onnx", folder / "model.safetensors", tmp_path / "vae.png"):
+        res = runner.invoke(cli, ["export", str(folder), "--onnx", str(bad), "--force"])
+        assert res.exit_code == 2 and res.output.count("\n") == 1, res.output
+        assert not (folder / "vae.onnx").exists() and not (tmp_path / "vae.png").exists()

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from aekit.cli._common import existing_run
-from aekit.errors import ConfigError
+from aekit.cli._common import existing_run, force_option, writable
 
 
 @click.command("export")
@@ -17,7 +14,7 @@ from aekit.errors import ConfigError
 @click.option("--part", type=click.Choice(["model", "encoder", "decoder"]), default="model",
               show_default=True,
               help="model: x -> reconstruction; encoder: x -> code; decoder: code -> x.")
-@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
+@force_option
 def command(run_dir: str, onnx_path: str, part: str, force: bool) -> None:
     """Export the model in RUN_DIR to ONNX (dynamic batch), and check the file against
     PyTorch with onnxruntime on random inputs.
@@ -31,12 +28,7 @@ def command(run_dir: str, onnx_path: str, part: str, force: bool) -> None:
     from aekit.apps.export import export_onnx, onnx_max_error
 
     folder = existing_run(run_dir)
-    out = Path(onnx_path)
-    if out.exists() and not force:
-        raise ConfigError(f"{out} exists; pass --force to overwrite it")
-    if out.resolve().parent == folder.resolve() and out.name in ("config.json",
-                                                                 "model.safetensors"):
-        raise ConfigError(f"--onnx {out} is a file of the model folder it reads")
+    out = writable(onnx_path, folder, option="--onnx", suffixes=(".onnx",), force=force)
     model = aekit.load(folder, device="cpu")
     export_onnx(model, out, part)
     error = onnx_max_error(model, out, part)
