@@ -229,3 +229,21 @@ def test_accelerator_path_names_the_earliest_bad_step_over_groups(digits_flat, m
     monkeypatch.setattr(trainer_module, "_reads_are_free", lambda device: False)
     with pytest.raises(TrainingError, match=rf"epoch 1, step 2 \(group '{later}'"):
         aekit.Trainer(_cfg(epochs=2, val_fraction=0.0)).fit(model, data)
+
+
+def test_meter_rows_from_any_step_span_blocks(monkeypatch):
+    """The loss log keeps rows in blocks; reading from any step gives the same rows."""
+    import torch
+
+    from aekit.models.base import Loss
+    from aekit.train.trainer import _Meter
+
+    monkeypatch.setattr(_Meter, "BLOCK", 4)
+    meter = _Meter()
+    for step in range(11):
+        value = torch.tensor(float(step))
+        meter.add(Loss(total=value, terms={"recon": 2 * value}), "model", False, 1)
+    assert meter.rows.shape == (11, 2)
+    for start in range(12):
+        assert torch.equal(meter.rows_from(start), meter.rows[start:])
+    assert meter.first_nonfinite(5) is None

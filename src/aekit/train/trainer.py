@@ -118,14 +118,21 @@ class _Meter:
     @property
     def rows(self) -> torch.Tensor:
         """One row per step: (loss, *terms)."""
-        return torch.cat(self.blocks)[:len(self.counts)]
+        return self.rows_from(0)
+
+    def rows_from(self, start: int) -> torch.Tensor:
+        """Rows ``start..`` only, joining just the blocks that hold them (the accelerator
+        path checks the newest steps every few steps)."""
+        first = start // self.BLOCK
+        return torch.cat(self.blocks[first:])[start - first * self.BLOCK:
+                                             len(self.counts) - first * self.BLOCK]
 
     def first_nonfinite(self, start: int) -> tuple[int, float, list[str]] | None:
         """(row, total, non-finite term names) of the first row from ``start`` whose total
         is not finite (as the CPU path, which checks the total)."""
         if start >= len(self.counts):
             return None
-        block = self.rows[start:]
+        block = self.rows_from(start)
         bad_total = ~torch.isfinite(block[:, 0])
         if not bool(bad_total.any()):
             return None
@@ -264,8 +271,9 @@ class Trainer:
         call and trains its share of each batch (see :mod:`aekit.train.distributed`).
         """
         cfg = self.config
-        world = init_world(resolve_device(cfg.device))
-        device = process_device(resolve_device(cfg.device), world)
+        requested = resolve_device(cfg.device)
+        world = init_world(requested)
+        device = process_device(requested, world)
         amp_dtype = autocast_dtype(cfg.precision, device)
         on_cpu = _reads_are_free(device)
         train_ds = _as_data(train, "train")
