@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from results_file import RESULTS
-from sklearn.datasets import load_digits
+from sklearn.datasets import load_breast_cancer, load_digits, load_wine
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE, trustworthiness
 from sklearn.model_selection import cross_val_score, train_test_split
@@ -74,12 +74,19 @@ def fit_aekit(**params):
 
 METHODS = [("PCA", fit_pca), ("t-SNE", fit_tsne), ("UMAP", fit_umap),
            ("aekit recon-only", fit_aekit(objective="reconstruction")),
-           ("aekit (default)", fit_aekit())]
+           ("aekit umap", fit_aekit(objective="umap")),
+           ("aekit tsne", fit_aekit(objective="tsne"))]
+CANDIDATES = ("aekit umap", "aekit tsne")  # the default is chosen among these by mean rank
 
 
-def quality(args, lines):
-    digits = load_digits()
-    sets = [("digits", digits.data.astype(np.float64), digits.target)] if args.digits else []
+def quality(args, lines, flush):
+    sets = []
+    for name in args.sklearn.split(","):
+        loader = {"digits": load_digits, "breast_cancer": load_breast_cancer,
+                  "wine": load_wine}.get(name)
+        if loader is not None:
+            X, y = loader(return_X_y=True)  # digits raw (0-16), the others standardised
+            sets.append((name, X.astype(np.float64) if name == "digits" else standardise(X), y))
     for name in args.odds.split(","):
         path = Path(args.odds_dir) / f"{name}.mat"
         if name and path.is_file():
@@ -89,25 +96,47 @@ def quality(args, lines):
     lines += ["### Map quality at 2-D", "",
               "| data | rows x cols | method | trust@10 | continuity@10 | 5-NN acc | fit s |",
               "|---|---|---|---|---|---|---|"]
+    scores = {}  # (data, method) -> (trust, continuity, acc)
     for data_name, X, y in sets:
         rows = np.random.default_rng(0).permutation(len(X))[:args.eval_rows]
         for name, fit in METHODS:
-            if name == "t-SNE" and len(X) > args.tsne_max_rows:
+            if name not in args.methods.split(",") or (
+                    name == "t-SNE" and len(X) > args.tsne_max_rows):
                 continue
             t = time.perf_counter()
             Z = fit(X, 0)
             seconds = time.perf_counter() - t
             Xe, Ze = X[rows], Z[rows]
             acc = cross_val_score(KNeighborsClassifier(5), Z, y, cv=5).mean()
+            scores[data_name, name] = (trustworthiness(Xe, Ze, n_neighbors=10),
+                                       continuity(Xe, Ze), acc)
             line = (f"| {data_name} | {X.shape[0]} x {X.shape[1]} | {name} | "
-                    f"{trustworthiness(Xe, Ze, n_neighbors=10):.4f} | "
-                    f"{continuity(Xe, Ze):.4f} | {acc:.4f} | {seconds:.1f} |")
+                    + " | ".join(f"{v:.4f}" for v in scores[data_name, name])
+                    + f" | {seconds:.1f} |")
             print(line, flush=True)
             lines.append(line)
+            flush()
+    lines += ["", "Mean rank of the aekit candidates (1 = best) over the data sets, per "
+              "measure, and how often each is at least UMAP's:", "",
+              "| candidate | rank trust | rank continuity | rank 5-NN | mean | "
+              "trust >= UMAP | continuity >= UMAP |", "|---|---|---|---|---|---|---|"]
+    done = [d for d, _, _ in sets if all((d, c) in scores for c in CANDIDATES)]
+    ranks = {c: np.zeros(3) for c in CANDIDATES}
+    for d in done:
+        table = np.array([scores[d, c] for c in CANDIDATES])
+        for i, c in enumerate(CANDIDATES):
+            ranks[c] += 1 + (table > table[i]).sum(0)
+    for c in CANDIDATES:
+        r = ranks[c] / max(len(done), 1)
+        beats = [sum(scores[d, c][m] >= scores[d, "UMAP"][m] for d in done
+                     if (d, "UMAP") in scores) for m in (0, 1)]
+        lines.append(f"| {c} | {r[0]:.2f} | {r[1]:.2f} | {r[2]:.2f} | {r.mean():.2f} | "
+                     f"{beats[0]}/{len(done)} | {beats[1]}/{len(done)} |")
     lines.append("")
+    flush()
 
 
-def heldout(args, lines):
+def heldout(args, lines, flush):
     import umap
 
     X, y = load_digits(return_X_y=True)
@@ -116,7 +145,8 @@ def heldout(args, lines):
               "| method | 5-NN acc of held-out vs fitted | 5-NN acc (5-fold) of fitted | "
               "transform s |", "|---|---|---|---|"]
     for name, est in [("UMAP", umap.UMAP(random_state=0)),
-                      ("aekit (default)", AutoencoderReducer(random_state=0))]:
+                      *[(f"aekit {o}", AutoencoderReducer(objective=o, random_state=0))
+                        for o in ("umap", "tsne")]]:
         Zf = est.fit_transform(Xf)
         t = time.perf_counter()
         Zh = est.transform(Xh)
@@ -126,6 +156,7 @@ def heldout(args, lines):
         line = f"| {name} | {acc:.4f} | {cv:.4f} | {seconds:.3f} |"
         print(line, flush=True)
         lines.append(line)
+        flush()
     lines.append("")
 
 
@@ -146,7 +177,7 @@ def rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def scale(args, lines):
+def scale(args, lines, flush):
     import umap
 
     lines += ["### Fit and transform time, 50-D blobs", "",
@@ -155,7 +186,7 @@ def scale(args, lines):
     for n in [int(s) for s in args.sizes.split(",")]:
         X = blobs(n)
         query = blobs(100_000, seed=1)
-        runs = [("aekit (default)", AutoencoderReducer(random_state=0, verbose=True))]
+        runs = [("aekit (default)", AutoencoderReducer(random_state=0))]
         if n <= args.umap_max_rows:
             runs.append(("UMAP", umap.UMAP(random_state=0)))
         for name, est in runs:
@@ -168,6 +199,7 @@ def scale(args, lines):
             line = f"| {n:,} | {name} | {fit_s:.1f} | {rate:,.0f} | {rss_mb():,.0f} |"
             print(line, flush=True)
             lines.append(line)
+            flush()
         if n > args.umap_max_rows:
             lines.append(f"| {n:,} | UMAP | not run (> --umap-max-rows) | | |")
     lines.append("")
@@ -177,10 +209,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default=str(RESULTS / "reduce.md"))
     parser.add_argument("--parts", default="quality,heldout,scale")
+    parser.add_argument("--sklearn", default="digits,breast_cancer,wine",
+                        help="scikit-learn data sets of the quality part (digits raw, "
+                        "breast_cancer and wine standardised); '' for none.")
     parser.add_argument("--odds", default=ODDS_SETS)
     parser.add_argument("--odds-dir", default=str(ODDS))
-    parser.add_argument("--no-digits", dest="digits", action="store_false",
-                        help="Leave digits out of the quality part.")
+    parser.add_argument("--methods", default=",".join(name for name, _ in METHODS),
+                        help="Methods of the quality part, comma-separated.")
     parser.add_argument("--eval-rows", type=int, default=5000)
     parser.add_argument("--tsne-max-rows", type=int, default=2000)
     parser.add_argument("--sizes", default="10000,100000,1000000")
@@ -192,17 +227,21 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     lines = [f"## {args.title}", "",
              f"Command: `nice python benchmarks/bench_reduce.py --parts {args.parts} "
-             f"{'' if args.digits else '--no-digits '}--odds {args.odds} "
+             f"--sklearn '{args.sklearn}' --odds '{args.odds}' --methods '{args.methods}' "
              f"--odds-dir {args.odds_dir} --sizes {args.sizes} "
              f"--umap-max-rows {args.umap_max_rows} "
              f"--threads {args.threads} --out {args.out}`", "",
              "Every method with its defaults, seed 0; timings from a shared 2-core machine "
              f"(other jobs running), torch with {args.threads} thread(s).", ""]
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+
+    def flush() -> None:  # rewritten after every row, so a cut-short run keeps its rows
+        Path(args.out).write_text("\n".join(lines) + "\n")
+
     parts = {"quality": quality, "heldout": heldout, "scale": scale}
     for part in args.parts.split(","):
-        parts[part](args, lines)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text("\n".join(lines) + "\n")
+        parts[part](args, lines, flush)
+    flush()
     print(f"wrote {args.out}")
 
 

@@ -117,33 +117,36 @@ def knn_accuracy(Z_ref, y_ref, Z, y, k=5):
 
 @pytest.fixture(scope="module")
 def digits_maps(digits_flat):
-    """Maps of 600 digits (500 fitted, 100 held out) by the umap and the reconstruction
+    """Maps of 600 digits (500 fitted, 100 held out) by the tsne, umap and reconstruction
     objectives, same network, same seed, the same number of optimiser steps."""
     X, y = digits_flat.x.numpy()[:600].astype(np.float64), digits_flat.y.numpy()[:600]
     common = dict(hidden_dims=(64,), random_state=0)
-    umap = AutoencoderReducer(epochs=25, batch_size=256, **common).fit(X[:500])
-    steps = 25 * int(np.ceil(umap.n_graph_edges_ / 256))
+    graph = {o: AutoencoderReducer(objective=o, epochs=25, batch_size=256, **common).fit(X[:500])
+             for o in ("tsne", "umap")}
+    steps = 25 * int(np.ceil(graph["umap"].n_graph_edges_ / 256))
     recon = AutoencoderReducer(objective="reconstruction", batch_size=64, learning_rate=3e-3,
                                epochs=max(1, steps * 64 // 500), **common).fit(X[:500])
-    return X, y, umap, recon
+    return X, y, graph, recon
 
 
-def test_umap_objective_keeps_neighbourhoods_better_than_reconstruction(digits_maps):
-    X, y, umap, recon = digits_maps
-    fit_u, fit_r = umap.transform(X[:500]), recon.transform(X[:500])
-    acc_u = knn_accuracy(fit_u, y[:500], fit_u, y[:500])
+@pytest.mark.parametrize("objective", ["tsne", "umap"])
+def test_graph_objectives_keep_neighbourhoods_better_than_reconstruction(digits_maps,
+                                                                         objective):
+    X, y, graph, recon = digits_maps
+    fit_g, fit_r = graph[objective].transform(X[:500]), recon.transform(X[:500])
+    acc_g = knn_accuracy(fit_g, y[:500], fit_g, y[:500])
     acc_r = knn_accuracy(fit_r, y[:500], fit_r, y[:500])
-    assert acc_u > 0.85 and acc_u > acc_r + 0.05, (acc_u, acc_r)
+    assert acc_g > 0.85 and acc_g > acc_r + 0.05, (acc_g, acc_r)
     # new rows mapped by the encoder alone land mostly among fitted rows of their class
-    # (0.62 when written; chance is 0.1)
-    held_u = knn_accuracy(fit_u, y[:500], umap.transform(X[500:]), y[500:])
-    assert held_u > 0.5, held_u
+    # (0.62 for umap when written; chance is 0.1)
+    held_g = knn_accuracy(fit_g, y[:500], graph[objective].transform(X[500:]), y[500:])
+    assert held_g > 0.5, held_g
 
 
 def test_inverse_transform_of_a_map_point_decodes_near_its_neighbours(digits_maps):
-    X, y, umap, _ = digits_maps
-    Z = umap.transform(X[:500])
-    decoded = umap.inverse_transform(Z[:100])
+    X, y, graph, _ = digits_maps
+    Z = graph["tsne"].transform(X[:500])
+    decoded = graph["tsne"].inverse_transform(Z[:100])
     # the 10 fitted rows nearest each map point, in the map (itself excluded)
     d_map = ((Z[:100, None] - Z[None]) ** 2).sum(-1)
     d_map[np.arange(100), np.arange(100)] = np.inf
@@ -160,8 +163,10 @@ def test_graph_on_a_subsample_and_settings_the_objective_does_not_use(digits_fla
     X = digits_flat.x.numpy()[:300]
     red = AutoencoderReducer(graph_rows=100, n_neighbors=5, epochs=1, random_state=0).fit(X)
     assert red.n_graph_edges_ <= 100 * 4 * 2 and red.transform(X).shape == (300, 2)
-    with pytest.raises(ConfigError, match="n_neighbors only apply to objective='umap'"):
+    with pytest.raises(ConfigError, match="n_neighbors only apply to objective='umap' or"):
         AutoencoderReducer(objective="reconstruction", n_neighbors=5).fit(X)
+    with pytest.raises(ConfigError, match="min_dist only applies to objective='umap'"):
+        AutoencoderReducer(objective="tsne", min_dist=0.5).fit(X)
     with pytest.raises(ConfigError, match="early_stopping=True is only used"):
         AutoencoderReducer(early_stopping=True).fit(X)
     with pytest.raises(ConfigError, match="parameter groups"):

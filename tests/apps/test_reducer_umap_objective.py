@@ -1,11 +1,18 @@
-"""The parametric UMAP objective of the reducer: the fuzzy graph and the cross-entropy."""
+"""The graph objectives of the reducer: the fuzzy graph, UMAP's cross-entropy and the
+contrastive t-SNE loss."""
 
 import math
 
 import numpy as np
 import torch
 
-from aekit.apps.parametric_umap import _smooth_knn, find_ab, fuzzy_knn_graph, umap_cross_entropy
+from aekit.apps.parametric_umap import (
+    _smooth_knn,
+    find_ab,
+    fuzzy_knn_graph,
+    infonce_tsne,
+    umap_cross_entropy,
+)
 
 
 def test_find_ab_matches_umaps_constants():
@@ -45,3 +52,13 @@ def test_cross_entropy_prefers_close_edges_and_far_negatives():
     assert near < far
     collapsed = umap_cross_entropy(torch.zeros(64, 2), torch.zeros(64, 2), a, b, gen)
     assert collapsed > near  # all points on one spot: the repulsion pays
+
+
+def test_infonce_tsne_is_the_cross_entropy_of_cauchy_similarities():
+    gen = torch.Generator().manual_seed(0)
+    heads, tails = torch.randn(6, 2, generator=gen), torch.randn(6, 2, generator=gen)
+    q = 1 / (1 + ((heads[:, None] - tails[None]) ** 2).sum(-1))  # Cauchy kernel, all pairs
+    by_hand = -(torch.log(q.diagonal() / q.sum(1))).mean()
+    torch.testing.assert_close(infonce_tsne(heads, tails), by_hand)
+    spread = torch.randn(64, 2, generator=gen) * 10
+    assert infonce_tsne(spread, spread + 0.01) < infonce_tsne(spread, spread.roll(1, 0))

@@ -38,7 +38,8 @@ from scipy.optimize import curve_fit
 
 from aekit.apps.retrieval import knn_search
 
-__all__ = ["NEGATIVE_SAMPLE_RATE", "find_ab", "fuzzy_knn_graph", "umap_cross_entropy"]
+__all__ = ["NEGATIVE_SAMPLE_RATE", "find_ab", "fuzzy_knn_graph", "infonce_tsne",
+           "umap_cross_entropy"]
 
 NEGATIVE_SAMPLE_RATE = 5  # negative pairs per positive edge (UMAP's default)
 EPS = 1e-4  # q is clipped to [EPS, 1 - EPS] in the logs (as parametric UMAP does)
@@ -132,3 +133,19 @@ def umap_cross_entropy(z_head: torch.Tensor, z_tail: torch.Tensor, a: float, b: 
     attract = -torch.log(q[:n]).sum()
     repel = -torch.log1p(-q[n:]).sum()
     return (attract + repel) / n
+
+
+def infonce_tsne(z_head: torch.Tensor, z_tail: torch.Tensor) -> torch.Tensor:
+    """Contrastive (InfoNCE) t-SNE loss of one batch of ``B`` edges, with the batch's
+    other tails as negatives (scalar, mean over edges).
+
+    Damrich, Böhm, Hamprecht and Kobak, "From t-SNE to UMAP with contrastive learning"
+    (ICLR 2023): with the Cauchy kernel ``q(z, z') = 1 / (1 + ||z - z'||^2)`` and ``m``
+    negatives per edge, ``-log[q(z_i, z_j) / (q(z_i, z_j) + sum_r q(z_i, z_r))]``
+    approaches t-SNE's normalised KL objective as ``m`` grows; here ``m = B - 1``::
+
+        L_nce = -(1 / B) sum_b log( q(z_i_b, z_j_b) / sum_c q(z_i_b, z_j_c) )
+    """
+    logits = -torch.log1p(torch.cdist(z_head, z_tail).square())
+    target = torch.arange(len(z_head), device=z_head.device)
+    return torch.nn.functional.cross_entropy(logits, target)

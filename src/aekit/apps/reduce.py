@@ -8,20 +8,27 @@ It goes where PCA, t-SNE and UMAP go: ``fit`` trains any aekit model on the
 plumbing (input checks, scaling, training, device, save/load, pickling) is
 :class:`aekit.apps.base.AutoencoderEstimator`.
 
-Objective. With ``objective="umap"`` (the default) the encoder is trained as a
-parametric UMAP (:mod:`aekit.apps.parametric_umap`) jointly with the model's own
-reconstruction objective::
+Objective. With ``objective="tsne"`` (the default) or ``objective="umap"`` the encoder
+is trained on a neighbour graph of the rows jointly with the model's own reconstruction
+objective::
 
-    L = L_umap(encoder) + lambda * L_model(x) / D
+    L = L_graph(encoder) + lambda * L_model(x) / D
 
-``L_umap`` is the sampled cross-entropy between the fuzzy k-NN graph of the rows and
-the similarities of their codes, ``L_model`` the model's loss per example (for ``ae``
-the summed squared error of the standardised features), divided by the number of
-features ``D`` and weighted by ``lambda = reconstruction_weight``. The decoder gets its
-gradient only from the second term, so (Adam being invariant to the scale of a
-parameter's gradient) it learns to invert the map whatever ``lambda`` is, while
-``lambda`` sets how much reconstruction shapes the map. ``objective="reconstruction"``
-trains the model's loss alone (a plain autoencoder's codes).
+Both graph terms read the fuzzy k-NN graph of the rows (UMAP's,
+:func:`aekit.apps.parametric_umap.fuzzy_knn_graph`) and draw its edges with
+probability proportional to their weights. ``"tsne"``: ``L_graph = L_nce``, the
+contrastive (InfoNCE) form of t-SNE with the Cauchy kernel and the batch's other edges
+as negatives (Damrich et al. 2023, :func:`~aekit.apps.parametric_umap.infonce_tsne`).
+``"umap"``: ``L_graph = L_umap``, parametric UMAP's sampled cross-entropy (Sainburg et
+al. 2021, :func:`~aekit.apps.parametric_umap.umap_cross_entropy`). ``L_model`` is the
+model's loss per example (for ``ae`` the summed squared error of the standardised
+features), divided by the number of features ``D`` and weighted by
+``lambda = reconstruction_weight``. The decoder gets its gradient only from the second
+term, so (Adam being invariant to the scale of a parameter's gradient) it learns to
+invert the map whatever ``lambda`` is, while ``lambda`` sets how much reconstruction
+shapes the map. ``objective="reconstruction"`` trains the model's loss alone (a plain
+autoencoder's codes). The default was chosen across data sets
+(benchmarks/results/reduce*.md, docs/jobs/reduction.md).
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array
 
 from aekit.apps.base import TRAINING_CONSTRAINTS, AutoencoderEstimator, seed_from
-from aekit.apps.parametric_umap import find_ab, fuzzy_knn_graph, umap_cross_entropy
+from aekit.apps.parametric_umap import find_ab, fuzzy_knn_graph, infonce_tsne, umap_cross_entropy
 from aekit.apps.retrieval import exact_neighbors
 from aekit.apps.streaming import map_file
 from aekit.data.chunks import is_chunkable
@@ -47,9 +54,9 @@ from aekit.rng import private_rng
 from aekit.train.config import epochs_cap
 
 DEFAULT_EPOCHS = 100  # objective="reconstruction": passes over the rows
-DEFAULT_BATCH = {"reconstruction": 64, "umap": 512}  # rows / edges per optimiser step
-DEFAULT_LR = {"reconstruction": 1e-3, "umap": 1e-2}  # Adam's (initial) learning rate
-UMAP_STEPS = 5000  # objective="umap", epochs=None: about this many optimiser steps
+DEFAULT_BATCH = {"reconstruction": 64, "umap": 512, "tsne": 512}  # rows / edges per optimiser step
+DEFAULT_LR = {"reconstruction": 1e-3, "umap": 1e-2, "tsne": 1e-2}  # Adam's (initial) learning rate
+UMAP_STEPS = 5000  # graph objectives, epochs=None: about this many optimiser steps
 GRAPH_DEFAULTS = {"n_neighbors": 15, "min_dist": 0.1, "reconstruction_weight": 0.01,
                   "graph_rows": 50_000}
 
@@ -61,23 +68,24 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
     ----------
     n_components : int, default=2
         Size of the code (the model's ``latent_dim``).
-    objective : {"umap", "reconstruction"}, default="umap"
-        ``"umap"``: parametric UMAP on the encoder plus the weighted reconstruction loss
-        (see the module docstring); neighbourhoods of the data are kept in the map.
-        ``"reconstruction"``: the model's own loss alone.
+    objective : {"tsne", "umap", "reconstruction"}, default="tsne"
+        ``"tsne"``: contrastive t-SNE on the encoder plus the weighted reconstruction loss;
+        ``"umap"``: parametric UMAP in its place (see the module docstring); both keep
+        the data's neighbourhoods in the map. ``"reconstruction"``: the model's own loss
+        alone.
     n_neighbors : int, default=15
         Size of the k-NN neighbourhoods of the graph (the row itself included, as in
-        UMAP); cut to the number of rows. ``objective="umap"`` only.
+        UMAP); cut to the number of rows. Graph objectives (``"tsne"``, ``"umap"``) only.
     min_dist : float, default=0.1
         How tightly the map packs neighbours (UMAP's ``min_dist``). ``objective="umap"``
-        only.
+        only (``"tsne"`` has no such setting: its kernel is ``1 / (1 + d^2)``).
     reconstruction_weight : float, default=0.01
         ``lambda``: weight of the per-feature reconstruction loss on the encoder.
-        ``objective="umap"`` only.
+        Graph objectives only.
     graph_rows : int, default=50000
         The k-NN graph is built (exactly) on at most this many rows, drawn at random
         when X has more; the reconstruction term still sees every row. This bounds the
-        graph's time and memory on large data. ``objective="umap"`` only.
+        graph's time and memory on large data. Graph objectives only.
     model : str, default="ae"
         Registry name of the backbone (one of ``aekit.available()``): ``"ae"`` (a plain
         MLP autoencoder), ``"vae"`` (codes are posterior means), ``"sparse_ae"``,
@@ -88,16 +96,17 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         default (``(256, 128)`` for the MLP models, ``()`` for ``linear_ae``).
     epochs : int or None, default=None
         ``objective="reconstruction"``: passes over the rows (None: 100).
-        ``objective="umap"``: passes over the graph's edges, each pass drawing as many
+        Graph objectives: passes over the graph's edges, each pass drawing as many
         edges as the graph has, with probability proportional to their weights (None:
         about 5000 optimiser steps, so the fitting time does not grow with the rows
         beyond ``graph_rows``).
     batch_size : int or None, default=None
-        Rows (reconstruction) or edges (umap) per optimiser step; None: 64 rows or 512
-        edges.
+        Rows (reconstruction) or edges (graph objectives) per optimiser step; None: 64
+        rows or 512 edges (for ``"tsne"`` also the number of edges whose tails are each
+        edge's negatives).
     learning_rate : float or None, default=None
-        Adam's learning rate; None: 1e-3 (reconstruction) or 1e-2 (umap, falling
-        linearly to 0 over the steps, as UMAP's does).
+        Adam's learning rate; None: 1e-3 (reconstruction) or 1e-2 (graph objectives,
+        falling linearly to 0 over the steps, as UMAP's does).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows (with at least 10 rows) and stop after
         ``patience`` epochs without a lower held-out loss, keeping the best weights.
@@ -136,10 +145,11 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
     train_codes_ : ndarray of shape (n_samples, n_components)
         Codes of the training rows, searched by :meth:`nearest`.
     history_ : list of dict
-        Per-epoch training (and held-out) losses; with ``objective="umap"`` each entry
-        has the epoch's mean ``umap``, ``recon`` and total ``loss``.
+        Per-epoch training (and held-out) losses; with a graph objective each entry has
+        the epoch's mean ``graph`` (``L_nce`` or ``L_umap``), ``recon`` and total
+        ``loss``.
     n_graph_edges_ : int
-        Directed edges of the fuzzy k-NN graph (``objective="umap"``).
+        Directed edges of the fuzzy k-NN graph (graph objectives).
 
     Examples
     --------
@@ -156,7 +166,7 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
 
     _parameter_constraints: ClassVar[dict] = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
-        "objective": [StrOptions({"umap", "reconstruction"})],
+        "objective": [StrOptions({"umap", "tsne", "reconstruction"})],
         "n_neighbors": [Interval(Integral, 2, None, closed="left")],
         "min_dist": [Interval(Real, 0, None, closed="left")],
         "reconstruction_weight": [Interval(Real, 0, None, closed="neither")],
@@ -170,7 +180,7 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         *AutoencoderEstimator._saved_values, "n_graph_edges_")
     _saved_arrays: ClassVar[tuple[str, ...]] = ("train_codes_",)
 
-    def __init__(self, n_components: int = 2, *, objective: str = "umap",
+    def __init__(self, n_components: int = 2, *, objective: str = "tsne",
                  n_neighbors: int = 15, min_dist: float = 0.1,
                  reconstruction_weight: float = 0.01, graph_rows: int = 50_000,
                  model: str = "ae", hidden_dims: tuple[int, ...] | None = None,
@@ -226,8 +236,8 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         settings.update(self.model_params or {})
         model = self._build_model(self.model, X.shape[1], self.n_components, settings, seed)
         batch_size = self.batch_size or DEFAULT_BATCH[self.objective]
-        if self.objective == "umap":
-            self.history_ = self._train_umap(model, X, Xs, batch_size, seed)
+        if self.objective != "reconstruction":
+            self.history_ = self._train_graph(model, X, Xs, batch_size, seed)
         else:
             self.history_ = self._train_model(
                 model, Xs, epochs=self.epochs or DEFAULT_EPOCHS, batch_size=batch_size,
@@ -240,23 +250,27 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
 
     def _check_settings(self, n_rows: int) -> None:
         """Refuse settings the chosen objective does not use, and too few rows."""
-        if self.objective == "umap":
+        if self.objective != "reconstruction":
             if n_rows < 2:
-                raise ValueError(f"n_samples={n_rows}: objective='umap' needs at least 2 "
+                raise ValueError(f"n_samples={n_rows}: objective={self.objective!r} needs "
+                                 "at least 2 "
                                  "rows to build a neighbour graph")
             if self.early_stopping:
                 raise ConfigError("early_stopping=True is only used with "
-                                  "objective='reconstruction' (the umap objective has no "
+                                  "objective='reconstruction' (the graph objectives have no "
                                   "held-out loss); set objective='reconstruction' or drop it")
+            if self.objective == "tsne" and self.min_dist != GRAPH_DEFAULTS["min_dist"]:
+                raise ConfigError("min_dist only applies to objective='umap'; "
+                                  "objective='tsne' uses the Cauchy kernel 1 / (1 + d^2)")
         else:
             changed = [k for k, v in GRAPH_DEFAULTS.items() if getattr(self, k) != v]
             if changed:
-                raise ConfigError(f"{', '.join(changed)} only apply to objective='umap'; "
-                                  "objective='reconstruction' does not use them")
+                raise ConfigError(f"{', '.join(changed)} only apply to objective='umap' or "
+                                  "'tsne'; objective='reconstruction' does not use them")
 
-    def _train_umap(self, model: Any, X: np.ndarray, Xs: np.ndarray, batch_size: int,
+    def _train_graph(self, model: Any, X: np.ndarray, Xs: np.ndarray, batch_size: int,
                     seed: int) -> list[dict[str, Any]]:
-        """Train ``model`` in place on the parametric UMAP + reconstruction objective
+        """Train ``model`` in place on the graph (t-SNE or UMAP) + reconstruction objective
         (module docstring); returns the per-epoch history. The graph is built on the rows
         as given (``X``: Euclidean neighbours in the user's units, as UMAP and t-SNE
         see them); the network sees the standardised rows ``Xs``. The model ends on the CPU in
@@ -266,8 +280,8 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         groups = model.parameter_groups()
         if len(groups) > 1:
             raise ConfigError(f"model {self.model!r} trains {len(groups)} parameter groups "
-                              f"({', '.join(groups)}); objective='umap' takes single-"
-                              "optimiser models, or use objective='reconstruction'")
+                              f"({', '.join(groups)}); objective={self.objective!r} takes "
+                              "single-optimiser models, or use objective='reconstruction'")
         device = resolve_device(self.device)
         n, n_features = Xs.shape
         pick = np.random.default_rng(seed)
@@ -286,7 +300,7 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         epochs = self.epochs or max(1, round(UMAP_STEPS / per_epoch))
         epochs = min(epochs, epochs_cap() or epochs)  # AEKIT_EPOCHS_CAP, as for the Trainer
         model.to(device).float().train()
-        lr = float(self.learning_rate or DEFAULT_LR["umap"])
+        lr = float(self.learning_rate or DEFAULT_LR[self.objective])
         optimiser = torch.optim.Adam(model.parameters(), lr=lr)
         total_steps = epochs * per_epoch  # the learning rate falls linearly to 0, as in UMAP
         decay = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: 1 - s / total_steps)
@@ -294,7 +308,7 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         history: list[dict[str, Any]] = []
         step = 0
         with private_rng(seed, device), tqdm(total=total_steps, disable=not self.verbose,
-                                             desc="umap", unit="step") as bar:
+                                             desc=self.objective, unit="step") as bar:
             gen = torch.Generator(device=device).manual_seed(seed)
             for epoch in range(epochs):
                 order = torch.multinomial(weights_t, n_edges, replacement=True, generator=gen)
@@ -304,23 +318,25 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
                     codes = model.embed(torch.cat([x_graph[heads_t[edges]],
                                                    x_graph[tails_t[edges]]]))
                     z_head, z_tail = codes.chunk(2)
-                    umap = umap_cross_entropy(z_head, z_tail, a, b, gen)
+                    graph = (umap_cross_entropy(z_head, z_tail, a, b, gen)
+                             if self.objective == "umap" else infonce_tsne(z_head, z_tail))
                     rows = torch.randint(n, (len(edges),), generator=gen, device=device)
                     model.set_step(step)
                     recon = model.loss(x_all[rows]).total / n_features
-                    loss = umap + lam * recon
+                    loss = graph + lam * recon
                     if not torch.isfinite(loss):
-                        raise TrainingError(f"objective='umap': non-finite loss at epoch "
-                                            f"{epoch}, step {step}; lower learning_rate")
+                        raise TrainingError(f"objective={self.objective!r}: non-finite loss "
+                                            f"at epoch {epoch}, step {step}; lower "
+                                            "learning_rate")
                     optimiser.zero_grad(set_to_none=True)
                     loss.backward()
                     optimiser.step()
                     decay.step()
-                    sums += [umap.item(), recon.item(), loss.item()]
+                    sums += [graph.item(), recon.item(), loss.item()]
                     step += 1
                     bar.update()
                 history.append({"epoch": epoch, "split": "train",
-                                **dict(zip(("umap", "recon", "loss"), sums / per_epoch))})
+                                **dict(zip(("graph", "recon", "loss"), sums / per_epoch))})
         self._finish_model(model)
         return history
 

@@ -47,11 +47,13 @@ def _rows(data) -> tuple:
 @label_column_option
 @click.option("--model", default="ae", show_default=True, help="Any aekit model name.")
 @click.option("--dim", type=click.IntRange(1, 3), default=2, show_default=True)
-@click.option("--objective", type=click.Choice(["umap", "reconstruction"]), default="umap",
-              show_default=True, help="Keep neighbourhoods (umap) or only reconstruct.")
+@click.option("--objective", type=click.Choice(["tsne", "umap", "reconstruction"]),
+              default="tsne", show_default=True,
+              help="Keep neighbourhoods (umap, or tsne: contrastive t-SNE) or only "
+                   "reconstruct.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
-              help="Passes over the graph's edges (umap) or rows (reconstruction); "
-                   "default: about 5000 steps (umap), 100 passes (reconstruction).")
+              help="Passes over the graph's edges (tsne, umap) or rows (reconstruction); "
+                   "default: about 5000 steps (tsne, umap), 100 passes (reconstruction).")
 @click.option("--out", default="map.png", show_default=True,
               help="PNG of the map; the codes go to the same name with .csv.")
 @click.option("--save", "save_dir", default=None, metavar="DIR",
