@@ -18,6 +18,7 @@ One run, every method with its defaults, three parts:
 
     nice python benchmarks/bench_reduce.py [--parts quality,heldout,scale] \
         [--out benchmarks/results/reduce.md]
+    python benchmarks/bench_reduce.py --parts summarise --summarise a.md,b.md --out c.md
 """
 
 from __future__ import annotations
@@ -116,23 +117,47 @@ def quality(args, lines, flush):
             print(line, flush=True)
             lines.append(line)
             flush()
-    lines += ["", "Mean rank of the aekit candidates (1 = best) over the data sets, per "
-              "measure, and how often each is at least UMAP's:", "",
-              "| candidate | rank trust | rank continuity | rank 5-NN | mean | "
-              "trust >= UMAP | continuity >= UMAP |", "|---|---|---|---|---|---|---|"]
-    done = [d for d, _, _ in sets if all((d, c) in scores for c in CANDIDATES)]
+    lines += rank_table(scores, [d for d, _, _ in sets])
+    flush()
+
+
+def rank_table(scores, data_sets):
+    """Markdown lines: mean rank (1 = best) of the aekit candidates per measure over the
+    data sets where all of them finished, and how often each is at least UMAP's."""
+    lines = ["", "Mean rank of the aekit candidates (1 = best) over the data sets where "
+             "both finished, per measure, and on how many each is at least UMAP's:", "",
+             "| candidate | data sets | rank trust | rank continuity | rank 5-NN | mean | "
+             "trust >= UMAP | continuity >= UMAP | 5-NN >= UMAP |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    done = [d for d in data_sets if all((d, c) in scores for c in CANDIDATES)]
     ranks = {c: np.zeros(3) for c in CANDIDATES}
     for d in done:
         table = np.array([scores[d, c] for c in CANDIDATES])
         for i, c in enumerate(CANDIDATES):
             ranks[c] += 1 + (table > table[i]).sum(0)
+    with_umap = [d for d in done if (d, "UMAP") in scores]
     for c in CANDIDATES:
         r = ranks[c] / max(len(done), 1)
-        beats = [sum(scores[d, c][m] >= scores[d, "UMAP"][m] for d in done
-                     if (d, "UMAP") in scores) for m in (0, 1)]
-        lines.append(f"| {c} | {r[0]:.2f} | {r[1]:.2f} | {r[2]:.2f} | {r.mean():.2f} | "
-                     f"{beats[0]}/{len(done)} | {beats[1]}/{len(done)} |")
+        beats = [f"{sum(scores[d, c][m] >= scores[d, 'UMAP'][m] for d in with_umap)}"
+                 f"/{len(with_umap)}" for m in range(3)]
+        lines.append(f"| {c} | {', '.join(done)} | {r[0]:.2f} | {r[1]:.2f} | {r[2]:.2f} | "
+                     f"{r.mean():.2f} | {' | '.join(beats)} |")
     lines.append("")
+    return lines
+
+
+def summarise(args, lines, flush):
+    """Rank the candidates over the quality tables of several result files (runs of the
+    quality part split across processes)."""
+    scores, data_sets = {}, []
+    for path in args.summarise.split(","):
+        for row in Path(path).read_text().splitlines():
+            cells = [c.strip() for c in row.strip("|").split("|")]
+            if len(cells) == 7 and cells[3][:1].isdigit():
+                scores[cells[0], cells[2]] = tuple(float(v) for v in cells[3:6])
+                data_sets += [cells[0]] if cells[0] not in data_sets else []
+    lines += [f"### Candidates ranked over {args.summarise}"]
+    lines += rank_table(scores, data_sets)
     flush()
 
 
@@ -214,6 +239,9 @@ def main() -> None:
                         "breast_cancer and wine standardised); '' for none.")
     parser.add_argument("--odds", default=ODDS_SETS)
     parser.add_argument("--odds-dir", default=str(ODDS))
+    parser.add_argument("--summarise", default="",
+                        help="Result files (comma-separated) whose quality tables the "
+                        "'summarise' part ranks together.")
     parser.add_argument("--methods", default=",".join(name for name, _ in METHODS),
                         help="Methods of the quality part, comma-separated.")
     parser.add_argument("--eval-rows", type=int, default=5000)
@@ -230,6 +258,7 @@ def main() -> None:
              f"--sklearn '{args.sklearn}' --odds '{args.odds}' --methods '{args.methods}' "
              f"--odds-dir {args.odds_dir} --sizes {args.sizes} "
              f"--umap-max-rows {args.umap_max_rows} "
+             + (f"--summarise {args.summarise} " if args.summarise else "") +
              f"--threads {args.threads} --out {args.out}`", "",
              "Every method with its defaults, seed 0; timings from a shared 2-core machine "
              f"(other jobs running), torch with {args.threads} thread(s).", ""]
@@ -238,7 +267,7 @@ def main() -> None:
     def flush() -> None:  # rewritten after every row, so a cut-short run keeps its rows
         Path(args.out).write_text("\n".join(lines) + "\n")
 
-    parts = {"quality": quality, "heldout": heldout, "scale": scale}
+    parts = {"quality": quality, "heldout": heldout, "scale": scale, "summarise": summarise}
     for part in args.parts.split(","):
         parts[part](args, lines, flush)
     flush()
