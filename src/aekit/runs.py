@@ -39,7 +39,7 @@ RUN_README = """This is an aekit run folder.
 
 Use it:
   aekit sample {folder} -n 64 --out samples.png
-  aekit eval {folder} --data SOURCE
+  aekit eval {folder} --data SOURCE      (writes {folder}-eval/, never into this folder)
   python -c "import aekit; m = aekit.load('{folder}')"
 """
 
