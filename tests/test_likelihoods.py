@@ -117,6 +117,17 @@ def test_discretized_logistic_probabilities_of_the_256_levels_sum_to_one(loc, lo
     assert float(d.mean[0]) == pytest.approx(float((levels * p).sum()), abs=1e-9)
 
 
+def test_discretized_logistic_mean_in_chunks_equals_the_mean_in_one_pass(monkeypatch):
+    from aekit import likelihoods
+    from aekit.likelihoods import DiscretizedLogistic
+
+    d = DiscretizedLogistic(torch.rand(4, 64, dtype=torch.float64) * 1.2 - 0.1,
+                            torch.rand(4, 64, dtype=torch.float64) * 0.3 + 1e-3)
+    whole = d.mean
+    monkeypatch.setattr(likelihoods, "MEAN_CHUNK", 256 * 7)  # 7 edges per pass
+    torch.testing.assert_close(d.mean, whole)
+
+
 def test_discretized_logistic_matches_the_logistic_cdf_per_bin_and_in_float32():
     from aekit.likelihoods import DiscretizedLogistic
 

@@ -161,6 +161,7 @@ class CategoricalLikelihood(Likelihood):
 
 
 LEVELS = 256  # values an 8-bit pixel takes
+MEAN_CHUNK = 1 << 24  # values x edges held at once by DiscretizedLogistic.mean
 
 
 def _log_sigmoid_difference(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -211,8 +212,12 @@ class DiscretizedLogistic(Distribution):
         (the expected bin index as a sum of tail probabilities)."""
         edges = (torch.arange(LEVELS - 1, device=self.loc.device, dtype=self.loc.dtype)
                  + 0.5) / (LEVELS - 1)
-        tails = torch.sigmoid((self.loc.unsqueeze(-1) - edges) / self.scale.unsqueeze(-1))
-        return tails.sum(-1) / (LEVELS - 1)
+        loc, scale = self.loc.unsqueeze(-1), self.scale.unsqueeze(-1)
+        step = max(1, MEAN_CHUNK // max(1, self.loc.numel()))  # edges per pass
+        total = torch.zeros_like(self.loc)
+        for i in range(0, LEVELS - 1, step):
+            total = total + torch.sigmoid((loc - edges[i:i + step]) / scale).sum(-1)
+        return total / (LEVELS - 1)
 
     def sample(self, sample_shape: Sequence[int] = ()) -> torch.Tensor:
         """Draws on the 8-bit grid: a logistic draw, rounded to its bin."""
