@@ -466,7 +466,8 @@ class SignalDenoiser(_DenoiserBase):
         if not isinstance(index, pd.Index):
             index = None
         if points.ndim == 1:
-            return pd.Series(points, index=index, name=getattr(given, "name", names[0]))
+            name = given.name if isinstance(given, pd.Series) else names[0]
+            return pd.Series(points, index=index, name=name)
         return pd.DataFrame(points, index=index, columns=names)
 
 
