@@ -153,7 +153,7 @@ def summarise(args, lines, flush):
     for path in args.summarise.split(","):
         for row in Path(path).read_text().splitlines():
             cells = [c.strip() for c in row.strip("|").split("|")]
-            if len(cells) == 7 and cells[3][:1].isdigit():
+            if len(cells) == 7 and " x " in cells[1] and cells[3][:1].isdigit():
                 scores[cells[0], cells[2]] = tuple(float(v) for v in cells[3:6])
                 data_sets += [cells[0]] if cells[0] not in data_sets else []
     lines += [f"### Candidates ranked over {args.summarise}"]
