@@ -446,7 +446,11 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
         self._check_fitted()
         x = torch.from_numpy(self._check_X(X, reset=False, dtype=np.float32))
         z = (x - self.mean_) / self.scale_
-        scores = self._decision(z)
+        return self._finite_scores(self._decision(z), x, z)
+
+    @staticmethod
+    def _finite_scores(scores: np.ndarray, x: torch.Tensor, z: torch.Tensor) -> np.ndarray:
+        """``scores``, or a DataError naming the rows whose score overflows."""
         bad = np.flatnonzero(~np.isfinite(scores))
         if len(bad):
             row = int(bad[0])
@@ -457,6 +461,23 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
                 f"anomaly score overflows (row {row + 1} holds {float(x[row].flatten()[j]):.3g}"
                 f" in column {j + 1}, far outside the training data's range); fix or drop them")
         return scores
+
+    def score_and_explain(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``(decision_function(X), explain(X))`` from one pass over the ensemble (each
+        model's reconstruction and latent k-NN search run once, not twice); equal to the
+        two calls."""
+        self._check_fitted()
+        if "reconstruction" not in self.parts_:  # explain's contributions are other terms
+            return self.decision_function(X), self.explain(X)
+        x = torch.from_numpy(self._check_X(X, reset=False, dtype=np.float32))
+        z = (x - self.mean_) / self.scale_
+        contribs, scores = [], []
+        for i in range(0, len(z), SCORE_CHUNK):
+            contrib, offset = self._score_terms(z[i:i + SCORE_CHUNK])
+            contribs.append(contrib)
+            scores.append(contrib.flatten(1).sum(1) + offset)
+        return (self._finite_scores(torch.cat(scores).numpy(), x, z),
+                torch.cat(contribs).numpy())
 
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
         """Fit on ``X`` and return ``labels_``."""

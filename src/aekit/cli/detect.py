@@ -17,7 +17,6 @@ TABLE_SUFFIXES = {".csv", ".tsv", ".txt", ".tab", ".gz"}
 ID_NAMES = {"id", "ID", "Id"}
 OUT_COLUMNS = ("anomaly_score", "anomaly_label")
 CHUNKED_BYTES = 256 << 20  # tables larger than this are scored in chunks by default
-CHUNKED_BYTES = 256 << 20  # tables larger than this are scored in chunks by default
 
 
 def _is_table(source: str) -> bool:
@@ -425,8 +424,7 @@ def _score_table_chunks(det, source: str, label_column: str | None, id_columns: 
     labels: list[np.ndarray] = []
 
     def compute(chunk) -> dict[str, Any]:
-        x = as_table(chunk.x, features, source)
-        s = det.decision_function(x)
+        s, contrib = det.score_and_explain(as_table(chunk.x, features, source))
         scores.append(s)
         if label_column is not None:
             labels.append(_parse_binary_labels(
@@ -435,12 +433,12 @@ def _score_table_chunks(det, source: str, label_column: str | None, id_columns: 
         out: dict[str, Any] = {"anomaly_score": [f"{v:.6g}" for v in s],
                                "anomaly_label": (s > thr).astype(np.int64)}
         if k:
-            idx, _ = _top(det.explain(x), features, k)
+            idx, _ = _top(contrib, features, k)
             out.update({t: [features[i] for i in idx[:, j]] for j, t in enumerate(tops)})
         return out
 
     write_chunks(source, out_path, compute, [*OUT_COLUMNS, *tops], features=features,
-                 keep=header, rows=rows)
+                 keep=header, rows=rows, progress=True)
     return np.concatenate(scores), (np.concatenate(labels) if label_column else None)
 
 
@@ -449,8 +447,8 @@ def _score_table(det, source: str, label_column: str | None, id_columns: list[st
     if _is_table(source):
         t = _Table(source, features=None if names is None else list(names),
                    label_column=label_column, id_columns=id_columns)
-        return (t.rows, det.decision_function(t.data), t.y, t.features, det.explain(t.data),
-                t.header)
+        scores, contrib = det.score_and_explain(t.data)
+        return t.rows, scores, t.y, t.features, contrib, t.header
     from aekit.cli._common import load_source
 
     ds = load_source(source, label_column)
@@ -461,7 +459,8 @@ def _score_table(det, source: str, label_column: str | None, id_columns: list[st
             raise DataError(f"{source}: label column {label_column!r} must hold 0/1")
     rows = [[str(i)] for i in range(len(ds))]
     names = list(names) if names is not None else _feature_names(ds.sample_shape, None)
-    return rows, det.decision_function(ds), labels, names, det.explain(ds), ["row"]
+    scores, contrib = det.score_and_explain(ds)
+    return rows, scores, labels, names, contrib, ["row"]
 
 
 def _score_series(det, source: str, meta: dict, label_column: str | None, out: Path):
