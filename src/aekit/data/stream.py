@@ -399,7 +399,7 @@ class ChunkSource(Source):
             raise DataError(f"{where}: examples of shape {tuple(x.shape[1:])}, the first "
                             f"chunk's are {self.sample_shape}")
         return torch.from_numpy(_finite(x, where, None)), \
-            None if y is None else torch.as_tensor(np.asarray(y))
+            None if y is None else torch.from_numpy(np.array(y))  # a writable copy
 
     def head(self, n: int = 1024) -> torch.Tensor:
         parts, got = [], 0
