@@ -1,30 +1,30 @@
-"""Scoring and encoding a large CSV chunk by chunk, against the same work in memory.
+"""Scoring (``--job detect``) or encoding (``--job reduce``) a large CSV chunk by chunk,
+against the same work in memory.
 
 Writes a CSV of ``--rows`` rows (an id column and 8 features; 1 % of the rows shifted off
-the normal pattern, with a 0/1 ``is_anomaly`` column) under ``--dir`` and fits a detector
-on its first 20,000 rows with ``aekit detect fit``. Then:
+the normal pattern, with a 0/1 ``is_anomaly`` column) under ``--dir``. Then
 
-1. in one process (``--threads`` torch threads): ``decision_function`` of the first
-   ``--memory-rows`` rows held in memory, then of the same rows read from a CSV chunk by
-   chunk (``decision_function(path)``), each timed, and the largest difference between the
-   two sets of scores;
-2. ``aekit detect score`` on the whole file (chunked: scores, labels and the top 3
-   columns of every row written as they are computed), its wall time and peak resident
-   memory measured with ``/usr/bin/time``, its scores compared with the in-memory ones;
-3. the same for ``aekit reduce --transform`` (a reducer fitted with the reconstruction
-   objective on the first 5,000 rows' features, then every row of a features-only copy
-   of the file encoded chunk by chunk), with its in-memory ``transform`` rate on
-   ``--memory-rows`` rows.
+- detect: fits a detector on the first 20,000 rows (``aekit detect fit``); in one process
+  (``--threads`` torch threads) times ``decision_function`` of the first ``--memory-rows``
+  rows held in memory, then of the same rows read from a CSV chunk by chunk
+  (``decision_function(path)``), and compares the scores; then runs ``aekit detect score``
+  on the whole file (chunked: scores, labels and the top 3 columns of every row written as
+  they are computed), measuring its wall time and peak resident memory with
+  ``/usr/bin/time`` and comparing its scores with the in-memory ones;
+- reduce: the same for a reducer (reconstruction objective, fitted on the first 5,000 rows'
+  features) and ``aekit reduce --transform`` of a features-only copy of the file.
 
 Deletes the files at the end.
 
     nice python benchmarks/bench_stream_score.py --rows 10000000 --dir /work/cache/aekit_score
+    nice python benchmarks/bench_stream_score.py --job reduce --rows 10000000
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -97,9 +97,9 @@ def features_only(src: Path, dst: Path) -> None:
             g.writelines(",".join(line.split(",")[1:1 + FEATURES]) + "\n" for line in block)
 
 
-def timed(cmd: list[str]) -> tuple[float, float, str]:
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
     """(wall seconds, peak RSS GB, output) of a command."""
-    out = subprocess.run(["/usr/bin/time", "-f", "TIME %e %M", *cmd], check=True,
+    out = subprocess.run(["/usr/bin/time", "-f", "TIME %e %M", *cmd], check=True, env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True).stdout
     line = next(x for x in out.splitlines() if x.startswith("TIME "))
     _, seconds, kb = line.split()
@@ -119,8 +119,17 @@ def read_column(path: Path, column: int | tuple[int, ...], rows: int) -> np.ndar
                       dtype=np.float64)
 
 
+def fit_env() -> dict[str, str]:
+    """The environment of the fitting commands: one torch thread (fitting is not what is
+    measured, and on a busy 2-core machine two threads spin-wait for each other)."""
+    return {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--job", choices=["detect", "reduce"], default="detect",
+                    help="detect: results/stream_score.md; reduce: results/"
+                         "stream_transform.md")
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--memory-rows", type=int, default=1_000_000,
                     help="rows scored in memory (and from a file) in one process")
@@ -128,98 +137,121 @@ def main() -> None:
                     help="torch threads of the in-process measurements (the chunked path "
                          "computes with one thread fewer than torch's default, at least 1)")
     ap.add_argument("--dir", default="/work/cache/aekit_score")
-    ap.add_argument("--out", default=str(RESULTS / "stream_score.md"))
+    ap.add_argument("--out", default=None)
     ap.add_argument("--reuse", action="store_true",
-                    help="score a rows.csv an interrupted run left in --dir")
+                    help="use the rows.csv of --rows rows an interrupted run left in --dir")
     args = ap.parse_args()
+    out_file = args.out or str(RESULTS / ("stream_score.md" if args.job == "detect"
+                                          else "stream_transform.md"))
     folder = Path(args.dir)
     folder.mkdir(parents=True, exist_ok=True)
     machine = describe()
-    big, small = folder / "rows.csv", folder / "fit.csv"
-    part = folder / "part.csv"
-    aekit = [sys.executable, "-m", "aekit"]
+    big = folder / "rows.csv"
     m = min(args.memory_rows, args.rows)
     try:
         if not (args.reuse and big.is_file()):
             write_csv(big, args.rows)
-        head(big, small, 20_001)
-        head(big, part, m + 1)
-        subprocess.run([*aekit, "detect", "fit", "--data", str(small), "--out",
-                        str(folder / "det"), "--label-column", "is_anomaly",
-                        "--id-column", "id", "--n-estimators", "1", "--epochs", "5",
-                        "--quiet"], check=True)
-        det = in_process("detect", folder / "det", part, m, args.threads,
-                         folder / "memory_scores.npy")
-        seconds, peak, out = timed([*aekit, "detect", "score", str(folder / "det"), "--data",
-                                    str(big), "--out", str(folder / "scores.csv"),
-                                    "--label-column", "is_anomaly", "--show", "0"])
-        print(out[-2000:])
-        with open(folder / "scores.csv") as f:
-            scored = sum(1 for _ in f) - 1
-        cli_diff = float(np.abs(read_column(folder / "scores.csv", 10, m)
-                                - np.load(folder / "memory_scores.npy")).max())
         size_gb = big.stat().st_size / 1e9
-        (folder / "scores.csv").unlink()
-
-        # reduce: a features-only copy (a reducer maps every column of its input)
-        feats, feats_fit, feats_part = (folder / n for n in
-                                        ("feats.csv", "feats_fit.csv", "feats_part.csv"))
-        features_only(big, feats)
-        big.unlink()
-        head(feats, feats_fit, 5_001)
-        head(feats, feats_part, m + 1)
-        r_seconds, r_peak, r_out = timed(
-            [*aekit, "reduce", "--data", str(feats_fit), "--dim", "2", "--epochs", "5",
-             "--objective", "reconstruction",
-             "--out", str(folder / "map.png"), "--transform", str(feats), "--transform-out",
-             str(folder / "codes.csv"), "--quiet"])
-        with open(folder / "codes.csv") as f:
-            encoded = sum(1 for _ in f) - 1
-        red = in_process("reduce", folder / "map_reducer", feats_part, m, args.threads,
-                         folder / "memory_codes.npy")
-        red_cli_diff = float(np.abs(read_column(folder / "codes.csv", (0, 1), m)
-                                    - np.load(folder / "memory_codes.npy")).max())
+        table = detect_job(folder, big, m, args.threads) if args.job == "detect" else \
+            reduce_job(folder, big, m, args.threads)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    metrics = [x for x in out.splitlines() if "AUROC" in x or "AUPRC" in x]
-    rate = lambda n, s: f"{n / s:,.0f}"
+    what = "Scoring" if args.job == "detect" else "Encoding"
     lines = [
-        "## Scoring and encoding a large CSV chunk by chunk (issue 16 benchmark)", "",
+        f"## {what} a large CSV chunk by chunk (issue 16 benchmark)", "",
         f"Command: `nice python benchmarks/bench_stream_score.py "
         f"{' '.join(sys.argv[1:])}`", "",
         f"Machine: {machine}. A shared 2-core machine (other jobs ran at the same time), "
         "so times are indicative; in-memory and streamed rates of one row were measured "
         "back to back in one process.",
         f"Data: {args.rows:,} rows, an id, {FEATURES} features and a 0/1 label "
-        f"({size_gb:.2f} GB of CSV). Detector: `aekit detect fit --n-estimators 1 --epochs "
-        "5` on the first 20,000 rows (score reconstruction + latent k-NN); `aekit detect "
-        "score` also writes the top 3 columns of each row. Reducer: `aekit reduce --dim 2 "
-        "--epochs 5 --objective reconstruction` (transform is the encoder either way) on "
-        "the first 5,000 rows' features, then `--transform` of every row "
-        "(the file without its id and label columns). In-process rows: the first "
-        f"{m:,} rows with {args.threads} torch thread(s); whole-command rows: wall time of "
-        "the process, start-up, fitting (reduce) and report included; peak RSS from "
-        "`/usr/bin/time`.", "",
-        "| job | path | rows | seconds | rows/s | peak RSS GB | max abs difference from "
-        "in memory |", "|---|---|---|---|---|---|---|",
-        f"| detect | `decision_function(array)`, in memory | {det['rows']:,} | "
-        f"{det['memory_s']:.1f} | {rate(det['rows'], det['memory_s'])} | | 0 |",
-        f"| detect | `decision_function(path)`, chunks of a CSV | {det['rows']:,} | "
+        f"({size_gb:.2f} GB of CSV). In-process rows: the first {m:,} rows with "
+        f"{args.threads} torch thread(s); whole-command rows: wall time of the process, "
+        "start-up and report included; peak RSS from `/usr/bin/time`; the fits ran with "
+        "one torch thread.", *table]
+    write_result(out_file, lines)
+
+
+def detect_job(folder: Path, big: Path, m: int, threads: int) -> list[str]:
+    """In memory vs from a file in one process, then `aekit detect score` on all rows."""
+    small, part = folder / "fit.csv", folder / "part.csv"
+    aekit = [sys.executable, "-m", "aekit"]
+    head(big, small, 20_001)
+    head(big, part, m + 1)
+    subprocess.run([*aekit, "detect", "fit", "--data", str(small), "--out",
+                    str(folder / "det"), "--label-column", "is_anomaly",
+                    "--id-column", "id", "--n-estimators", "1", "--epochs", "5",
+                    "--quiet"], check=True, env=fit_env())
+    det = in_process("detect", folder / "det", part, m, threads,
+                     folder / "memory_scores.npy")
+    seconds, peak, out = timed([*aekit, "detect", "score", str(folder / "det"), "--data",
+                                str(big), "--out", str(folder / "scores.csv"),
+                                "--label-column", "is_anomaly", "--show", "0"])
+    print(out[-2000:])
+    with open(folder / "scores.csv") as f:
+        scored = sum(1 for _ in f) - 1
+    cli_diff = float(np.abs(read_column(folder / "scores.csv", 10, m)
+                            - np.load(folder / "memory_scores.npy")).max())
+    metrics = [x for x in out.splitlines() if "AUROC" in x or "AUPRC" in x]
+    return [
+        "Detector: `aekit detect fit --n-estimators 1 --epochs 5` on the first 20,000 rows "
+        "(score: reconstruction + latent k-NN); `aekit detect score` also writes the top 3 "
+        "columns of each row.", "",
+        "| path | rows | seconds | rows/s | peak RSS GB | max abs difference from in memory "
+        "|", "|---|---|---|---|---|---|",
+        f"| `decision_function(array)`, in memory | {det['rows']:,} | {det['memory_s']:.1f} "
+        f"| {rate(det['rows'], det['memory_s'])} | | 0 |",
+        f"| `decision_function(path)`, chunks of a CSV | {det['rows']:,} | "
         f"{det['file_s']:.1f} | {rate(det['rows'], det['file_s'])} | | "
         f"{det['max_diff']:.1e} |",
-        f"| detect | `aekit detect score` (whole command) | {scored:,} | {seconds:.0f} | "
+        f"| `aekit detect score` (whole command) | {scored:,} | {seconds:.0f} | "
         f"{rate(scored, seconds)} | {peak:.2f} | {cli_diff:.1e} (first {m:,} rows, as "
-        "written, 6 digits) |",
-        f"| reduce | `transform(array)`, in memory | {red['rows']:,} | {red['memory_s']:.1f}"
-        f" | {rate(red['rows'], red['memory_s'])} | | 0 |",
-        f"| reduce | `transform(path)`, chunks of a CSV | {red['rows']:,} | "
-        f"{red['file_s']:.1f} | {rate(red['rows'], red['file_s'])} | | "
-        f"{red['max_diff']:.1e} |",
-        f"| reduce | `aekit reduce --transform` (whole command, fit included) | "
-        f"{encoded:,} | {r_seconds:.0f} | {rate(encoded, r_seconds)} | {r_peak:.2f} | "
-        f"{red_cli_diff:.1e} (first {m:,} rows, as written) |", "",
+        "written with 6 digits) |", "",
         *([f"Scores against the labels: {' '.join(x.split())}" for x in metrics])]
-    write_result(args.out, lines)
+
+
+def reduce_job(folder: Path, big: Path, m: int, threads: int) -> list[str]:
+    """In memory vs from a file in one process, then `aekit reduce --transform` of all
+    rows (of a features-only copy: a reducer maps every column of its input)."""
+    feats, feats_fit, feats_part = (folder / n for n in
+                                    ("feats.csv", "feats_fit.csv", "feats_part.csv"))
+    features_only(big, feats)
+    big.unlink()
+    head(feats, feats_fit, 5_001)
+    head(feats, feats_part, m + 1)
+    aekit = [sys.executable, "-m", "aekit"]
+    subprocess.run([*aekit, "reduce", "--data", str(feats_fit), "--dim", "2", "--epochs", "5",
+                    "--objective", "reconstruction", "--out", str(folder / "map.png"),
+                    "--quiet"], check=True, env=fit_env())
+    red = in_process("reduce", folder / "map_reducer", feats_part, m, threads,
+                     folder / "memory_codes.npy")
+    seconds, peak, _ = timed(
+        [*aekit, "reduce", "--data", str(feats_fit), "--dim", "2", "--epochs", "5",
+         "--objective", "reconstruction", "--out", str(folder / "map2.png"), "--transform",
+         str(feats), "--transform-out", str(folder / "codes.csv"), "--quiet"],
+        env=fit_env())
+    with open(folder / "codes.csv") as f:
+        encoded = sum(1 for _ in f) - 1
+    diff = float(np.abs(read_column(folder / "codes.csv", (0, 1), m)
+                        - np.load(folder / "memory_codes.npy")).max())
+    return [
+        "Reducer: `aekit reduce --dim 2 --epochs 5 --objective reconstruction` (transform "
+        "is the encoder either way) on the first 5,000 rows' features; then `--transform` "
+        "of every row of the file without its id and label columns.", "",
+        "| path | rows | seconds | rows/s | peak RSS GB | max abs difference from in memory "
+        "|", "|---|---|---|---|---|---|",
+        f"| `transform(array)`, in memory | {red['rows']:,} | {red['memory_s']:.1f} | "
+        f"{rate(red['rows'], red['memory_s'])} | | 0 |",
+        f"| `transform(path)`, chunks of a CSV | {red['rows']:,} | {red['file_s']:.1f} | "
+        f"{rate(red['rows'], red['file_s'])} | | {red['max_diff']:.1e} |",
+        f"| `aekit reduce --transform` (whole command, its fit included) | {encoded:,} | "
+        f"{seconds:.0f} | {rate(encoded, seconds)} | {peak:.2f} | {diff:.1e} (first "
+        f"{m:,} rows, as written) |", "",
+        "The whole command ran with one torch thread (`OMP_NUM_THREADS=1`), its fit too."]
+
+
+def rate(n: int, seconds: float) -> str:
+    return f"{n / seconds:,.0f}"
 
 
 if __name__ == "__main__":
