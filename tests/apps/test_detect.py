@@ -284,3 +284,76 @@ def test_scores_do_not_depend_on_the_memory_order_of_X():
     a = AnomalyDetector(n_estimators=1, epochs=2).fit(X)
     b = AnomalyDetector(n_estimators=1, epochs=2).fit(np.asfortranarray(X))
     np.testing.assert_array_equal(a.decision_scores_, b.decision_scores_)
+
+
+# -- the isolation score part and the leave-one-dataset-out choice of the default --------
+def test_isolation_part_is_an_isolation_forest_on_the_codes():
+    """Its defining property: the part is Liu et al.'s isolation score of the whitened
+    codes, equal to scikit-learn's IsolationForest on the same codes and seed; it needs
+    no distances (a point far out on one code axis is isolated in few random cuts)."""
+    from sklearn.ensemble import IsolationForest
+
+    from aekit.apps.detect import fit_isolation_forest, isolation_score
+
+    rng = np.random.default_rng(0)
+    codes = torch.from_numpy(rng.normal(size=(600, 3)).astype(np.float32)).double()
+    queries = torch.from_numpy(np.vstack([rng.normal(size=(200, 3)), [[0, 0, 9.0]]]))
+    ours = isolation_score(queries, fit_isolation_forest(codes, seed=7)).numpy()
+    ref = -IsolationForest(n_estimators=100, max_samples=256, random_state=7).fit(
+        codes.numpy()).score_samples(queries.numpy())
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-12)
+    assert ours[-1] > np.quantile(ours[:-1], 0.99)
+
+    X, y = planted()
+    det = AnomalyDetector(score="reconstruction+isolation", **FAST).fit(X)
+    member = det.members_[0]
+    white = ((det._codes(member.model, det._standardised(X)) - member.code_mean)
+             @ member.whiten).float()
+    med, spread = member.calib["isolation"]
+    np.testing.assert_allclose(det.score_parts(X)["isolation"],
+                               (isolation_score(white, member.forest).numpy() - med) / spread)
+    assert roc_auc_score(y, det.score_parts(X)["isolation"]) > 0.8
+
+
+def test_score_parts_sum_to_the_score_and_survive_save_load(tmp_path):
+    X, _ = planted(n=300)
+    det = AnomalyDetector(score="reconstruction+latent+isolation", n_estimators=2,
+                          epochs=5).fit(X)
+    parts = det.score_parts(X[:50])
+    assert list(parts) == ["reconstruction", "latent", "isolation"]
+    np.testing.assert_allclose(sum(parts.values()), det.decision_function(X[:50]),
+                               rtol=1e-12)
+    # one fit gives every combination: the parts do not depend on each other
+    alone = AnomalyDetector(score="isolation", n_estimators=2, epochs=5).fit(X)
+    np.testing.assert_allclose(alone.decision_function(X[:50]), parts["isolation"],
+                               rtol=1e-6)
+    det.save(tmp_path / "d")
+    back = AnomalyDetector.load(tmp_path / "d")
+    np.testing.assert_array_equal(back.decision_function(X[:50]), det.decision_function(X[:50]))
+    from safetensors.numpy import load_file, save_file
+
+    arrays = load_file(str(tmp_path / "d" / "estimator.safetensors"))
+    arrays["members.0.forest.left"][0, 0] = 10**9  # a node index outside its tree
+    save_file(arrays, str(tmp_path / "d" / "estimator.safetensors"))
+    with pytest.raises(aekit.errors.AekitError, match="isolation forest is malformed"):
+        AnomalyDetector.load(tmp_path / "d")
+
+
+def test_leave_one_dataset_out_choice_on_fake_results():
+    from aekit.apps.detect import choose_by_leave_one_out
+
+    # "steady" is best on average; "spiky" looks best on a and b, so it is picked when c
+    # is held out, and scores badly there: the held-out score shows the risk
+    scores = {"steady": {"a": 0.80, "b": 0.80, "c": 0.80},
+              "spiky": {"a": 0.99, "b": 0.99, "c": 0.40},
+              "weak": {"a": 0.60, "b": 0.60, "c": 0.95}}
+    held, default = choose_by_leave_one_out(scores)
+    assert default == "steady"  # means 0.80, 0.793, 0.717
+    # held out a: on b, c spiky 0.695 < steady 0.80 -> steady; held out c: spiky 0.99 wins
+    assert held == [("a", "steady", 0.80), ("b", "steady", 0.80), ("c", "spiky", 0.40)]
+    tie = {"first": {"a": 0.5, "b": 0.7}, "second": {"a": 0.7, "b": 0.5}}
+    assert choose_by_leave_one_out(tie)[1] == "first"  # ties go to the first listed
+    with pytest.raises(ConfigError, match="same two or more datasets"):
+        choose_by_leave_one_out({"x": {"a": 1.0}, "y": {"a": 0.5}})
+    with pytest.raises(ConfigError, match="same two or more datasets"):
+        choose_by_leave_one_out({"x": {"a": 1.0, "b": 1.0}, "y": {"a": 0.5, "c": 1.0}})

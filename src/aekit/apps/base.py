@@ -230,6 +230,10 @@ class AutoencoderEstimator(BaseEstimator):
     _saved_arrays: ClassVar[tuple[str, ...]] = ()
     """Large fitted numeric arrays written to ``estimator.safetensors`` by :meth:`save`."""
 
+    _unsaved_params: ClassVar[tuple[str, ...]] = ()
+    """Parameters :meth:`save` leaves out of ``estimator.json`` (a nested estimator the
+    subclass saves in its own subfolder and restores in ``load``)."""
+
     _accepts_nd: ClassVar[bool] = False
     """Whether examples may have more than one axis (images ``(N, C, H, W)``, windows
     ``(N, C, T)``); such an estimator records ``input_shape_`` and checks it."""
@@ -515,6 +519,8 @@ class AutoencoderEstimator(BaseEstimator):
             model.save(directory / sub)
         params = {}
         for key, value in self.get_params(deep=False).items():
+            if key in self._unsaved_params:
+                continue
             if key == "random_state" and not isinstance(value, int | np.integer | None):
                 value = None  # a RandomState object: its state is not saved
             params[key] = _to_json(value, f"parameter {key!r}")
