@@ -41,6 +41,7 @@ from results_file import RESULTS, write_result
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from aekit.apps.detect import choose_by_leave_one_out
 from aekit.apps.timeseries import (
     FALLBACK_WINDOW,
     MAX_WINDOW,
@@ -165,13 +166,11 @@ def select(data_dir: Path) -> list[str]:
               f"{int(sum(r[c]['hit'] for r in rows.values()))} of {len(rows)} |"
               for c in CANDIDATES]
     lines += ["", "| held-out series | chosen on the others | its AUROC |", "|---|---|---|"]
-    held = []
-    for i, key in enumerate(rows):
-        others = {c: np.delete(a, i).mean() for c, a in auroc.items()}
-        best = max(others, key=others.get)
-        held.append(auroc[best][i])
-        lines.append(f"| {key} | {best} | {auroc[best][i]:.3f} |")
-    lines.append(f"| **leave-one-series-out mean** | | **{np.mean(held):.3f}** |")
+    held, _ = choose_by_leave_one_out({c: dict(zip(rows, a, strict=True))
+                                       for c, a in auroc.items()})
+    lines += [f"| {key} | {best} | {score:.3f} |" for key, best, score in held]
+    lines.append(f"| **leave-one-series-out mean** | | "
+                 f"**{np.mean([h[2] for h in held]):.3f}** |")
     return lines
 
 

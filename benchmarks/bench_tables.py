@@ -27,15 +27,13 @@ AUROC on the held-out table reported; the default is the candidate best on all t
 IsolationForest and INNE (PyOD, the ``bench`` extra) run on the same splits.
 
     python benchmarks/bench_tables.py [--trials 2] [--max-train 10000] [--threads 1]
-        [--tables odds,breast_cancer,...] [--out results/anomaly_lodo.md]
+        [--tables pima,breast_cancer,...] [--out benchmarks/results/anomaly_lodo.md]
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
-import os
-import platform
 import time
 import warnings
 from collections.abc import Iterator
@@ -44,6 +42,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from bench_odds import DEFAULT_DIR, load_odds, split
+from machine import describe
+from results_file import RESULTS, write_result
 from sklearn import datasets as skdata
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
@@ -132,7 +132,7 @@ def run(tables: list[str], data_dir: Path, trials: int, max_train: int,
 
 
 def report(results: dict[str, dict[str, list[float]]], tables: list[str], args,
-           seconds: float) -> str:
+           seconds: float, machine: str) -> list[str]:
     """The Markdown section: candidates' table, the leave-one-dataset-out table, baselines."""
     mean = {c: {t: float(np.mean(v[t])) for t in tables} for c, v in results.items()}
     candidates = {c: m for c, m in mean.items() if c not in BASELINES}
@@ -141,9 +141,8 @@ def report(results: dict[str, dict[str, list[float]]], tables: list[str], args,
            f"{args.max_train} --threads {args.threads} --configs {','.join(args.configs)}")
     lines = [
         "## Choosing the tabular default (leave one dataset out)", "",
-        f"`{cmd}` ({seconds / 60:.0f} min on a shared 2-core machine, "
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"{args.threads} torch thread(s)).", "",
+        f"`{cmd}`: {seconds / 60:.0f} min on a 2-core machine shared with other jobs "
+        f"({machine}).", "",
         f"{len(tables)} tables: the ten ODDS sets and four scikit-learn tables with a rare "
         f"class (outlier class subsampled to {RARE_SHARE:.0%} of the rows; wine, iris and "
         "digits: each class in turn, mean over the tasks). Candidates: training "
@@ -173,7 +172,7 @@ def report(results: dict[str, dict[str, list[float]]], tables: list[str], args,
                                                   for c in show + list(BASELINES)) + " |")
     lines.append("| **mean** | " + " | ".join(
         f"{np.mean(list(mean[c].values())):.3f}" for c in show + list(BASELINES)) + " |")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main() -> None:
@@ -185,17 +184,14 @@ def main() -> None:
     p.add_argument("--configs", type=lambda s: s.split(","), default=list(TRAIN_CONFIGS))
     p.add_argument("--tables", type=lambda s: s.split(","), default=None,
                    help="subset of the tables (ODDS names and " + ", ".join(RARE_TABLES) + ")")
-    p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--out", type=Path, default=RESULTS / "anomaly_lodo.md")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     tables = args.tables or (sorted(f.stem for f in args.data_dir.glob("*.mat"))
                              + list(RARE_TABLES))
-    t0 = time.perf_counter()
+    t0, machine = time.perf_counter(), describe()
     results = run(tables, args.data_dir, args.trials, args.max_train, args.configs)
-    text = report(results, tables, args, time.perf_counter() - t0)
-    print(text)
-    if args.out:
-        args.out.write_text(text)
+    write_result(args.out, report(results, tables, args, time.perf_counter() - t0, machine))
 
 
 if __name__ == "__main__":
