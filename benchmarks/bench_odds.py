@@ -178,7 +178,7 @@ def summarise(rows: list[dict], detectors: list[str], max_train: int | None,
         "",
         f"`python benchmarks/bench_odds.py --trials {trials}"
         + (f" --max-train {max_train}" if max_train else "")
-        + f" --threads {torch.get_num_threads()}`",
+        + f" --threads {torch.get_num_threads()} --detectors {','.join(detectors)}`",
         "",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"{torch.get_num_threads()} torch thread(s), torch {torch.__version__}; "
