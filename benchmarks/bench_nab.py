@@ -369,7 +369,10 @@ def main() -> None:
     cmd = (f"python benchmarks/bench_nab.py --detectors {','.join(names)} --systems "
            f"{args.systems} --length {args.length} --threads {args.threads}"
            + (f" --only {args.only}" if args.only else ""))
-    lines = ["# Time-series anomaly detection on real series (NAB)", "", f"`{cmd}`", "",
+    title = ("Time-series scoring variants: why causal scores lost AUROC on the synthetic "
+             "series" if any(n.startswith("aekit-") for n in names)
+             else "Time-series anomaly detection on real series (NAB)")
+    lines = [f"# {title}", "", f"`{cmd}`", "",
              f"{machine}; total {(time.perf_counter() - t0) / 60:.1f} min "
              "(a shared machine: other jobs ran beside it, so seconds are upper bounds).",
              "", f"NAB: {len(nab)} series (one, ec2_cpu_utilization_c6585a, has no anomaly "
