@@ -77,9 +77,9 @@ class NGram:
 
 
 def side_by_side(rows: dict[str, dict[str, float]]) -> list[str]:
-    """A markdown table, one column per model, one row per metric of the first model."""
+    """A markdown table, one column per model, one row per metric of any."""
     names = list(rows)
-    keys = list(rows[names[0]])
+    keys = list(dict.fromkeys(k for row in rows.values() for k in row))
     lines = ["| metric | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for k in keys:
         cells = [f"{rows[n][k]:.4f}" if k in rows[n] else "" for n in names]
@@ -96,7 +96,21 @@ def main() -> None:
     ap.add_argument("--aekit", default=str(RESULTS / "moses.json"),
                     help="bench_moses.py's result to put beside the baseline")
     ap.add_argument("--out", default=str(RESULTS / "moses_baselines.md"))
+    ap.add_argument("--table", action="store_true",
+                    help="only rebuild the table from the saved .json (e.g. after a new "
+                    "aekit run)")
     args = ap.parse_args()
+    saved = Path(args.out).with_suffix(".json")
+    if args.table:
+        state = json.loads(saved.read_text())
+    else:
+        state = measure(args)
+        saved.write_text(json.dumps(state, indent=2))
+    write_result(args.out, table(state, Path(args.aekit)))
+
+
+def measure(args: argparse.Namespace) -> dict:
+    """Fit NGram, sample, and measure it and real MOSES test molecules alike."""
     train = read_column(Path(args.data_dir) / "train.csv.gz", limit=args.train_size)
     t0 = time.perf_counter()
     model = NGram(args.max_context_len).fit(train)
@@ -107,20 +121,27 @@ def main() -> None:
                                                  mininterval=5)]
     sample_s = time.perf_counter() - t0
     metrics, where = evaluate(gen, args)
-    rows = {f"NGram ({len(train)} train)": metrics}
     # real molecules measured the same way: what a perfect generator would score at
     # these sizes (MOSES test molecules after the reference ones, so none is shared)
-    data = Path(args.data_dir)
-    real = read_column(data / "test.csv.gz", limit=args.reference_size + args.samples)
-    rows[f"MOSES test, {len(real) - args.reference_size} not in the reference"] = evaluate(
-        real[args.reference_size:], args)[0]
-    aekit_note = f"No aekit result at {args.aekit} yet: run bench_moses.py first."
-    aekit_path = Path(args.aekit)
+    real = read_column(Path(args.data_dir) / "test.csv.gz",
+                       limit=args.reference_size + args.samples)[args.reference_size:]
+    return {"args": vars(args), "command": " ".join(sys.argv[1:]), "fit_seconds": fit_s,
+            "sample_seconds": sample_s, "where": where, "metrics": metrics,
+            "real_metrics": evaluate(real, args)[0], "real_count": len(real),
+            "samples_head": gen[:50]}
+
+
+def table(state: dict, aekit_path: Path) -> list[str]:
+    """The markdown section: NGram, real molecules, aekit (if measured alike), paper."""
+    args = state["args"]
+    rows = {f"NGram ({args['train_size']} train)": state["metrics"],
+            f"MOSES test ({state['real_count']}, not in the reference)":
+                state["real_metrics"]}
+    aekit_note = f"No aekit result at {aekit_path} yet: run bench_moses.py first."
     if aekit_path.is_file():
         ours = json.loads(aekit_path.read_text())
-        same = all(ours["args"].get(k) == getattr(args, k) for k in (
-            "train_size", "samples", "reference_size", "fcd_size", "data_dir"))
-        if same:
+        keys = ("train_size", "samples", "reference_size", "fcd_size", "data_dir")
+        if all(ours["args"].get(k) == args[k] for k in keys):
             rows[f"aekit VAE ({ours['args']['train_size']} train)"] = {
                 **ours["metrics"],
                 "reconstruction (held-out test)": ours["reconstruction_heldout"]}
@@ -132,22 +153,18 @@ def main() -> None:
                           "this baseline.")
     for name in ("NGram", "VAE"):
         rows[f"MOSES paper {name} (quoted)"] = PAPER[name]
-    md = ["## MOSES: the NGram baseline beside aekit's molecule VAE (CPU)", "",
-          f"`nice python benchmarks/moses_baselines.py {' '.join(sys.argv[1:])}`", "",
-          f"NGram (MOSES' character model, contexts up to {args.max_context_len}, "
-          f"smoothing 0.01) fitted on the first {len(train)} MOSES train molecules in "
-          f"{fit_s:.0f} s; {len(gen)} samples in {sample_s:.0f} s, 2-core shared machine. "
-          + where + " The column of MOSES test molecules (not those of the reference) is "
-          "what a generator of real molecules scores with these sizes: the floor of "
-          "FCD and the level of SNN/Frag/Scaf to compare with.", "", aekit_note, "",
-          *side_by_side(rows), "",
-          "The paper's rows are quoted (30k samples, models fitted on all 1.58M train "
-          "molecules, FCD on all samples): they are not comparable with a small-n FCD."]
-    write_result(args.out, md)
-    Path(args.out).with_suffix(".json").write_text(json.dumps(
-        {"args": vars(args), "fit_seconds": fit_s, "metrics": metrics,
-         "samples_head": gen[:50]}, indent=2))
-
+    return ["## MOSES: the NGram baseline beside aekit's molecule VAE (CPU)", "",
+            f"`nice python benchmarks/moses_baselines.py {state['command']}`", "",
+            f"NGram (MOSES' character model, contexts up to {args['max_context_len']}, "
+            f"smoothing 0.01) fitted on the first {args['train_size']} MOSES train molecules "
+            f"in {state['fit_seconds']:.0f} s; {args['samples']} samples in "
+            f"{state['sample_seconds']:.0f} s, 2-core shared machine. " + state["where"]
+            + " The column of MOSES test molecules (not those of the reference) is what a "
+            "generator of real molecules scores with these sizes: the floor of FCD and the "
+            "level of SNN/Frag/Scaf to compare with.", "", aekit_note, "",
+            *side_by_side(rows), "",
+            "The paper's rows are quoted (30k samples, models fitted on all 1.58M train "
+            "molecules, FCD on all samples): they are not comparable with a small-n FCD."]
 
 if __name__ == "__main__":
     main()

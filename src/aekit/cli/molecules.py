@@ -43,7 +43,7 @@ def _echo_read(f) -> None:
 @click.option("--tokenizer", type=click.Choice(["selfies", "smiles"]), default="selfies",
               show_default=True)
 @click.option("--latent-dim", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--hidden-size", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option("--hidden-size", type=click.IntRange(min=1), default=128, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True)
 @click.option("--limit", type=click.IntRange(min=2), default=None,
               help="Read only the first N molecules of --data.")
