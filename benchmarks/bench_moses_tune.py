@@ -103,6 +103,13 @@ def table() -> None:
             f"{r['reconstruction_heldout']:.3f} | {r['reconstruction_train']:.3f} | "
             f"{r['valid']:.3f} | {r['unique']:.3f} | {last.get('recon', float('nan')):.2f} | "
             f"{last.get('kl', float('nan')):.2f} |")
+    lines += ["", "Read with care: the budget is epoch-granular (training stops before an epoch "
+              "that would end past it), so the train seconds differ; the last epoch's NLL is "
+              "a mean over that epoch's steps, and SMILES and SELFIES NLLs count different "
+              "tokens. The steps column (optimiser steps done in the budget) and validity "
+              "are the direct comparisons; 'held-out NLL' (teacher-forced token NLL of the "
+              "held-out molecules) is measured only by runs made after it was added (nan "
+              "otherwise)."]
     write_result(RESULTS / "moses_tune.md", lines)
 
 
