@@ -137,6 +137,7 @@ def latent_lines(work: dict[str, Any]) -> list[str]:
 
 def paper_lines() -> list[str]:
     """The MOSES paper's rows, labelled as quoted."""
-    return ["MOSES paper (quoted, not measured here; 30k samples, full train set, GPU): "
+    return ["MOSES paper (quoted, not measured here; 30k samples, models fitted on all of "
+            "MOSES train): "
             + "; ".join(f"{k} " + ", ".join(f"{m} {v}" for m, v in row.items())
                         for k, row in PAPER.items())]
