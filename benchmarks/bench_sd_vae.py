@@ -341,8 +341,7 @@ def main() -> None:
         return (f"Machine: {a.threads} torch thread(s) for both libraries, torch "
                 f"{torch.__version__}, run with nice on a 2-core machine shared with five "
                 f"other engineers' jobs (load average {load0:.1f} at the start, "
-                f"{os.getloadavg()[0]:.1f} at the end): absolute seconds are noisy; the "
-                "interleaved per-round ratios mean more.")
+                f"{os.getloadavg()[0]:.1f} at the end): absolute seconds are noisy.")
 
     if "speed" in sections:
         rows = speed(a.size, a.reps)
@@ -350,7 +349,8 @@ def main() -> None:
             f"### SD VAE speed beside diffusers, CPU: full-width SD 1.x, random weights, one "
             f"{a.size}x{a.size} image (issue 15 benchmark)", "", command, "", machine(), "",
             f"{a.reps} interleaved rounds after a warm-up of each; median [min, max] seconds "
-            "and the median [min, max] of the per-round ratio; max_abs_diff: largest "
+            "and the median [min, max] of the per-round ratio (which means more than the "
+            "seconds under a changing load); max_abs_diff: largest "
             "difference between the two libraries' outputs.", "", table(rows), ""])
         print(table(rows), flush=True)
     lines = ["## Stable Diffusion VAE, CPU (issue 15 benchmark)", "", command, ""]
@@ -402,7 +402,8 @@ def main() -> None:
             "the same weights. Differences on pixels in [-1, 1]; PSNR on pixels in [0, 1]; "
             "'along borders' is the blend band and half a band either side; edge ratio: "
             "mean |neighbour difference| of the tiled output over that of the whole "
-            "output, at the borders and elsewhere (1 = no added edges).", "",
+            "output, at the borders (from just before each blend band to just after it) "
+            "and elsewhere (1 = no added edges).", "",
             table(rows), "",
             f"aekit's tiled output and diffusers' tiled output differ by at most {same:.2g}.",
             ""])
