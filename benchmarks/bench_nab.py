@@ -177,8 +177,8 @@ CANDIDATES: dict[str, dict] = {  # --select: the configurations the default was 
     "series, reconstruction+latent": dict(normalize="series"),
     "both, reconstruction+latent": dict(normalize="both"),
     "window, reconstruction+latent": dict(normalize="window"),
-    "series, reconstruction": dict(normalize="series", detector=dict(score="reconstruction")),
-    "series, latent": dict(normalize="series", detector=dict(score="latent")),
+    "series, reconstruction": dict(normalize="series", detector=dict(score_type="reconstruction")),
+    "series, latent": dict(normalize="series", detector=dict(score_type="latent")),
 }
 
 

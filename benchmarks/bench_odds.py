@@ -52,11 +52,11 @@ PUBLISHED_AE = {"arrhythmia": 0.774, "cardio": 0.817, "ionosphere": 0.896, "lett
 # aekit's default, and ablations of it (for the "why" of the default)
 AEKIT_VARIANTS: dict[str, dict] = {
     "aekit": {},
-    "aekit-recon": {"score": "reconstruction"},
-    "aekit-latent": {"score": "latent"},
+    "aekit-recon": {"score_type": "reconstruction"},
+    "aekit-latent": {"score_type": "latent"},
     "aekit-nonrobust": {"robust_fraction": 0.0},
     "aekit-1model": {"n_estimators": 1},
-    "aekit-vae-elbo": {"model": "vae", "score": "elbo"},
+    "aekit-vae-elbo": {"model": "vae", "score_type": "elbo"},
 }
 
 
@@ -243,8 +243,8 @@ def throughput(rows: int, features: int, train_rows: int, threads: int) -> str:
     x_train, x_score = make(train_rows), make(rows)
     detectors: dict[str, Callable[[], object]] = {
         "aekit default (reconstruction+latent, 3 models)": lambda: AnomalyDetector(),
-        "aekit score='reconstruction', 1 model": lambda: AnomalyDetector(
-            score="reconstruction", n_estimators=1),
+        "aekit score_type='reconstruction', 1 model": lambda: AnomalyDetector(
+            score_type="reconstruction", n_estimators=1),
     }
     try:
         from pyod.models.auto_encoder import AutoEncoder

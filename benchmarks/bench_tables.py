@@ -113,7 +113,7 @@ def run(tables: list[str], data_dir: Path, trials: int, max_train: int,
             for x_tr, x_te, y_te in tasks(table, data_dir, trial, max_train):
                 for cfg in configs:
                     t0 = time.perf_counter()
-                    det = AnomalyDetector(random_state=trial, score="+".join(ALL_PARTS),
+                    det = AnomalyDetector(random_state=trial, score_type="+".join(ALL_PARTS),
                                           **TRAIN_CONFIGS[cfg]).fit(x_tr)
                     parts = det.score_parts(x_te)
                     for combo in COMBINATIONS:

@@ -1,5 +1,6 @@
 """AnomalyDetector: PyOD API, ranking of planted outliers, explanations, robustness, I/O."""
 
+import json
 import pickle
 
 import numpy as np
@@ -80,7 +81,7 @@ def test_explain_puts_the_corrupted_column_first(fitted):
 def test_sklearn_conventions_get_params_clone_pickle(fitted):
     det, X, _ = fitted
     params = det.get_params()
-    assert params["contamination"] == 0.05 and params["score"] == "reconstruction+latent"
+    assert params["contamination"] == 0.05 and params["score_type"] == "reconstruction+latent"
     twin = clone(det)
     assert not hasattr(twin, "decision_scores_") and twin.get_params() == params
     again = pickle.loads(pickle.dumps(det))
@@ -100,6 +101,11 @@ def test_save_load_round_trip_without_pickle(fitted, tmp_path):
     assert isinstance(load_detector(tmp_path / "det"), AnomalyDetector)
     with pytest.raises(aekit.errors.AekitError, match="estimator.json"):
         AnomalyDetector.load(tmp_path)
+    # a folder saved before the `score` parameter became `score_type` still loads
+    record = json.loads((tmp_path / "det" / "estimator.json").read_text())
+    record["params"]["score"] = record["params"].pop("score_type")
+    (tmp_path / "det" / "estimator.json").write_text(json.dumps(record))
+    assert AnomalyDetector.load(tmp_path / "det").score_type == det.score_type
 
 
 def test_constant_columns_give_finite_scores(digits_flat):
@@ -115,7 +121,7 @@ def test_constant_columns_give_finite_scores(digits_flat):
 
 def test_scoring_is_deterministic_with_a_vae_backbone(digits_flat):
     X = digits_flat.x.numpy()[:300]
-    det = AnomalyDetector(model="vae", score="elbo", **FAST).fit(X)
+    det = AnomalyDetector(model="vae", score_type="elbo", **FAST).fit(X)
     a, b = det.decision_function(X), det.decision_function(X)
     np.testing.assert_array_equal(a, b)
     # the score is -ELBO at the posterior mean with the closed-form KL: KL is kept
@@ -143,7 +149,7 @@ def test_images_and_architecture_ensemble(digits):
                                    "reconstruction+latent_gaussian"])
 def test_every_score_type_ranks_outliers(score):
     X, y = planted(n=300, n_out=15)
-    det = AnomalyDetector(score=score, **FAST).fit(X)
+    det = AnomalyDetector(score_type=score, **FAST).fit(X)
     assert roc_auc_score(y, det.decision_scores_) > 0.8, score
 
 
@@ -171,8 +177,8 @@ def test_robust_training_resists_contamination():
     X[:20, 2] += 6
     y = (np.arange(400) < 20).astype(int)
     fast = {**FAST, "epochs": 100}
-    plain = AnomalyDetector(score="reconstruction", robust_fraction=0.0, **fast).fit(X)
-    robust = AnomalyDetector(score="reconstruction", **fast).fit(X)
+    plain = AnomalyDetector(score_type="reconstruction", robust_fraction=0.0, **fast).fit(X)
+    robust = AnomalyDetector(score_type="reconstruction", **fast).fit(X)
     auc_plain = roc_auc_score(y, plain.decision_scores_)
     auc_robust = roc_auc_score(y, robust.decision_scores_)
     assert auc_robust > 0.95 and auc_robust > auc_plain + 0.1, (auc_plain, auc_robust)
@@ -198,10 +204,10 @@ def test_bad_inputs_give_clear_errors(fitted):
     with pytest.raises(DataError, match="at least 2"):
         AnomalyDetector(**FAST).fit(X[:1])
     for kwargs, name in [({"contamination": 0.7}, "contamination"),
-                         ({"score": "magic"}, "score"), ({"n_estimators": 0}, "n_estimators"),
+                         ({"score_type": "magic"}, "score"), ({"n_estimators": 0}, "n_estimators"),
                          ({"robust_fraction": 1.5}, "robust_fraction"),
                          ({"model": "nope"}, "nope"),
-                         ({"score": "elbo"}, "VAE-family")]:
+                         ({"score_type": "elbo"}, "VAE-family")]:
         with pytest.raises(ConfigError, match=name):
             AnomalyDetector(**{**FAST, **kwargs}).fit(X[:50])
     with pytest.raises(ConfigError, match="method"):
@@ -305,7 +311,7 @@ def test_isolation_part_is_an_isolation_forest_on_the_codes():
     assert ours[-1] > np.quantile(ours[:-1], 0.99)
 
     X, y = planted()
-    det = AnomalyDetector(score="reconstruction+isolation", **FAST).fit(X)
+    det = AnomalyDetector(score_type="reconstruction+isolation", **FAST).fit(X)
     member = det.members_[0]
     white = ((det._codes(member.model, det._standardised(X)) - member.code_mean)
              @ member.whiten).float()
@@ -317,14 +323,14 @@ def test_isolation_part_is_an_isolation_forest_on_the_codes():
 
 def test_score_parts_sum_to_the_score_and_survive_save_load(tmp_path):
     X, _ = planted(n=300)
-    det = AnomalyDetector(score="reconstruction+latent+isolation", n_estimators=2,
+    det = AnomalyDetector(score_type="reconstruction+latent+isolation", n_estimators=2,
                           epochs=5).fit(X)
     parts = det.score_parts(X[:50])
     assert list(parts) == ["reconstruction", "latent", "isolation"]
     np.testing.assert_allclose(sum(parts.values()), det.decision_function(X[:50]),
                                rtol=1e-12)
     # one fit gives every combination: the parts do not depend on each other
-    alone = AnomalyDetector(score="isolation", n_estimators=2, epochs=5).fit(X)
+    alone = AnomalyDetector(score_type="isolation", n_estimators=2, epochs=5).fit(X)
     np.testing.assert_allclose(alone.decision_function(X[:50]), parts["isolation"],
                                rtol=1e-6)
     det.save(tmp_path / "d")

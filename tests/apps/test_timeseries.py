@@ -124,7 +124,7 @@ def test_explain_sums_to_the_reconstruction_part(fitted, series_pair):
     # the score is the reconstruction part (summed contributions) plus terms that do not
     # depend on the channels: with the latent part switched off they differ by a constant
     recon = clone(fitted).set_params(detector=default_window_detector().set_params(
-        score="reconstruction")).fit(series_pair[0].values)
+        score_type="reconstruction")).fit(series_pair[0].values)
     diff = recon.decision_function(test.values) - recon.explain(test.values).sum(1)
     np.testing.assert_allclose(diff, diff[0], atol=1e-6 * np.abs(diff).max())
 

@@ -228,6 +228,8 @@ class AutoencoderEstimator(BaseEstimator):
         "n_features_in_", "feature_names_in_", "mean_", "scale_", "history_")
     """Fitted attributes written to ``estimator.json`` by :meth:`save` (if set)."""
     _saved_arrays: ClassVar[tuple[str, ...]] = ()
+    _renamed_params: ClassVar[dict[str, str]] = {}
+    """Old parameter name -> new name, so that folders saved before a rename still load."""
     """Large fitted numeric arrays written to ``estimator.safetensors`` by :meth:`save`."""
 
     _unsaved_params: ClassVar[tuple[str, ...]] = ()
@@ -554,7 +556,7 @@ class AutoencoderEstimator(BaseEstimator):
         directory = Path(directory)
         record = read_record(directory, ESTIMATOR_FILE, "estimator", cls.__name__)
         where = directory / ESTIMATOR_FILE
-        est = cls(**record["params"])
+        est = cls(**{cls._renamed_params.get(k, k): v for k, v in record["params"].items()})
         # folders of aekit <= 0.1.0 kept the one network at the top, not in model/
         subs = record.get("models", [""])
         models = {}

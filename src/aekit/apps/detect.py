@@ -73,10 +73,10 @@ def parse_score(score: str) -> tuple[str, ...]:
     parts = tuple(p.strip() for p in str(score).split("+") if p.strip())
     bad = [p for p in parts if p not in SCORE_PARTS]
     if not parts or bad:
-        raise ConfigError(f"score={score!r}: use one of {SCORE_PARTS} or a '+'-joined "
+        raise ConfigError(f"score_type={score!r}: use one of {SCORE_PARTS} or a '+'-joined "
                           "combination such as 'reconstruction+latent'")
     if len(set(parts)) != len(parts):
-        raise ConfigError(f"score={score!r} names a part twice")
+        raise ConfigError(f"score_type={score!r} names a part twice")
     return parts
 
 
@@ -205,9 +205,11 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
         (cycling over the members), rounded down and clipped to [2, 16].
     hidden_dims : tuple of int, optional
         MLP widths; default one layer as wide as the input (at least 16, at most 256).
-    score : str
-        ``reconstruction``, ``latent``, ``latent_gaussian``, ``elbo`` or a ``+``-joined
-        combination (each part robustly standardised on the training data, then summed).
+    score_type : str
+        ``reconstruction``, ``latent``, ``latent_gaussian``, ``isolation``, ``elbo`` or
+        a ``+``-joined combination (each part robustly standardised on the training
+        data, then summed). Called ``score`` in earlier versions; saved folders with that name
+        still load.
     robust_fraction : float
         Share of each batch left out of training as the highest-loss examples, [0, 1).
     n_neighbors : int
@@ -264,7 +266,7 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
         "n_estimators": [Interval(Integral, 1, None, closed="left")],
         "latent_dim": [Interval(Integral, 1, None, closed="left"), None],
         "hidden_dims": [tuple, list, None],
-        "score": [str],  # parts of SCORE_PARTS joined by '+' (checked in fit)
+        "score_type": [str],  # parts of SCORE_PARTS joined by '+' (checked in fit)
         "robust_fraction": [Interval(Real, 0, 1, closed="left")],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "standardize": ["boolean"],
@@ -279,6 +281,7 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
     _saved_values: ClassVar[tuple[str, ...]] = (
         "n_features_in_", "feature_names_in_", "input_shape_", "threshold_")
     _saved_arrays: ClassVar[tuple[str, ...]] = ("mean_", "scale_", "decision_scores_")
+    _renamed_params: ClassVar[dict[str, str]] = {"score": "score_type"}
 
     def __init__(
         self,
@@ -288,7 +291,7 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
         n_estimators: int = 3,
         latent_dim: int | None = None,
         hidden_dims: tuple[int, ...] | None = None,
-        score: str = DEFAULT_SCORE,
+        score_type: str = DEFAULT_SCORE,
         robust_fraction: float = 0.25,
         n_neighbors: int = 10,
         standardize: bool = True,
@@ -306,7 +309,7 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
         self.n_estimators = n_estimators
         self.latent_dim = latent_dim
         self.hidden_dims = hidden_dims
-        self.score = score
+        self.score_type = score_type
         self.robust_fraction = robust_fraction
         self.n_neighbors = n_neighbors
         self.standardize = standardize
@@ -331,7 +334,7 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
             if get_class(name).conditional:
                 raise ConfigError(f"model {name!r} is conditional (needs labels y); "
                                   "anomaly detection uses unconditional models")
-        return parse_score(self.score)
+        return parse_score(self.score_type)
 
     # -- fitting --------------------------------------------------------------------------
     def _member_settings(self, i: int) -> tuple[str, dict[str, Any]]:
@@ -590,7 +593,7 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
             if key in values:
                 setattr(self, key, values[key])
         self.input_shape_ = tuple(values["input_shape_"])
-        self.parts_ = parse_score(self.score)
+        self.parts_ = parse_score(self.score_type)
         self.mean_ = torch.from_numpy(arrays["mean_"])
         self.scale_ = torch.from_numpy(arrays["scale_"])
         self.decision_scores_ = arrays["decision_scores_"]

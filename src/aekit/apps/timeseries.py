@@ -55,7 +55,7 @@ WINDOW_DETECTOR = "window_detector"  # subfolder of a saved detector holding the
 
 def default_window_detector() -> AnomalyDetector:
     """The window detector :class:`TimeSeriesAnomalyDetector` uses when given none."""
-    return AnomalyDetector(n_estimators=1, score="reconstruction+latent", standardize=False,
+    return AnomalyDetector(n_estimators=1, score_type="reconstruction+latent", standardize=False,
                            epochs=EPOCHS, batch_size=32, latent_dim=8, hidden_dims=(64,))
 
 

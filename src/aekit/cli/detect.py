@@ -220,7 +220,7 @@ def fit_command(data_source, out, label_column, id_columns, model, score, contam
 
         s = read_series_csv(data_source, label_column=label_column or "is_anomaly")
         inner = default_window_detector().set_params(**{k: v for k, v in dict(
-            common, score=score).items() if v is not None})
+            common, score_type=score).items() if v is not None})
         if arch:
             inner.set_params(model_params={**(inner.model_params or {}), "arch": arch})
         det = TimeSeriesAnomalyDetector(detector=inner, window=window or "auto",
@@ -233,7 +233,7 @@ def fit_command(data_source, out, label_column, id_columns, model, score, contam
     else:
         data, ids, labels = _fit_data(data_source, label_column, list(id_columns))
         det = AnomalyDetector(contamination=contamination or 0.1,
-                              score=score or "reconstruction+latent",
+                              score_type=score or "reconstruction+latent",
                               **{k: v for k, v in common.items() if v is not None}).fit(data)
         det.save(out)
         flagged = int(det.labels_.sum())
