@@ -12,7 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-ORDER = ["vae_digits", "vae_digits_1thread", "metrics", "compare", "reduce", "anomaly",
+ORDER = ["vae_digits", "vae_digits_1thread", "metrics", "compare", "compare_8bit", "reduce",
+         "anomaly",
          "anomaly_recheck", "throughput", "timeseries", "denoise", "code_prior", "gpu", "gpu_steps"]
 HEADER = """# Benchmarks
 

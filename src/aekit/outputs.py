@@ -5,6 +5,8 @@ an input file, lies inside an input folder (data folder, model, run or detector 
 being read), already exists without ``force`` (``--force`` on the command line), or has
 a suffix that does not match the format written. :class:`RunLock` marks a run folder as
 in use, so a second process writing into it fails at once instead of mixing two runs.
+:func:`run_lock` takes it unless this process already holds it (the Trainer locks its
+``run_dir`` this way, so a bare ``Trainer(run_dir=...).fit`` is locked too).
 :func:`atomic_path` is the one way a file is written atomically (``aekit.io`` re-exports
 it for the model writers; the chunk writer of ``aekit.data.chunks`` uses it too).
 """
@@ -21,6 +23,7 @@ from pathlib import Path
 from aekit.errors import ConfigError
 
 LOCK_FILE = ".aekit.lock"
+_HELD: set[Path] = set()  # folders whose lock a RunLock of this process holds
 
 
 def umask_mode() -> int:
@@ -194,6 +197,7 @@ class RunLock:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(me)
             self._held = True
+            _HELD.add(_resolved(self.folder))
             return self
         raise ConfigError(f"{self.folder}: could not take the lock file {self.path}")
 
@@ -203,9 +207,22 @@ class RunLock:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
             self._held = False
+            _HELD.discard(_resolved(self.folder))
 
     def __enter__(self) -> RunLock:
         return self.acquire()
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+@contextlib.contextmanager
+def run_lock(folder: str | Path) -> Iterator[None]:
+    """Hold ``folder``'s :class:`RunLock` for the block, unless this process already holds
+    it (an outer caller, e.g. :func:`aekit.runs.train_run` around the Trainer): then the
+    outer lock stays in force and is not taken twice."""
+    if _resolved(folder) in _HELD:
+        yield
+        return
+    with RunLock(folder):
+        yield

@@ -40,7 +40,7 @@ RUN_README = """This is an aekit run folder.
 
 Use it:
   aekit sample {folder} -n 64 --out samples.png
-  aekit eval {folder} --data SOURCE
+  aekit eval {folder} --data SOURCE      (writes {folder}-eval/, never into this folder)
   python -c "import aekit; m = aekit.load('{folder}')"
 """
 
@@ -103,14 +103,13 @@ def _resumed_model(folder: Path, model_name: str, settings: dict[str, Any]) -> A
     from aekit.io import model_from_record
     from aekit.models.base import config_from_kwargs
     from aekit.models.registry import get_class
-    from aekit.train.checkpoint import checkpoint_record, remove_stale_temps
+    from aekit.train.checkpoint import checkpoint_record
     from aekit.train.trainer import LAST_CHECKPOINT
 
     path = folder / LAST_CHECKPOINT
     if not path.is_file():
         raise ConfigError(f"cannot resume: no checkpoint at {path}; start a new run "
                           "without --resume")
-    remove_stale_temps(folder)
     record = checkpoint_record(path)
     if record.get("model") != model_name:
         raise ConfigError(f"cannot resume {folder}: it trains {record.get('model')!r}, not "

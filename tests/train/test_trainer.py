@@ -247,3 +247,64 @@ def test_meter_rows_from_any_step_span_blocks(monkeypatch):
     for start in range(12):
         assert torch.equal(meter.rows_from(start), meter.rows[start:])
     assert meter.first_nonfinite(5) is None
+
+
+def test_a_bare_trainer_locks_its_run_dir_against_a_second_process(digits_flat, tmp_path):
+    """Without the CLI: a second process training into a run_dir in use is refused at
+    once (naming the holder), nothing of it is written there, and the lock goes with the
+    training that held it."""
+    import subprocess
+    import sys
+
+    from aekit.errors import ConfigError
+    from aekit.outputs import LOCK_FILE
+
+    run = tmp_path / "run"
+    holder_code = (
+        "import sys, time, torch, aekit\n"
+        "data = torch.rand(64, 8)\n"
+        "model = aekit.create('ae', data=data, latent_dim=2, hidden_dims=(8,))\n"
+        "loss = model.loss\n"
+        "def slow(batch):\n"
+        "    print('training', flush=True); time.sleep(60); return loss(batch)\n"
+        "model.loss = slow\n"
+        "aekit.Trainer(epochs=1, progress=False, val_fraction=0.0, run_dir=sys.argv[1])"
+        ".fit(model, data)\n")
+    holder = subprocess.Popen([sys.executable, "-c", holder_code, str(run)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "training"
+        data = digits_flat.subset(torch.arange(64))
+        with pytest.raises(ConfigError, match=f"in use by process {holder.pid}"):
+            aekit.Trainer(_cfg(epochs=1), run_dir=run).fit(_model(data), data)
+        assert sorted(p.name for p in run.iterdir()) == [LOCK_FILE, "metrics.jsonl",
+                                                        "train_config.json"]  # the holder's
+    finally:
+        holder.kill()
+        holder.wait()
+    data = digits_flat.subset(torch.arange(64))
+    aekit.Trainer(_cfg(epochs=1), run_dir=run).fit(_model(data), data)  # holder gone
+    assert not (run / LOCK_FILE).exists()
+
+
+def test_a_lock_this_process_holds_is_kept_not_taken_twice(digits_flat, tmp_path):
+    from aekit.outputs import LOCK_FILE, RunLock
+
+    data = digits_flat.subset(torch.arange(64))
+    with RunLock(tmp_path) as lock:  # e.g. aekit.runs.train_run around the Trainer
+        aekit.Trainer(_cfg(epochs=1), run_dir=tmp_path).fit(_model(data), data)
+        assert (tmp_path / LOCK_FILE).is_file() and lock.path == tmp_path / LOCK_FILE
+    assert not (tmp_path / LOCK_FILE).exists()
+
+
+def test_resume_removes_temp_files_of_interrupted_writes(digits_flat, tmp_path):
+    data = digits_flat.subset(torch.arange(128))
+    aekit.Trainer(_cfg(epochs=1), run_dir=tmp_path).fit(_model(data), data)
+    left = [tmp_path / "checkpoints" / ".last.safetensors.4242.abcd1234.tmp",
+            tmp_path / ".model.safetensors.4242.abcd1234.tmp"]
+    for path in left:
+        path.write_bytes(b"half a file")
+    mine = tmp_path / "notes.tmp"  # not a name an atomic write uses: kept
+    mine.write_text("mine")
+    aekit.Trainer(_cfg(epochs=2), run_dir=tmp_path).fit(_model(data), data, resume=True)
+    assert not any(p.exists() for p in left) and mine.read_text() == "mine"

@@ -37,8 +37,16 @@ import numpy as np
 import torch
 from sklearn.base import TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._set_output import _get_output_config
+from sklearn.utils.validation import _check_feature_names_in, _get_feature_names
 
-from aekit.apps.base import ESTIMATOR_FILE, MIN_STD, AutoencoderEstimator, scaler_stats
+from aekit.apps.base import (
+    ESTIMATOR_FILE,
+    MIN_STD,
+    AutoencoderEstimator,
+    ParameterError,
+    scaler_stats,
+)
 from aekit.data.corruptions import CORRUPTIONS, make_corruption
 from aekit.data.series import as_series_list, sliding_windows, windows_to_points
 from aekit.errors import AekitError, ConfigError, DataError
@@ -165,6 +173,9 @@ class Denoiser(TransformerMixin, _DenoiserBase):
     >>> den = Denoiser(noise="gaussian", noise_level=0.3).fit(clean_images)  # doctest: +SKIP
     >>> restored = den.transform(noisy_images)                                # doctest: +SKIP
     >>> den.score(test_images)  # PSNR in dB after corrupting them as in training  # doctest: +SKIP
+
+    On tables, ``set_output(transform="pandas")`` returns DataFrames whose columns are
+    the input's (:meth:`get_feature_names_out`).
     """
 
     _saved_values = ("input_shape_", "unit_range_", "offset_", "scale_", "value_range_",
@@ -217,29 +228,64 @@ class Denoiser(TransformerMixin, _DenoiserBase):
     def transform(self, X: Any) -> np.ndarray:
         """The denoised examples, same shape as ``X`` (float64 for float64 input, else
         float32)."""
-        x = self._examples(X)
-        out = self._denoise((x - self.offset_) / self.scale_)
+        out = self._restored(self._examples(X))
         dtype = np.float64 if getattr(X, "dtype", None) == np.float64 else np.float32
-        return (out * self.scale_ + self.offset_).numpy().astype(dtype, copy=False)
+        return out.numpy().astype(dtype, copy=False)
+
+    def _restored(self, x: torch.Tensor) -> torch.Tensor:
+        """Checked examples ``x`` denoised, in data units."""
+        return self._denoise((x - self.offset_) / self.scale_) * self.scale_ + self.offset_
 
     def corrupt(self, X: Any, seed: int | None = None) -> np.ndarray:
         """``X`` with the training noise added (seeded by ``seed``, else ``random_state``)."""
-        x = self._examples(X)
+        return self._corrupted(self._examples(X), seed).numpy()
+
+    def _corrupted(self, x: torch.Tensor, seed: int | None) -> torch.Tensor:
         noise = make_corruption(self.noise, float(self.noise_level),
                                 value_range=tuple(self.value_range_))
         g = torch.Generator().manual_seed(int(self.random_state if seed is None else seed))
         noisy = noise(x, generator=g)
         if self.unit_range_ and self.noise == "gaussian":
             noisy = noisy.clamp(0.0, 1.0)  # images stay images
-        return noisy.numpy()
+        return noisy
 
-    def score(self, X: Any, X_noisy: Any = None) -> float:
+    def score(self, X: Any, y: Any = None, *, X_noisy: Any = None) -> float:
         """PSNR in dB of the denoised ``X_noisy`` against the clean ``X`` (higher is
-        better); without ``X_noisy``, ``X`` corrupted by :meth:`corrupt`."""
-        noisy = self.corrupt(X) if X_noisy is None else X_noisy
+        better); without ``X_noisy``, ``X`` corrupted by :meth:`corrupt`.
+
+        ``y`` is ignored (scikit-learn's ``score(X, y)``, so the denoiser scores in a
+        Pipeline or a grid search); noisy copies of ``X`` go in ``X_noisy``, and a ``y``
+        shaped like ``X`` (``score(X, noisy)``, which older versions read as the noisy
+        copies) is refused rather than ignored.
+        """
+        if y is not None and np.shape(y) == np.shape(X):
+            raise ConfigError("Denoiser.score(X, y): y is ignored (scikit-learn's "
+                              "convention), but it has the shape of X; pass noisy copies "
+                              "as score(X, X_noisy=...)")
         clean = self._examples(X)
-        return psnr(clean, torch.from_numpy(self.transform(noisy)).float(),
-                    data_range=self.data_range_)
+        noisy = self._corrupted(clean, None) if X_noisy is None else self._examples(X_noisy)
+        return psnr(clean, self._restored(noisy).float(), data_range=self.data_range_)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Column names of :meth:`transform`'s output: the input's (each denoised value
+        stays in its column), for examples with one axis (tables) only.
+
+        Parameters
+        ----------
+        input_features : array-like of str, optional
+            Must equal ``feature_names_in_`` when that is set; default
+            ``feature_names_in_`` or ``x0, x1, ...``.
+
+        Returns
+        -------
+        ndarray of str objects, shape (n_features_in_,)
+        """
+        self._check_fitted()
+        if len(self.input_shape_) != 1:
+            raise DataError(f"{type(self).__name__} was fitted on examples of shape "
+                            f"{tuple(self.input_shape_)}, not table rows: its output has no "
+                            "column names (set_output(transform='pandas') needs (N, D) data)")
+        return _check_feature_names_in(self, input_features)
 
 
 class SignalDenoiser(_DenoiserBase):
@@ -297,7 +343,11 @@ class SignalDenoiser(_DenoiserBase):
 
         series, _ = as_series_list(X, "X")
         # names of a Series' channels are kept, so a CSV with other columns is refused later
-        self.channel_names_ = list(X.channel_names) if isinstance(X, Series) else None
+        if isinstance(X, Series):
+            self.channel_names_ = list(X.channel_names)
+        else:  # a DataFrame's string columns, else None
+            names = _get_feature_names(X)
+            self.channel_names_ = None if names is None else names.tolist()
         channels = {s.shape[1] for s in series}
         if len(channels) != 1:
             raise ConfigError(f"X: every series needs the same number of channels, got "
@@ -348,11 +398,17 @@ class SignalDenoiser(_DenoiserBase):
         self._check_fitted()
         series, single = as_series_list(X, "X")
         out = []
+        items = [X] if single else list(X)
         for k, (values, one_channel) in enumerate(zip(series, self._one_channel(X, single))):
+            where = "X" if single else f"X[{k}]"
             if values.shape[1] != self.n_channels_:
-                where = "X" if single else f"X[{k}]"
                 raise DataError(f"{where}: {values.shape[1]} channels, but the denoiser "
                                 f"was fitted on {self.n_channels_}")
+            names = _get_feature_names(items[k])  # a DataFrame's columns
+            if names is not None and self.channel_names_ is not None and \
+                    names.tolist() != list(self.channel_names_):
+                raise DataError(f"{where}: channels {names.tolist()}, but the denoiser was "
+                                f"fitted on {list(self.channel_names_)}, in that order")
             windows, starts = sliding_windows(self._standardise(values), int(self.window),
                                               self._stride())
             clean = self._denoise(torch.from_numpy(windows)).numpy()  # (N, C, W)
@@ -360,7 +416,59 @@ class SignalDenoiser(_DenoiserBase):
                                for c in range(self.n_channels_)], 1)
             points = (points * self.std_ + self.mean_).astype(np.float32)
             out.append(points[:, 0] if one_channel else points)
+        if _get_output_config("transform", self)["dense"] == "pandas":
+            out = [self._as_pandas(points, item) for points, item in zip(out, items)]
         return out[0] if single else out
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Channel names of the denoised series: those seen in ``fit`` (a
+        :class:`~aekit.data.series.Series`' channels, a DataFrame's columns), else
+        ``x0, x1, ...``.
+
+        Parameters
+        ----------
+        input_features : ignored
+            Present for API consistency.
+
+        Returns
+        -------
+        ndarray of str objects, shape (n_channels_,)
+        """
+        self._check_fitted()
+        names = self.channel_names_ or [f"x{c}" for c in range(self.n_channels_)]
+        return np.asarray(names, dtype=object)
+
+    def set_output(self, *, transform: str | None = None) -> SignalDenoiser:
+        """scikit-learn's output switch: ``transform="pandas"`` makes :meth:`transform`
+        return each series as a pandas DataFrame (columns :meth:`get_feature_names_out`,
+        the input's index when it was pandas), or a Series for a series given as one 1-D
+        channel; ``"default"`` returns arrays; None leaves the setting as it is.
+
+        Returns
+        -------
+        self
+        """
+        if transform is None:
+            return self
+        if transform not in ("default", "pandas"):
+            raise ParameterError(f"set_output: transform must be 'default' or 'pandas', "
+                                 f"got {transform!r}")
+        self._sklearn_output_config = {"transform": transform}
+        return self
+
+    def _as_pandas(self, points: np.ndarray, given: Any) -> Any:
+        """One denoised series as pandas: a DataFrame of channels (a Series for a 1-D
+        input), indexed like ``given`` when that is pandas."""
+        import pandas as pd
+
+        names = self.get_feature_names_out()
+        index = getattr(given, "index", None)
+        if not isinstance(index, pd.Index):
+            index = None
+        if points.ndim == 1:
+            name = given.name if isinstance(given, pd.Series) else names[0]
+            return pd.Series(points, index=index, name=name)
+        return pd.DataFrame(points, index=index, columns=names)
 
 
 def load_denoiser(directory: str | Path, device: str | None = None

@@ -1,8 +1,10 @@
 """Evaluate a trained model on data: every applicable metric, plots, and the run report.
 
 :func:`evaluate` runs the requested metric groups, skipping (with a reason) those that do
-not apply to the model or the data, and :func:`write_evaluation` stores the result as
-``metrics.json`` in a run folder and adds an "Evaluation" part to its ``report.html``.
+not apply to the model or the data, and :func:`write_evaluation` stores the result in an
+evaluation folder (by default ``RUN-eval`` beside the run, :func:`default_eval_dir`):
+``metrics.json``, ``plots/`` and a ``report.html`` that is the run's own report with an
+"Evaluation" part added. Nothing is written into the run folder that is evaluated.
 ``aekit eval`` is the command-line face of both.
 
 Metric groups (``metrics=`` names), and what each needs:
@@ -42,12 +44,14 @@ from aekit.io import atomic_write_text
 from aekit.metrics._util import as_tensor, condition, labels_of
 from aekit.rng import private_rng
 
-__all__ = ["GROUPS", "EvalResult", "evaluate", "parse_metrics", "write_evaluation"]
+__all__ = ["EVAL_FILES", "GROUPS", "EvalResult", "default_eval_dir", "evaluate",
+           "parse_metrics", "write_evaluation"]
 
 GROUPS = ("nll", "elbo", "recon", "fid", "pr", "is", "collapse", "probe", "disentanglement",
           "rd")
 DEFAULT_GROUPS = ("nll", "elbo", "recon", "fid", "pr", "is", "collapse", "probe")
 METRICS_FILE = "metrics.json"
+EVAL_FILES = (METRICS_FILE, "report.html", "plots")  # what write_evaluation writes
 _BEGIN, _END = "<!-- aekit-eval:begin -->", "<!-- aekit-eval:end -->"
 
 
@@ -487,26 +491,29 @@ def _sections(result: EvalResult) -> list:
     return sections
 
 
-def add_to_report(report: str | Path, result: EvalResult) -> Path:
-    """Add (or replace) the evaluation sections of an existing ``report.html``.
+def add_to_report(report: str | Path, result: EvalResult,
+                  base: str | Path | None = None) -> Path:
+    """Write ``report``: the page ``base`` (a run's ``report.html``, only read) with the
+    evaluation sections added, or the evaluation alone when ``base`` is None.
 
     The sections are rendered with :func:`aekit.report.html.write_report` and placed
-    before the report's footer between two markers, so running the evaluation again
-    replaces them. Without a report, a new one holding only the evaluation is written.
+    before the page's footer between two markers; an evaluation part ``base`` already
+    has is replaced, not repeated.
     """
     from aekit.report.html import write_report
 
     report = Path(report)
+    report.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=report.parent) as tmp:
         page = write_report(Path(tmp) / "eval.html", title=f"aekit evaluation: {result.model}",
                             sections=_sections(result))
         html = page.read_text(encoding="utf-8")
-    if not report.is_file():
+    if base is None:
         atomic_write_text(report, html)
         return report
     body = html[html.index("</header>") + len("</header>"):html.index("<footer>")]
     block = f"{_BEGIN}\n{body}\n{_END}\n"
-    old = report.read_text(encoding="utf-8")
+    old = Path(base).read_text(encoding="utf-8")
     old = re.sub(re.escape(_BEGIN) + r".*?" + re.escape(_END) + r"\n?", "", old, flags=re.S)
     if "<footer>" in old:
         i = old.index("<footer>")
@@ -517,11 +524,29 @@ def add_to_report(report: str | Path, result: EvalResult) -> Path:
     return report
 
 
-def write_evaluation(run_dir: str | Path, result: EvalResult, report: bool = True) -> Path:
-    """Write ``metrics.json`` into ``run_dir`` and add the evaluation to ``report.html``."""
+def default_eval_dir(run_dir: str | Path) -> Path:
+    """Where ``aekit eval RUN`` writes without ``--out``: ``RUN-eval`` beside the run
+    folder (never inside it)."""
     run_dir = Path(run_dir)
-    path = run_dir / METRICS_FILE
+    if not run_dir.name or run_dir.name == "..":
+        run_dir = run_dir.resolve()
+    return run_dir.with_name(f"{run_dir.name}-eval")
+
+
+def write_evaluation(out_dir: str | Path, result: EvalResult, report: bool = True,
+                     run_dir: str | Path | None = None) -> Path:
+    """Write ``metrics.json`` into ``out_dir`` and, with ``report``, ``out_dir/report.html``:
+    the run's own ``report.html`` (from ``run_dir``, which is only read) with the
+    evaluation added, or the evaluation alone when the run has no report. Returns the
+    path of ``metrics.json``. Plots go to ``out_dir/plots`` through :func:`evaluate`'s
+    ``plot_dir``. Which folder may be written (never the run's, never over files without
+    ``--force``) is the caller's check (:func:`aekit.outputs.check_output`).
+    """
+    out_dir = Path(out_dir)
+    path = out_dir / METRICS_FILE
     atomic_write_text(path, json.dumps(result.to_dict(), indent=2))
     if report:
-        add_to_report(run_dir / "report.html", result)
+        base = None if run_dir is None else Path(run_dir) / "report.html"
+        add_to_report(out_dir / "report.html", result,
+                      base=base if base is not None and base.is_file() else None)
     return path

@@ -230,23 +230,20 @@ def fit_command(data_source, out, label_column, id_columns, model, score, contam
 
         s = read_series_csv(data_source, label_column=label_column or "is_anomaly")
         inner = default_window_detector().set_params(**{k: v for k, v in dict(
-            common, score=score).items() if v is not None})
+            common, score_type=score).items() if v is not None})
         if arch:
             inner.set_params(model_params={**(inner.model_params or {}), "arch": arch})
         det = TimeSeriesAnomalyDetector(detector=inner, window=window or "auto",
                                         flatten=arch is None,
-                                        contamination=contamination or 0.05).fit(s.values)
-        extra = {"data": {"series": True, "channels": s.channel_names,
-                          "label_column": label_column or "is_anomaly", "source": data_source}}
+                                        contamination=contamination or 0.05).fit(s)
         det.save(out)
-        _add_extra(out, extra)
         labels, flagged = s.labels, int(det.labels_.sum())
         click.echo(f"fitted on {len(s)} time steps x {len(s.channel_names)} channels "
                    f"({', '.join(s.channel_names)}); window {det.window_}")
     else:
         data, ids, labels = _fit_data(data_source, label_column, list(id_columns))
         det = AnomalyDetector(contamination=contamination or 0.1,
-                              score=score or "reconstruction+latent",
+                              score_type=score or "reconstruction+latent",
                               **{k: v for k, v in common.items() if v is not None}).fit(data)
         det.save(out)
         flagged = int(det.labels_.sum())
@@ -258,28 +255,6 @@ def fit_command(data_source, out, label_column, id_columns, model, score, contam
         _print_metrics(labels, det.decision_scores_, "training data")
     click.echo(f"detector folder: {out}")
     click.echo(f"next: aekit detect score {out} --data NEW.csv --out scores.csv")
-
-
-def _series_meta(folder: str) -> dict[str, Any]:
-    """The series columns recorded at fit time (until the time-series detector keeps its
-    channel names itself)."""
-    import json
-
-    from aekit.apps.detect import DETECTOR_FILE
-
-    return json.loads((Path(folder) / DETECTOR_FILE).read_text(encoding="utf-8"))["data"]
-
-
-def _add_extra(folder: str, extra: dict[str, Any]) -> None:
-    import json
-
-    from aekit.apps.detect import DETECTOR_FILE
-    from aekit.io import atomic_write_text
-
-    path = Path(folder) / DETECTOR_FILE
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    doc.update(extra)
-    atomic_write_text(path, json.dumps(doc, indent=2))
 
 
 def _fit_data(source: str, label_column: str | None, id_columns: list[str]):
@@ -359,8 +334,7 @@ def score_command(detector_dir, data_source, out, label_column, id_columns, top,
                                              out_path, thr, top, chunked)
         what, idx, share = "rows", None, None
     elif series:
-        meta = _series_meta(detector_dir)
-        rows_out, scores, labels, names, contrib = _score_series(det, data_source, meta,
+        rows_out, scores, labels, names, contrib = _score_series(det, data_source,
                                                                  label_column, out_path)
         what = "time steps"
     else:
@@ -474,13 +448,14 @@ def _score_table(det, source: str, label_column: str | None, id_columns: list[st
     return rows, scores, labels, names, contrib, ["row"]
 
 
-def _score_series(det, source: str, meta: dict, label_column: str | None, out: Path):
+def _score_series(det, source: str, label_column: str | None, out: Path):
     from aekit.data.series import read_series_csv
 
-    s = read_series_csv(source, channels=meta["channels"],
-                        label_column=label_column or meta.get("label_column", "is_anomaly"))
-    scores = det.decision_function(s.values)
-    return s, scores, s.labels, s.channel_names, det.explain(s.values)
+    names = getattr(det, "feature_names_in_", None)
+    s = read_series_csv(source, channels=None if names is None else list(names),
+                        label_column=label_column or "is_anomaly")
+    scores = det.decision_function(s)
+    return s, scores, s.labels, s.channel_names, det.explain(s)
 
 
 def _write_table_scores(path: Path, header: list[str], rows: list[list[str]],

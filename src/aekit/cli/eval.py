@@ -1,4 +1,5 @@
-"""``aekit eval``: measure a trained model and add the results to its run folder."""
+"""``aekit eval``: measure a trained model; write the results to an evaluation folder
+beside the run (never into the run folder it reads)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ from pathlib import Path
 
 import click
 
-from aekit.cli._common import data_option, existing_run, label_column_option, load_source
+from aekit.cli._common import (
+    data_option,
+    existing_run,
+    force_option,
+    label_column_option,
+    load_source,
+    writable,
+)
 from aekit.errors import ConfigError
 
 
@@ -73,24 +81,38 @@ def evaluation_split(run_dir: Path, data, split: str):
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--no-report", is_flag=True, help="Write metrics.json only.")
+@click.option("--out", "out", default=None, metavar="DIR",
+              help="Evaluation folder: metrics.json, report.html, plots/ "
+                   "[default: RUN_DIR-eval beside the run].")
+@force_option
 def command(run_dir, data_source, label_column, metric_spec, split, k, batch_size,
             inception_weights, n_samples, rd_betas, rd_epochs, n_examples, seed, device,
-            no_report) -> None:
-    """Evaluate the model in RUN_DIR on --data; write metrics.json and extend report.html.
+            no_report, out, force) -> None:
+    """Evaluate the model in RUN_DIR on --data; write metrics.json, plots and a report
+    (the run's report with an Evaluation part) to --out. RUN_DIR is only read.
 
     \b
     Examples:
-      aekit eval runs/quickstart --data digits
-      aekit eval runs/vae --data digits --metrics nll,collapse --k 5000
+      aekit eval runs/quickstart --data digits          # writes runs/quickstart-eval/
+      aekit eval runs/vae --data digits --metrics nll,collapse --k 5000 --out runs/vae-nll
       aekit eval runs/bvae --data digits --metrics rd --rd-betas 0.5,1,4 --rd-epochs 30
       aekit eval runs/dsprites --data dsprites:32 --metrics disentanglement,collapse
     """
     import aekit
-    from aekit.apps.evaluate import evaluate, parse_metrics, write_evaluation
+    from aekit.apps.evaluate import (
+        EVAL_FILES,
+        default_eval_dir,
+        evaluate,
+        parse_metrics,
+        write_evaluation,
+    )
 
     folder = existing_run(run_dir)
     groups = parse_metrics(metric_spec)
     betas = parse_betas(rd_betas)
+    out_dir = writable(default_eval_dir(folder) if out is None else out, folder,
+                       data_source, *([inception_weights] if inception_weights else []),
+                       folder=True, owned=EVAL_FILES, force=force)
     model = aekit.load(folder, device=device)
     ground_truth = None
     if data_source.strip().lower().split(":")[0] == "dsprites":
@@ -114,13 +136,13 @@ def command(run_dir, data_source, label_column, metric_spec, split, k, batch_siz
     result = evaluate(model, eval_data, metrics=groups, train_data=train_data, k=k,
                       batch_size=batch_size, extractor=extractor, n_fake=n_samples,
                       ground_truth=ground_truth, rd_betas=betas, rd_epochs=rd_epochs,
-                      seed=seed, plot_dir=None if no_report else folder / "plots",
+                      seed=seed, plot_dir=None if no_report else out_dir / "plots",
                       progress=lambda msg: click.echo(f"  {msg}"))
-    path = write_evaluation(folder, result, report=not no_report)
+    path = write_evaluation(out_dir, result, report=not no_report, run_dir=folder)
     click.echo("")
     for name, value in result.metrics.items():
         shown = f"{value:.4f}" if isinstance(value, float) else str(value)
         click.echo(f"  {name:<28}{shown:>14}")
     for name, reason in result.skipped.items():
         click.echo(f"  skipped {name}: {reason}")
-    click.echo(f"\nwrote {path}" + ("" if no_report else f" and {folder / 'report.html'}"))
+    click.echo(f"\nwrote {path}" + ("" if no_report else f" and {out_dir / 'report.html'}"))

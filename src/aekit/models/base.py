@@ -72,8 +72,10 @@ class ModelConfig:
     hidden_dims: tuple[int, ...] = (256, 128)  # MLP widths, encoder order (decoder mirrors)
     base_channels: int = 32  # conv width at full resolution (doubles per downsampling)
     activation: str = "relu"  # hidden activation
-    likelihood: str = "auto"  # p(x|z): bernoulli | gaussian | gaussian_learned | categorical | auto
-    sigma: float = 1.0  # Gaussian scale (fixed) or its initial value (learned)
+    # p(x|z): bernoulli | gaussian | gaussian_learned | categorical | auto |
+    # discretized_logistic (8-bit data k/255)
+    likelihood: str = "auto"
+    sigma: float = 1.0  # Gaussian scale (fixed) or the initial (learned) Gaussian / logistic scale
 
     def __post_init__(self) -> None:
         self.input_shape = tuple(int(s) for s in self.input_shape)

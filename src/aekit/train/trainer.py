@@ -45,8 +45,9 @@ from aekit.devices import resolve_device
 from aekit.errors import ConfigError, DataError, TrainingError
 from aekit.io import atomic_write_text
 from aekit.models.base import Autoencoder, Loss
+from aekit.outputs import run_lock
 from aekit.schedules import learning_rate
-from aekit.train.checkpoint import restore_checkpoint, save_checkpoint
+from aekit.train.checkpoint import remove_stale_temps, restore_checkpoint, save_checkpoint
 from aekit.train.config import TrainConfig, autocast_dtype
 from aekit.train.distributed import (
     GroupsDDP,
@@ -56,6 +57,7 @@ from aekit.train.distributed import (
     broadcast_object,
     gather_rng_states,
     init_world,
+    main_process,
     process_device,
     sum_over_processes,
     sync_buffers,
@@ -262,7 +264,22 @@ class Trainer:
         With ``resume=True`` training continues from ``run_dir``'s last checkpoint.
         Under ``torchrun`` (or an initialised process group) every process runs this same
         call and trains its share of each batch (see :mod:`aekit.train.distributed`).
+
+        While it trains, ``run_dir`` is locked (:func:`aekit.outputs.run_lock`): a second
+        process training into the same folder fails at once with a ConfigError naming
+        the holder. Resuming first removes the temporary files an interrupted checkpoint
+        or model write left there.
         """
+        if resume and self.run_dir is None:
+            raise ConfigError("resume=True needs the run_dir the run was started with")
+        if self.run_dir is None or not main_process():  # rank 0 locks and writes
+            return self._fit(model, train, val, resume)
+        with run_lock(self.run_dir):
+            if resume:
+                remove_stale_temps(self.run_dir)
+            return self._fit(model, train, val, resume)
+
+    def _fit(self, model: Autoencoder, train: Any, val: Any, resume: bool) -> TrainResult:
         cfg = self.config
         requested = resolve_device(cfg.device)
         world = init_world(requested)
@@ -280,8 +297,6 @@ class Trainer:
             train_ds, val_ds = train_ds.split(cfg.val_fraction, seed=cfg.seed)
         else:
             val_ds = None
-        if resume and self.run_dir is None:
-            raise ConfigError("resume=True needs the run_dir the run was started with")
         writes = self.run_dir is not None and world.main  # only rank 0 writes the run folder
 
         model.to(device)
