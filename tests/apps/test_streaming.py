@@ -55,8 +55,10 @@ def test_write_chunks_passes_columns_through_and_refuses_clashes(table, tmp_path
         write_chunks(csv, out, lambda c: {}, ["e"], keep=["e"])
 
 
-def test_score_and_explain_is_both_calls_in_one_pass(table):
-    det = AnomalyDetector(n_estimators=2, epochs=3, random_state=0).fit(table)
+@pytest.mark.parametrize("score_type", [None, "reconstruction+latent", "latent"])
+def test_score_and_explain_is_both_calls_in_one_pass(table, score_type):
+    kw = {} if score_type is None else {"score_type": score_type}
+    det = AnomalyDetector(n_estimators=2, epochs=3, random_state=0, **kw).fit(table)
     scores, contrib = det.score_and_explain(table)
     assert np.array_equal(scores, det.decision_function(table))
     assert np.array_equal(contrib, det.explain(table))

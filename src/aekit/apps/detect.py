@@ -548,16 +548,24 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
         model's reconstruction and latent k-NN search run once, not twice); equal to the
         two calls."""
         self._check_fitted()
-        if "reconstruction" not in self.parts_:  # explain's contributions are other terms
-            return self.decision_function(X), self.explain(X)
         x = torch.from_numpy(self._check_X(X, reset=False, dtype=np.float32))
         z = (x - self.mean_) / self.scale_
-        contribs, scores = [], []
+        n = len(self.members_)
+        scores, contribs = [], []
         for i in range(0, len(z), SCORE_CHUNK):
-            contrib, offset = self._score_terms(z[i:i + SCORE_CHUNK])
-            contribs.append(contrib)
-            scores.append(contrib.flatten(1).sum(1) + offset)
-        return (self._finite_scores(torch.cat(scores).numpy(), x, z),
+            zc = z[i:i + SCORE_CHUNK]
+            total = {p: torch.zeros(len(zc), dtype=torch.float64) for p in self.parts_}
+            contrib = torch.zeros(zc.shape, dtype=torch.float64)
+            for member in self.members_:
+                parts, residuals = self._raw_parts(member, zc)
+                for part, values in parts.items():  # as _parts
+                    med, spread = member.calib[part]
+                    total[part] += (values - med) / spread
+                contrib += (residuals.double() / member.calib["reconstruction"][1]  # explain
+                            if "reconstruction" in self.parts_ else residuals.double())
+            scores.append(np.sum([(v / n).numpy() for v in total.values()], axis=0))
+            contribs.append(contrib / n)
+        return (self._finite_scores(np.concatenate(scores), x, z),
                 torch.cat(contribs).numpy())
 
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
