@@ -141,7 +141,7 @@ def test_scores_are_causal_and_streaming_equals_batch(fitted, series_pair):
     resumed = fitted.stream(history=test.values[:1500])  # started from the series so far
     np.testing.assert_allclose(resumed.score_new(test.values[1500:]), batch[1500:],
                                rtol=1e-5, atol=1e-6)
-    with pytest.raises(DataError, match="channels"):
+    with pytest.raises(DataError, match="expecting 3 features as input"):
         stream.score_new(test.values[:5, :2])
 
 
@@ -211,7 +211,7 @@ def test_a_sequence_window_detector_runs(series_pair, arch):
 
 def test_bad_inputs(fitted, series_pair):
     _, test = series_pair
-    with pytest.raises(DataError, match="channels"):
+    with pytest.raises(DataError, match="expecting 3 features as input"):
         fitted.decision_function(test.values[:, :2])
     bad = test.values.copy()
     bad[5, 1] = np.nan

@@ -130,6 +130,9 @@ class TimeSeriesAnomalyDetector(PyODContractMixin, AutoencoderEstimator):
     threshold_ : float
     labels_ : np.ndarray
     n_channels_ : int
+    n_features_in_ : int
+        The same as ``n_channels_`` (scikit-learn's name: a series is a table whose rows
+        are time steps).
     feature_names_in_ : np.ndarray
         The channel names, when ``fit`` got a :class:`~aekit.data.series.Series` or a
         DataFrame; later calls with named channels must give the same ones, in order.
@@ -188,7 +191,7 @@ class TimeSeriesAnomalyDetector(PyODContractMixin, AutoencoderEstimator):
         if len(channels) > 1:
             raise DataError(f"X: all series need the same number of channels, got "
                             f"{sorted(channels)}")
-        self.n_channels_ = channels.pop()
+        self.n_channels_ = self.n_features_in_ = channels.pop()
         names = _channel_names(X)
         if names is not None:
             self.feature_names_in_ = names
@@ -240,8 +243,9 @@ class TimeSeriesAnomalyDetector(PyODContractMixin, AutoencoderEstimator):
                             f"{fitted.tolist()} (same names, same order)")
         for k, s in enumerate(series):
             if s.shape[1] != self.n_channels_:
-                raise DataError(f"X{'' if single else f'[{k}]'}: {s.shape[1]} channels, the "
-                                f"detector was fitted on {self.n_channels_}")
+                raise DataError(f"X{'' if single else f'[{k}]'} has {s.shape[1]} features, "
+                                f"but {type(self).__name__} is expecting "
+                                f"{self.n_channels_} features as input (one per channel)")
         return series, single
 
     def decision_function(self, X: Any) -> np.ndarray | list[np.ndarray]:
@@ -307,6 +311,7 @@ class TimeSeriesAnomalyDetector(PyODContractMixin, AutoencoderEstimator):
         for key, value in {**values, **arrays}.items():
             setattr(self, key, value)
         self.window_, self.n_channels_ = int(self.window_), int(self.n_channels_)
+        self.n_features_in_ = self.n_channels_
         if not math.isfinite(float(self.threshold_)):
             raise AekitError(f"the series threshold is {self.threshold_}; the file is "
                              "damaged (refit, or pass a --threshold)")
