@@ -52,11 +52,11 @@ PUBLISHED_AE = {"arrhythmia": 0.774, "cardio": 0.817, "ionosphere": 0.896, "lett
 # aekit's default, and ablations of it (for the "why" of the default)
 AEKIT_VARIANTS: dict[str, dict] = {
     "aekit": {},
-    "aekit-recon": {"score": "reconstruction"},
-    "aekit-latent": {"score": "latent"},
+    "aekit-recon": {"score_type": "reconstruction"},
+    "aekit-latent": {"score_type": "latent"},
     "aekit-nonrobust": {"robust_fraction": 0.0},
     "aekit-1model": {"n_estimators": 1},
-    "aekit-vae-elbo": {"model": "vae", "score": "elbo"},
+    "aekit-vae-elbo": {"model": "vae", "score_type": "elbo"},
 }
 
 
@@ -178,7 +178,7 @@ def summarise(rows: list[dict], detectors: list[str], max_train: int | None,
         "",
         f"`python benchmarks/bench_odds.py --trials {trials}"
         + (f" --max-train {max_train}" if max_train else "")
-        + f" --threads {torch.get_num_threads()}`",
+        + f" --threads {torch.get_num_threads()} --detectors {','.join(detectors)}`",
         "",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"{torch.get_num_threads()} torch thread(s), torch {torch.__version__}; "
@@ -243,8 +243,8 @@ def throughput(rows: int, features: int, train_rows: int, threads: int) -> str:
     x_train, x_score = make(train_rows), make(rows)
     detectors: dict[str, Callable[[], object]] = {
         "aekit default (reconstruction+latent, 3 models)": lambda: AnomalyDetector(),
-        "aekit score='reconstruction', 1 model": lambda: AnomalyDetector(
-            score="reconstruction", n_estimators=1),
+        "aekit score_type='reconstruction', 1 model": lambda: AnomalyDetector(
+            score_type="reconstruction", n_estimators=1),
     }
     try:
         from pyod.models.auto_encoder import AutoEncoder

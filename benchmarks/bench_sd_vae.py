@@ -1,25 +1,34 @@
 """SD VAE on the CPU: aekit beside diffusers, tiling, and real images.
 
     nice python benchmarks/bench_sd_vae.py [--size 256] [--big 2048] [--steps 300]
+        [--reps 7] [--threads 1] [--sections speed,tiling,real,seams]
 
 1. speed: encode / decode time of aekit's sd_vae and diffusers' AutoencoderKL on the same
-   random full-width SD 1.x weights and the same input (5 interleaved rounds after a
-   warm-up; medians, and the median per-round ratio);
+   random full-width SD 1.x weights and the same input (``--reps`` interleaved rounds
+   after a warm-up of each, ``--threads`` torch threads for both; medians with the range,
+   and the median and range of the per-round ratio);
 2. tiling: a ``--big`` square image round-tripped whole and in 512-pixel tiles with a
    reduced-width VAE (widths 32, 64, 64, 64: the full-width 2048 decode is ~40 TFLOP):
    peak resident memory of each (one subprocess per mode), the largest difference away
    from tile borders and along them;
 3. real images (scikit-image's astronaut, coffee, chelsea; scikit-learn's china, flower):
    a small sd_vae trained here for ``--steps`` steps on random 64x64 crops of them (random
-   weights prove plumbing only), then round-tripped whole; PSNR / SSIM.
+   weights prove plumbing only), then round-tripped whole; PSNR / SSIM;
+4. seams: a full-width SD 1.x sd_vae trained here briefly (``--seam-steps`` steps on
+   random ``--seam-crop`` crops of four of those photographs; astronaut held out), then
+   astronaut (resized to ``--seam-size``) round-tripped whole and in ``--seam-tile``-pixel
+   tiles by aekit and, on the same weights, by diffusers' ``enable_tiling``: tiled vs
+   whole max / mean |diff|, PSNR between them, and the edge energy at tile borders.
 
-Writes benchmarks/results/sd_vae.md (speed, tiling) and sd_vae_real.md (real images).
+Writes benchmarks/results/sd_vae_speed.md (speed), sd_vae.md (tiling), sd_vae_real.md
+(real images) and sd_vae_seams.md (seams).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -56,9 +65,9 @@ def aekit_twin(ref):
     return model.eval()
 
 
-def interleaved(a, b, reps: int = 5) -> tuple[float, float, float]:
-    """Median seconds of ``a`` and ``b`` timed in alternation after a warm-up of each,
-    and the median of the per-round ratios a / b (fair under a changing machine load)."""
+def interleaved(a, b, reps: int = 5) -> dict[str, list[float]]:
+    """Seconds of ``a`` and ``b`` timed in alternation after a warm-up of each, and the
+    per-round ratios a / b (fair under a changing machine load)."""
     a()
     b()
     ta, tb = [], []
@@ -67,25 +76,29 @@ def interleaved(a, b, reps: int = 5) -> tuple[float, float, float]:
             t = time.perf_counter()
             fn()
             times.append(time.perf_counter() - t)
-    ratios = [x / y for x, y in zip(ta, tb)]
-    return statistics.median(ta), statistics.median(tb), statistics.median(ratios)
+    return {"a": ta, "b": tb, "ratio": [x / y for x, y in zip(ta, tb)]}
+
+
+def spread(values: list[float]) -> str:
+    """``median [min, max]``."""
+    return f"{statistics.median(values):.3g} [{min(values):.3g}, {max(values):.3g}]"
 
 
 @torch.inference_mode()
-def speed(size: int) -> list[dict]:
+def speed(size: int, reps: int) -> list[dict]:
     ref = diffusers_vae(SD1)
     ours = aekit_twin(ref)
     torch.manual_seed(1)
     x = torch.rand(1, 3, size, size) * 2 - 1
     z = torch.randn(1, 4, size // 8, size // 8)
-    diff = float((ours.encode(x).mean - ref.encode(x).latent_dist.mean).abs().max())
-    diff = max(diff, float((ours.decode_logits(z) - ref.decode(z).sample).abs().max()))
     rows = []
-    for what, a, d in [("encode", lambda: ours.encode(x), lambda: ref.encode(x)),
-                       ("decode", lambda: ours.decode_logits(z), lambda: ref.decode(z))]:
-        ta, td, ratio = interleaved(a, d)
-        rows.append({"op": what, "aekit_s": ta, "diffusers_s": td, "ratio": ratio,
-                     "max_abs_diff": diff})
+    for what, a, d in [("encode", lambda: ours.encode(x).mean,
+                        lambda: ref.encode(x).latent_dist.mean),
+                       ("decode", lambda: ours.decode_logits(z), lambda: ref.decode(z).sample)]:
+        diff = float((a() - d()).abs().max())
+        t = interleaved(a, d, reps)
+        rows.append({"op": what, "aekit_s": spread(t["a"]), "diffusers_s": spread(t["b"]),
+                     "ratio aekit/diffusers": spread(t["ratio"]), "max_abs_diff": diff})
     return rows
 
 
@@ -147,6 +160,84 @@ def tiled_vs_whole(model, image: np.ndarray, tile: int) -> dict:
             **seam_stats(whole.numpy(), tiled.numpy(), keep=plan.keep, blend=plan.blend)}
 
 
+def diffusers_twin(model):
+    """diffusers' AutoencoderKL holding ``model``'s weights (the key map read backwards)."""
+    from diffusers import AutoencoderKL
+
+    from aekit.models.sd_vae_weights import diffusers_key_map
+
+    c = model.config
+    n = len(c.block_out_channels)
+    ref = AutoencoderKL(down_block_types=("DownEncoderBlock2D",) * n,
+                        up_block_types=("UpDecoderBlock2D",) * n,
+                        block_out_channels=c.block_out_channels,
+                        layers_per_block=c.layers_per_block, norm_num_groups=c.norm_num_groups,
+                        latent_channels=c.latent_channels, sample_size=c.input_shape[1])
+    ours = model.state_dict()
+    ref.load_state_dict({v: ours[k] for k, v in diffusers_key_map(model).items()}, strict=True)
+    return ref.eval()
+
+
+def edge_energy(whole: np.ndarray, tiled: np.ndarray, keep: int, blend: int) -> dict:
+    """Mean |difference of neighbouring pixels| across tile borders in the tiled output
+    over the same in the whole-image output ("edge ratio", 1 = no added edges), at the
+    borders (the rows / columns from one before a tile's blend band starts to one after it
+    ends) and elsewhere. A visible seam shows as a ratio above 1 at the borders only."""
+    at, away = [], []
+    for axis in (2, 3):
+        dt = np.abs(np.diff(tiled, axis=axis)).mean(axis=tuple(a for a in range(4) if a != axis))
+        dw = np.abs(np.diff(whole, axis=axis)).mean(axis=tuple(a for a in range(4) if a != axis))
+        border = np.zeros(len(dt), dtype=bool)  # dt[r] is between pixels r and r + 1
+        for start in range(keep, len(dt) + 1, keep):
+            border[max(0, start - 2):start + blend + 1] = True
+        at.append((dt[border], dw[border]))
+        away.append((dt[~border], dw[~border]))
+    ratio = lambda parts: float(sum(t.sum() for t, _ in parts) / sum(w.sum() for _, w in parts))
+    return {"edge_ratio_at_borders": ratio(at), "edge_ratio_elsewhere": ratio(away)}
+
+
+def seams(steps: int, crop: int, size: int, tile: int,
+          lr: float) -> tuple[list[dict], float, float]:
+    """Tiled vs whole round trips of held-out astronaut through a briefly trained
+    full-width SD 1.x sd_vae, in aekit and in diffusers (same weights)."""
+    from PIL import Image
+
+    from aekit.metrics.reconstruction import psnr
+
+    imgs = real_images()
+    held = imgs.pop("astronaut")
+    t0 = time.perf_counter()
+    model = train_on_crops(imgs, steps, crop=crop, lr=lr, batch=4, **SD1)
+    train_s = time.perf_counter() - t0
+    ref = diffusers_twin(model)
+    im = np.asarray(Image.fromarray(held).resize((size, size), Image.LANCZOS))
+    x = torch.from_numpy(im.copy()).permute(2, 0, 1)[None].float() / 127.5 - 1
+    pix = lambda t: ((t.double().clamp(-1, 1) + 1) / 2).numpy()
+    with torch.inference_mode():
+        outs = {"aekit whole": model.disable_tiling().decode_logits(model.encode(x).mean),
+                "aekit tiled": model.enable_tiling(tile).decode_logits(model.encode(x).mean)}
+        plan = model._tile_plan(decoding=True)
+        ref.tile_sample_min_size, ref.tile_latent_min_size = tile, tile // 8
+        ref.enable_tiling()
+        outs["diffusers tiled"] = ref.decode(ref.encode(x).latent_dist.mean).sample
+        ref.disable_tiling()
+        outs["diffusers whole"] = ref.decode(ref.encode(x).latent_dist.mean).sample
+    rows = []
+    for lib in ("aekit", "diffusers"):
+        whole, tiled = outs[f"{lib} whole"].numpy(), outs[f"{lib} tiled"].numpy()
+        diff = np.abs(whole - tiled)
+        rows.append({"library": lib, "psnr_whole_vs_image": psnr(pix(x), pix(outs[f"{lib} whole"])),
+                     "psnr_tiled_vs_image": psnr(pix(x), pix(outs[f"{lib} tiled"])),
+                     "max_abs_tiled_vs_whole": float(diff.max()),
+                     "mean_abs_tiled_vs_whole": float(diff.mean()),
+                     "psnr_tiled_vs_whole": psnr(pix(outs[f"{lib} whole"]),
+                                                 pix(outs[f"{lib} tiled"])),
+                     **seam_stats(whole, tiled, keep=plan.keep, blend=plan.blend),
+                     **edge_energy(whole, tiled, keep=plan.keep, blend=plan.blend)})
+    same = float((outs["aekit tiled"] - outs["diffusers tiled"]).abs().max())
+    return rows, train_s, same
+
+
 def real_images() -> dict[str, np.ndarray]:
     from skimage import data
     from sklearn.datasets import load_sample_images
@@ -157,31 +248,37 @@ def real_images() -> dict[str, np.ndarray]:
     return imgs
 
 
-def train_small(imgs: dict[str, np.ndarray], steps: int):
+def train_on_crops(imgs: dict[str, np.ndarray], steps: int, crop: int = 64,
+                   lr: float = 1e-3, batch: int = 8, **settings):
+    """An sd_vae (``settings``) trained for ``steps`` Adam steps on batches of random
+    ``crop x crop`` crops of ``imgs``, L1 reconstruction."""
+    from tqdm.auto import tqdm
+
     import aekit
 
     torch.manual_seed(0)
-    model = aekit.create("sd_vae", input_shape=(3, 64, 64), block_out_channels=(32, 64, 64),
-                         layers_per_block=1, norm_num_groups=16, recon="l1", sigma=0.1)
-    opt = torch.optim.Adam([p for g in model.parameter_groups().values() for p in g], lr=1e-3)
+    model = aekit.create("sd_vae", input_shape=(3, crop, crop), recon="l1", sigma=0.1,
+                         **settings)
+    opt = torch.optim.Adam([p for g in model.parameter_groups().values() for p in g], lr=lr)
     xs = [torch.from_numpy(np.array(a)).permute(2, 0, 1).float() / 127.5 - 1
           for a in imgs.values()]
     g = torch.Generator().manual_seed(0)
-    from tqdm.auto import tqdm
-
     model.train()
-    for _ in tqdm(range(steps), desc="train small sd_vae"):
-        batch = []
-        for _ in range(8):
+    for _ in tqdm(range(steps), desc="train sd_vae on crops"):
+        parts = []
+        for _ in range(batch):
             x = xs[int(torch.randint(len(xs), (1,), generator=g))]
-            i = int(torch.randint(x.shape[1] - 64, (1,), generator=g))
-            j = int(torch.randint(x.shape[2] - 64, (1,), generator=g))
-            batch.append(x[:, i:i + 64, j:j + 64])
-        loss = model.loss(torch.stack(batch))
+            i = int(torch.randint(x.shape[1] - crop, (1,), generator=g))
+            j = int(torch.randint(x.shape[2] - crop, (1,), generator=g))
+            parts.append(x[:, i:i + crop, j:j + crop])
+        loss = model.loss(torch.stack(parts))
         opt.zero_grad()
         loss.total.backward()
         opt.step()
     return model.eval()
+
+
+SMALL = {"block_out_channels": (32, 64, 64), "layers_per_block": 1, "norm_num_groups": 16}
 
 
 def quality(model, imgs: dict[str, np.ndarray], out_dir: Path) -> list[dict]:
@@ -213,50 +310,69 @@ def write(path: str, lines: list[str]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--reps", type=int, default=7, help="interleaved rounds of the speed test")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (both libraries)")
     ap.add_argument("--big", type=int, default=2048)
     ap.add_argument("--steps", type=int, default=300)
-    ap.add_argument("--sections", default="speed,tiling,real",
-                    help="comma-separated: speed, tiling (-> results/sd_vae.md), real "
-                         "(-> results/sd_vae_real.md)")
+    ap.add_argument("--seam-steps", type=int, default=30)
+    ap.add_argument("--seam-crop", type=int, default=32)
+    ap.add_argument("--seam-lr", type=float, default=3e-4)
+    ap.add_argument("--seam-size", type=int, default=256)
+    ap.add_argument("--seam-tile", type=int, default=128)
+    ap.add_argument("--sections", default="speed,tiling,real,seams",
+                    help="comma-separated: speed (-> results/sd_vae_speed.md), tiling "
+                         "(-> results/sd_vae.md), real "
+                         "(-> results/sd_vae_real.md), seams (-> results/sd_vae_seams.md)")
     ap.add_argument("--child", default=None)
     ap.add_argument("--results", default="benchmarks/results")
     a = ap.parse_args()
+    torch.set_num_threads(a.threads)
     if a.child:
         print(json.dumps(big_roundtrip(a.child, a.big)))
         return
     sections = set(a.sections.split(","))
-    threads = torch.get_num_threads()
-    machine = (f"Machine: {threads} torch threads, torch {torch.__version__}, a 2-core machine "
-               "shared with other jobs (load average about 20 during the runs: timings are "
-               "noisy).")
-    command = (f"`nice python benchmarks/bench_sd_vae.py --size {a.size} --big {a.big} "
-               f"--steps {a.steps} --sections {a.sections}`")
-    lines = ["## Stable Diffusion VAE, CPU (issue 15 benchmark)", "", command, "", machine, ""]
+    load0 = os.getloadavg()[0]
+    command = (f"`nice python benchmarks/bench_sd_vae.py --size {a.size} --reps {a.reps} "
+               f"--threads {a.threads} --big {a.big} --steps {a.steps} --seam-steps "
+               f"{a.seam_steps} --seam-crop {a.seam_crop} --seam-lr {a.seam_lr} --seam-size "
+               f"{a.seam_size} --seam-tile {a.seam_tile} --sections {a.sections}`")
+
+    def machine() -> str:
+        return (f"Machine: {a.threads} torch thread(s) for both libraries, torch "
+                f"{torch.__version__}, run with nice on a 2-core machine shared with five "
+                f"other engineers' jobs (load average {load0:.1f} at the start, "
+                f"{os.getloadavg()[0]:.1f} at the end): absolute seconds are noisy.")
+
     if "speed" in sections:
-        rows = speed(a.size)
-        lines += [f"### Speed beside diffusers: full-width SD 1.x, random weights, one "
-                  f"{a.size}x{a.size} image", "", table(rows), ""]
+        rows = speed(a.size, a.reps)
+        write(f"{a.results}/sd_vae_speed.md", [
+            f"### SD VAE speed beside diffusers, CPU: full-width SD 1.x, random weights, one "
+            f"{a.size}x{a.size} image (issue 15 benchmark)", "", command, "", machine(), "",
+            f"{a.reps} interleaved rounds after a warm-up of each; median [min, max] seconds "
+            "and the median [min, max] of the per-round ratio (which means more than the "
+            "seconds under a changing load); max_abs_diff: largest "
+            "difference between the two libraries' outputs.", "", table(rows), ""])
         print(table(rows), flush=True)
+    lines = ["## Stable Diffusion VAE, CPU (issue 15 benchmark)", "", command, ""]
     if "tiling" in sections:
         trows, stats = tiling(a.big)
         lines += [f"### {a.big}x{a.big} round trip, whole vs 512-px tiles (reduced widths "
-                  f"{NARROW['block_out_channels']}, random weights)", "", table(trows), "",
-                  table([stats]), "",
+                  f"{NARROW['block_out_channels']}, random weights)", "", machine(), "",
+                  table(trows), "", table([stats]), "",
                   "Random weights: the mid-block attention is global, so tiles differ from "
                   "the whole image everywhere; the seam numbers mean more with trained "
                   "weights.", ""]
         print(table(trows), table([stats]), sep="\n", flush=True)
-    if sections & {"speed", "tiling"}:
         write(f"{a.results}/sd_vae.md", lines)
     if "real" in sections:
         imgs = real_images()
-        model = train_small(imgs, a.steps)
+        model = train_on_crops(imgs, a.steps, **SMALL)
         out_dir = Path("/tmp/sd_vae_bench")
         out_dir.mkdir(exist_ok=True)
         q = quality(model, imgs, out_dir)
-        seams = tiled_vs_whole(model, imgs["astronaut"], tile=128)
+        seam = tiled_vs_whole(model, imgs["astronaut"], tile=128)
         write(f"{a.results}/sd_vae_real.md", [
-            "### SD VAE: real images (issue 15 benchmark)", "", command, "", machine, "",
+            "### SD VAE: real images (issue 15 benchmark)", "", command, "", machine(), "",
             f"scikit-image's astronaut, coffee, chelsea and scikit-learn's china, flower, "
             f"round-tripped whole through a small sd_vae trained here ({a.steps} Adam steps "
             "on batches of 8 random 64x64 crops of these same images; widths (32, 64, 64), "
@@ -264,8 +380,34 @@ def main() -> None:
             "shows the pipeline on real pixels, it is not Stable Diffusion's VAE.", "",
             table(q), "",
             "The same model on astronaut, decoded whole and in 128-pixel tiles (blended "
-            "over a quarter tile), pixels in [-1, 1]:", "", table([seams]), ""])
-        print(table(q), table([seams]), sep="\n", flush=True)
+            "over a quarter tile), pixels in [-1, 1]:", "", table([seam]), ""])
+        print(table(q), table([seam]), sep="\n", flush=True)
+    if "seams" in sections:
+        rows, train_s, same = seams(a.seam_steps, a.seam_crop, a.seam_size, a.seam_tile,
+                                    a.seam_lr)
+        write(f"{a.results}/sd_vae_seams.md", [
+            "### SD VAE: seams of tiled coding, full-width SD 1.x (issue 15 benchmark)", "",
+            command, "", machine(), "",
+            f"A full-width SD 1.x sd_vae (widths 128, 256, 512, 512; 84 M weights) trained "
+            f"here only briefly: {a.seam_steps} Adam steps (lr {a.seam_lr}) on batches of 4 "
+            f"random {a.seam_crop}x{a.seam_crop} crops of scikit-image's coffee and chelsea "
+            f"and scikit-learn's china and flower, L1 reconstruction ({train_s / 60:.0f} "
+            "min on this machine). It is not Stable Diffusion's VAE (those weights cannot be "
+            "downloaded here) and reconstructs poorly; it is the best honestly available "
+            "stand-in, better than random weights because its activations have a trained "
+            "scale.", "",
+            f"Held-out scikit-image astronaut, resized to {a.seam_size}x{a.seam_size}, "
+            f"encoded (posterior mean) and decoded whole and in {a.seam_tile}-pixel tiles "
+            "blended over a quarter tile, by aekit and by diffusers' `enable_tiling` on "
+            "the same weights. Differences on pixels in [-1, 1]; PSNR on pixels in [0, 1]; "
+            "'along borders' is the blend band and half a band either side; edge ratio: "
+            "mean |neighbour difference| of the tiled output over that of the whole "
+            "output, at the borders (from just before each blend band to just after it) "
+            "and elsewhere (1 = no added edges).", "",
+            table(rows), "",
+            f"aekit's tiled output and diffusers' tiled output differ by at most {same:.2g}.",
+            ""])
+        print(table(rows), same, sep="\n", flush=True)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ recompressed with xz to fit the carry limit)::
     python3 benchmarks/gpu_moses.py --wheels WHEELS --data-dir DATA --out moses_gpu.md
 
 It trains :class:`aekit.apps.molecules.MoleculeVAE` on ``--train-size`` MOSES train
-molecules for ``--train-minutes`` of wall time, samples 10,000 molecules, and computes
+molecules for ``--max-minutes`` of wall time (the settings and the measurements after
+training are those of the CPU script, from moses_common.py), samples 10,000 molecules, and computes
 every MOSES metric against the *full* test and test-scaffold sets (FCD with all of
 them), novelty against the full train set, held-out reconstruction on 1,000 test
 molecules, an interpolation path and latent-space QED optimisation. RDKit work runs in a
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import lzma
 import os
 import subprocess
 import sys
@@ -33,6 +33,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from moses_common import (  # noqa: E402  (after the path to src/)
+    add_vae_args,
+    latent_lines,
+    latent_work,
+    make_estimator,
+    metric_rows,
+    read_column,
+)
+
 
 def install_wheels(wheels: str) -> None:
     """pip-install every wheel of a folder into a temporary target and import from it."""
@@ -44,13 +53,6 @@ def install_wheels(wheels: str) -> None:
     sys.path.insert(0, str(target))
     os.environ["PYTHONPATH"] = os.pathsep.join([str(target), str(ROOT / "src"),
                                                 os.environ.get("PYTHONPATH", "")])
-
-
-def read_xz(path: Path) -> list[str]:
-    """First column of a MOSES CSV (header skipped); MOSES strings are RDKit-canonical."""
-    with lzma.open(path, "rt") as f:
-        next(f)
-        return [line.split(",")[0].strip() for line in f if line.strip()]
 
 
 def _chunks(items: list, n: int) -> list[list]:
@@ -100,21 +102,13 @@ def main() -> None:
     ap.add_argument("--data-dir", required=True)
     ap.add_argument("--wheels", default=None, help="folder with rdkit/selfies/fcd_torch wheels")
     ap.add_argument("--train-size", type=int, default=300000)
-    ap.add_argument("--train-minutes", type=float, default=1.5)
-    ap.add_argument("--epochs", type=int, default=50)
-    ap.add_argument("--batch-size", type=int, default=512)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--latent-dim", type=int, default=64)
-    ap.add_argument("--hidden-size", type=int, default=512)
-    ap.add_argument("--embed-dim", type=int, default=64)
-    ap.add_argument("--free-bits", type=float, default=0.2)
-    ap.add_argument("--word-dropout", type=float, default=0.25)
-    ap.add_argument("--kl-warmup-steps", type=int, default=1500)
+    add_vae_args(ap, max_minutes=1.5, epochs=50, batch_size=512, learning_rate=2e-3,
+                 hidden_size=512, free_bits=0.2, word_dropout=0.25, kl_warmup_steps=1500,
+                 device="cuda")
     ap.add_argument("--samples", type=int, default=10000)
     ap.add_argument("--property-samples", default="100,500",
                     help="sizes of the property head's training sample, one run each")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--device", default="cuda")
     ap.add_argument("--limit-reference", type=int, default=None,
                     help="use only this many test / test_scaffolds molecules (smoke tests)")
     args = ap.parse_args()
@@ -129,7 +123,6 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from aekit.apps.molecules import MoleculeVAE
     from aekit.metrics.moses import (
         ChemNet,
         aggregate_tanimoto,
@@ -140,23 +133,21 @@ def main() -> None:
     from aekit.metrics.sample_quality import frechet_distance, gaussian_fit
 
     data = Path(args.data_dir)
-    train_all = read_xz(data / "train.csv.xz")
-    refs = {"Test": read_xz(data / "test.csv.xz"),
-            "TestSF": read_xz(data / "test_scaffolds.csv.xz")}
+    train_all = read_column(data / "train.csv.xz")
+    refs = {"Test": read_column(data / "test.csv.xz"),
+            "TestSF": read_column(data / "test_scaffolds.csv.xz")}
     if args.limit_reference:
         refs = {k: v[:args.limit_reference] for k, v in refs.items()}
     train = train_all[:args.train_size]
-    device = args.device if torch.cuda.is_available() or args.device == "cpu" else "cpu"
+    if not torch.cuda.is_available():
+        args.device = "cpu"
+    device = args.device
     log = {"device": torch.cuda.get_device_name(0) if device.startswith("cuda") else "cpu",
            "args": vars(args)}
     print(f"data read ({len(train_all)} train, {len(refs['Test'])} test, "
           f"{len(refs['TestSF'])} test_scaffolds) at {time.perf_counter() - t_all:.0f} s")
 
-    est = MoleculeVAE(latent_dim=args.latent_dim, hidden_size=args.hidden_size,
-                      embed_dim=args.embed_dim, free_bits=args.free_bits,
-                      word_dropout=args.word_dropout, kl_warmup_steps=args.kl_warmup_steps,
-                      epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
-                      max_minutes=args.train_minutes, n_jobs=args.jobs, device=device)
+    est = make_estimator(args, n_jobs=args.jobs)
     t0 = time.perf_counter()
     est.fit(train)
     log["train_seconds"] = time.perf_counter() - t0
@@ -166,14 +157,8 @@ def main() -> None:
           f"{est.history_[-1]}")
 
     gen = est.sample(args.samples, seed=1)
-    heldout = refs["Test"][:1000]
-    log["reconstruction_heldout"] = est.reconstruction_accuracy(heldout)
-    log["reconstruction_train"] = est.reconstruction_accuracy(train[:1000])
-    ends = [s for s in heldout if est.tokenizer_.fits(s)][:2]
-    log["interpolation"] = est.interpolate(ends[0], ends[1], steps=8)
-    opts = {int(n): est.optimize(train[:int(n)], "qed", steps=50, starts=20)
-            for n in args.property_samples.split(",")}
-    log["optimization"] = {n: o.to_dict() for n, o in opts.items()}
+    work = latent_work(est, train, refs["Test"][:1000],
+                       tuple(int(n) for n in args.property_samples.split(",")), steps=50)
     print(f"sampled, reconstructed, optimised at {time.perf_counter() - t_all:.0f} s")
 
     ctx = get_context("spawn")
@@ -215,21 +200,14 @@ def main() -> None:
             m[f"Scaf/{name}"] = count_cosine(sum(pmap(_scaf, ref), Counter()), gen_scaf)
             print(f"{name} measured at {time.perf_counter() - t_all:.0f} s")
     log["metrics"] = m
+    log.update({k: v for k, v in work.items() if k != "optimization"})
+    log["optimization"] = {n: o.to_dict() for n, o in work["optimization"].items()}
     log["total_seconds"] = time.perf_counter() - t_all
     md = [f"# MOSES benchmark (GPU: {log['device']})", "",
           f"`python3 benchmarks/gpu_moses.py {' '.join(sys.argv[1:])}`", "",
           f"Training: {len(train)} MOSES train molecules, {log['epochs_run']} epochs in "
           f"{log['train_seconds']:.0f} s; whole script {log['total_seconds']:.0f} s.", "",
-          "| metric | value |", "|---|---|",
-          *[f"| {k} | {v:.4f} |" for k, v in m.items()],
-          f"| reconstruction (1000 held-out test) | {log['reconstruction_heldout']:.4f} |",
-          f"| reconstruction (1000 train) | {log['reconstruction_train']:.4f} |", "",
-          *[f"QED optimisation (head fitted on {n} molecules): best {o.best:.4f} after "
-            f"{o.evaluations} evaluations (first at {o.evaluations_to_best}); best of the "
-            f"head's sample: {o.train_best:.4f}; head R^2 {o.head_r2:.3f}; top: "
-            + ", ".join(f"`{m}` {v:.3f}" for m, v in o.top[:3]) for n, o in opts.items()],
-          "",
-          "Interpolation: " + " -> ".join(f"`{s}`" for s in log["interpolation"])]
+          *metric_rows(m), "", *latent_lines(work)]
     out = Path(args.out)
     out.write_text("\n".join(md) + "\n")
     out.with_suffix(".json").write_text(json.dumps(log, indent=2, default=str))

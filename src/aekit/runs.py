@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from aekit.data.dataset import Dataset
+from aekit.data.stream import Source, head_dataset
 from aekit.errors import ConfigError
 from aekit.io import atomic_write_text
 from aekit.models import Autoencoder, create
@@ -44,6 +45,8 @@ Use it:
 """
 
 
+STREAM_SAMPLE = 1024  # first examples of a streamed source that size its model
+
 # What a run writes into its folder: a new run (not --resume) refuses a folder holding any.
 RUN_FILES = ("config.json", "model.safetensors", "train_config.json", "data.json",
              "metrics.jsonl", "checkpoints", "report.html", "plots", "README.txt")
@@ -55,14 +58,14 @@ class Run:
 
     folder: Path
     model: Autoencoder
-    train: Dataset
-    val: Dataset | None
+    train: Dataset | Source
+    val: Dataset | Source | None
     result: TrainResult
 
 
 def train_run(
     model_name: str,
-    data: Dataset,
+    data: Dataset | Source,
     folder: str | Path,
     *,
     model_settings: dict[str, Any] | None = None,
@@ -124,22 +127,27 @@ def _resumed_model(folder: Path, model_name: str, settings: dict[str, Any]) -> A
     return model
 
 
-def _train_run(model_name: str, data: Dataset, folder: Path,
+def _train_run(model_name: str, data: Dataset | Source, folder: Path,
                model_settings: dict[str, Any] | None, train_config: TrainConfig | None,
                resume: bool, report: bool, pretrain_epochs: int) -> Run:
     cfg = train_config or TrainConfig()
-    if cfg.val_fraction > 0 and len(data) >= 10:
+    streamed = isinstance(data, Source)  # read a batch at a time (aekit.data.stream)
+    if cfg.val_fraction > 0 and (streamed or len(data) >= 10):
         train, val = data.split(cfg.val_fraction, seed=cfg.seed)
     else:
         train, val = data, None
     torch.manual_seed(cfg.seed)
     if resume:
         model = _resumed_model(folder, model_name, model_settings or {})
-    else:
-        model = create(model_name, data=train, **(model_settings or {}))
+    else:  # a streamed source is sized (and its likelihood chosen) by its first rows
+        model = create(model_name, data=head_dataset(train, STREAM_SAMPLE) if streamed
+                       else train, **(model_settings or {}))
     writes = main_process()  # under torchrun, rank 0 writes the folder
     if writes:
         folder.mkdir(parents=True, exist_ok=True)
+    if pretrain_epochs and streamed:
+        raise ConfigError("--pretrain-epochs needs the data in memory; it cannot pretrain "
+                          f"on the streamed {data.name}")
     if pretrain_epochs and not resume:
         if not model.layerwise:
             raise ConfigError(f"model {model_name!r} has no layer-wise pretraining; "
@@ -154,7 +162,8 @@ def _train_run(model_name: str, data: Dataset, folder: Path,
     atomic_write_text(folder / "data.json", json.dumps({
         "source": data.name, "examples": len(data), "shape": list(data.sample_shape),
         "train": len(train), "val": 0 if val is None else len(val),
-        "labels": data.y is not None, "class_names": data.class_names,
+        "labels": head_dataset(data, 1).y is not None if streamed else data.y is not None,
+        "class_names": None if streamed else data.class_names, "streamed": streamed,
     }, indent=2))
     atomic_write_text(folder / "README.txt", RUN_README.format(folder=folder))
     if report:

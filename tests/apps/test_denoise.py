@@ -92,7 +92,8 @@ def test_signal_denoiser_shrinks_the_error_and_keeps_shapes():
     assert one.transform(noisy[:300, 0]).shape == (300,)
     assert one.transform(torch.from_numpy(noisy[:300, 0])).shape == (300,)  # a 1-D tensor
     assert one.corrupt(torch.from_numpy(noisy[:300, 0])).shape == (300,)
-    with pytest.raises(DataError, match=r"X: 2 channels, but the denoiser was fitted on 1"):
+    with pytest.raises(DataError,
+                       match=r"X has 2 features, but SignalDenoiser is expecting 1 features"):
         one.transform(noisy)
 
 

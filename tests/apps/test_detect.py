@@ -1,5 +1,6 @@
 """AnomalyDetector: PyOD API, ranking of planted outliers, explanations, robustness, I/O."""
 
+import json
 import pickle
 
 import numpy as np
@@ -80,7 +81,7 @@ def test_explain_puts_the_corrupted_column_first(fitted):
 def test_sklearn_conventions_get_params_clone_pickle(fitted):
     det, X, _ = fitted
     params = det.get_params()
-    assert params["contamination"] == 0.05 and params["score"] == "reconstruction+latent"
+    assert params["contamination"] == 0.05 and params["score_type"] == "reconstruction+latent"
     twin = clone(det)
     assert not hasattr(twin, "decision_scores_") and twin.get_params() == params
     again = pickle.loads(pickle.dumps(det))
@@ -100,6 +101,11 @@ def test_save_load_round_trip_without_pickle(fitted, tmp_path):
     assert isinstance(load_detector(tmp_path / "det"), AnomalyDetector)
     with pytest.raises(aekit.errors.AekitError, match="estimator.json"):
         AnomalyDetector.load(tmp_path)
+    # a folder saved before the `score` parameter became `score_type` still loads
+    record = json.loads((tmp_path / "det" / "estimator.json").read_text())
+    record["params"]["score"] = record["params"].pop("score_type")
+    (tmp_path / "det" / "estimator.json").write_text(json.dumps(record))
+    assert AnomalyDetector.load(tmp_path / "det").score_type == det.score_type
 
 
 def test_constant_columns_give_finite_scores(digits_flat):
@@ -115,7 +121,7 @@ def test_constant_columns_give_finite_scores(digits_flat):
 
 def test_scoring_is_deterministic_with_a_vae_backbone(digits_flat):
     X = digits_flat.x.numpy()[:300]
-    det = AnomalyDetector(model="vae", score="elbo", **FAST).fit(X)
+    det = AnomalyDetector(model="vae", score_type="elbo", **FAST).fit(X)
     a, b = det.decision_function(X), det.decision_function(X)
     np.testing.assert_array_equal(a, b)
     # the score is -ELBO at the posterior mean with the closed-form KL: KL is kept
@@ -143,7 +149,7 @@ def test_images_and_architecture_ensemble(digits):
                                    "reconstruction+latent_gaussian"])
 def test_every_score_type_ranks_outliers(score):
     X, y = planted(n=300, n_out=15)
-    det = AnomalyDetector(score=score, **FAST).fit(X)
+    det = AnomalyDetector(score_type=score, **FAST).fit(X)
     assert roc_auc_score(y, det.decision_scores_) > 0.8, score
 
 
@@ -171,8 +177,8 @@ def test_robust_training_resists_contamination():
     X[:20, 2] += 6
     y = (np.arange(400) < 20).astype(int)
     fast = {**FAST, "epochs": 100}
-    plain = AnomalyDetector(score="reconstruction", robust_fraction=0.0, **fast).fit(X)
-    robust = AnomalyDetector(score="reconstruction", **fast).fit(X)
+    plain = AnomalyDetector(score_type="reconstruction", robust_fraction=0.0, **fast).fit(X)
+    robust = AnomalyDetector(score_type="reconstruction", **fast).fit(X)
     auc_plain = roc_auc_score(y, plain.decision_scores_)
     auc_robust = roc_auc_score(y, robust.decision_scores_)
     assert auc_robust > 0.95 and auc_robust > auc_plain + 0.1, (auc_plain, auc_robust)
@@ -198,10 +204,10 @@ def test_bad_inputs_give_clear_errors(fitted):
     with pytest.raises(DataError, match="at least 2"):
         AnomalyDetector(**FAST).fit(X[:1])
     for kwargs, name in [({"contamination": 0.7}, "contamination"),
-                         ({"score": "magic"}, "score"), ({"n_estimators": 0}, "n_estimators"),
+                         ({"score_type": "magic"}, "score"), ({"n_estimators": 0}, "n_estimators"),
                          ({"robust_fraction": 1.5}, "robust_fraction"),
                          ({"model": "nope"}, "nope"),
-                         ({"score": "elbo"}, "VAE-family")]:
+                         ({"score_type": "elbo"}, "VAE-family")]:
         with pytest.raises(ConfigError, match=name):
             AnomalyDetector(**{**FAST, **kwargs}).fit(X[:50])
     with pytest.raises(ConfigError, match="method"):
@@ -284,3 +290,76 @@ def test_scores_do_not_depend_on_the_memory_order_of_X():
     a = AnomalyDetector(n_estimators=1, epochs=2).fit(X)
     b = AnomalyDetector(n_estimators=1, epochs=2).fit(np.asfortranarray(X))
     np.testing.assert_array_equal(a.decision_scores_, b.decision_scores_)
+
+
+# -- the isolation score part and the leave-one-dataset-out choice of the default --------
+def test_isolation_part_is_an_isolation_forest_on_the_codes():
+    """Its defining property: the part is Liu et al.'s isolation score of the whitened
+    codes, equal to scikit-learn's IsolationForest on the same codes and seed; it needs
+    no distances (a point far out on one code axis is isolated in few random cuts)."""
+    from sklearn.ensemble import IsolationForest
+
+    from aekit.apps.detect import fit_isolation_forest, isolation_score
+
+    rng = np.random.default_rng(0)
+    codes = torch.from_numpy(rng.normal(size=(600, 3)).astype(np.float32)).double()
+    queries = torch.from_numpy(np.vstack([rng.normal(size=(200, 3)), [[0, 0, 9.0]]]))
+    ours = isolation_score(queries, fit_isolation_forest(codes, seed=7)).numpy()
+    ref = -IsolationForest(n_estimators=100, max_samples=256, random_state=7).fit(
+        codes.numpy()).score_samples(queries.numpy())
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-12)
+    assert ours[-1] > np.quantile(ours[:-1], 0.99)
+
+    X, y = planted()
+    det = AnomalyDetector(score_type="reconstruction+isolation", **FAST).fit(X)
+    member = det.members_[0]
+    white = ((det._codes(member.model, det._standardised(X)) - member.code_mean)
+             @ member.whiten).float()
+    med, spread = member.calib["isolation"]
+    np.testing.assert_allclose(det.score_parts(X)["isolation"],
+                               (isolation_score(white, member.forest).numpy() - med) / spread)
+    assert roc_auc_score(y, det.score_parts(X)["isolation"]) > 0.8
+
+
+def test_score_parts_sum_to_the_score_and_survive_save_load(tmp_path):
+    X, _ = planted(n=300)
+    det = AnomalyDetector(score_type="reconstruction+latent+isolation", n_estimators=2,
+                          epochs=5).fit(X)
+    parts = det.score_parts(X[:50])
+    assert list(parts) == ["reconstruction", "latent", "isolation"]
+    np.testing.assert_allclose(sum(parts.values()), det.decision_function(X[:50]),
+                               rtol=1e-12)
+    # one fit gives every combination: the parts do not depend on each other
+    alone = AnomalyDetector(score_type="isolation", n_estimators=2, epochs=5).fit(X)
+    np.testing.assert_allclose(alone.decision_function(X[:50]), parts["isolation"],
+                               rtol=1e-6)
+    det.save(tmp_path / "d")
+    back = AnomalyDetector.load(tmp_path / "d")
+    np.testing.assert_array_equal(back.decision_function(X[:50]), det.decision_function(X[:50]))
+    from safetensors.numpy import load_file, save_file
+
+    arrays = load_file(str(tmp_path / "d" / "estimator.safetensors"))
+    arrays["members.0.forest.left"][0, 0] = 10**9  # a node index outside its tree
+    save_file(arrays, str(tmp_path / "d" / "estimator.safetensors"))
+    with pytest.raises(aekit.errors.AekitError, match="isolation forest is malformed"):
+        AnomalyDetector.load(tmp_path / "d")
+
+
+def test_leave_one_dataset_out_choice_on_fake_results():
+    from aekit.apps.detect import choose_by_leave_one_out
+
+    # "steady" is best on average; "spiky" looks best on a and b, so it is picked when c
+    # is held out, and scores badly there: the held-out score shows the risk
+    scores = {"steady": {"a": 0.80, "b": 0.80, "c": 0.80},
+              "spiky": {"a": 0.99, "b": 0.99, "c": 0.40},
+              "weak": {"a": 0.60, "b": 0.60, "c": 0.95}}
+    held, default = choose_by_leave_one_out(scores)
+    assert default == "steady"  # means 0.80, 0.793, 0.717
+    # held out a: on b, c spiky 0.695 < steady 0.80 -> steady; held out c: spiky 0.99 wins
+    assert held == [("a", "steady", 0.80), ("b", "steady", 0.80), ("c", "spiky", 0.40)]
+    tie = {"first": {"a": 0.5, "b": 0.7}, "second": {"a": 0.7, "b": 0.5}}
+    assert choose_by_leave_one_out(tie)[1] == "first"  # ties go to the first listed
+    with pytest.raises(ConfigError, match="same two or more datasets"):
+        choose_by_leave_one_out({"x": {"a": 1.0}, "y": {"a": 0.5}})
+    with pytest.raises(ConfigError, match="same two or more datasets"):
+        choose_by_leave_one_out({"x": {"a": 1.0, "b": 1.0}, "y": {"a": 0.5, "c": 1.0}})

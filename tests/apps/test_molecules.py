@@ -5,16 +5,20 @@ optimisation that counts its evaluations."""
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
+import numpy as np
 import pytest
+from sklearn.base import clone
 
 pytest.importorskip("rdkit")
 pytest.importorskip("selfies")
 
+from aekit.apps.base import NotFittedError, ParameterError  # noqa: E402
 from aekit.apps.molecules import MoleculeVAE  # noqa: E402
 from aekit.data.molecules import canonical, read_smiles  # noqa: E402
-from aekit.errors import ConfigError, DataError  # noqa: E402
+from aekit.errors import AekitError, ConfigError, DataError  # noqa: E402
 from aekit.metrics.moses import molecule_property  # noqa: E402
 
 FIXTURE = Path(__file__).parents[1] / "data" / "moses_300.csv"
@@ -44,11 +48,47 @@ def test_selfies_samples_are_valid_molecules(fitted):
 
 def test_saved_folder_loads_to_the_same_sampler(fitted):
     est, run = fitted
-    state = json.loads((run / "molecules.json").read_text())
-    assert state["tokenizer"]["kind"] == "selfies" and (run / "model.safetensors").is_file()
+    record = json.loads((run / "estimator.json").read_text())
+    assert record["estimator"] == "MoleculeVAE" and record["models"] == ["model"]
+    assert record["fitted"]["tokenizer_"]["kind"] == "selfies"
+    assert record["params"]["hidden_size"] == 32
+    assert (run / "model" / "model.safetensors").is_file()
     again = MoleculeVAE.load(run)
+    assert again.get_params() == est.get_params()
     assert again.sample(20, seed=5) == est.sample(20, seed=5)
     assert again.tokenizer_.tokens == est.tokenizer_.tokens
+    assert again.history_ == est.history_
+
+
+def test_pickle_and_clone_follow_the_estimator_base(fitted):
+    est, _ = fitted
+    copy = pickle.loads(pickle.dumps(est))
+    assert copy.sample(10, seed=2) == est.sample(10, seed=2)
+    fresh = clone(est)
+    assert fresh.get_params() == est.get_params() and not hasattr(fresh, "model_")
+
+
+def test_an_older_folder_gets_a_train_again_error(tmp_path):
+    (tmp_path / "molecules.json").write_text("{}")
+    with pytest.raises(AekitError, match="older aekit .*train it again"):
+        MoleculeVAE.load(tmp_path)
+    with pytest.raises(AekitError, match="no estimator.json"):
+        MoleculeVAE.load(tmp_path / "nothing")
+
+
+def test_input_checks(fitted, mols):
+    est, _ = fitted
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"SMILES": mols[:3], "id": [1, 2, 3]})
+    assert est.encode(frame).shape == (3, 8)
+    with pytest.raises(DataError, match="needs a 'smiles' column"):
+        est.encode(pd.DataFrame({"mol": mols[:3]}))
+    with pytest.raises(DataError, match="item 1 is a float"):
+        est.encode([mols[0], float("nan")])
+    with pytest.raises(DataError, match="one string"):
+        est.encode(mols[0])
+    with pytest.raises(DataError, match=r"codes: expected shape \(N, 8\)"):
+        est.decode(np.zeros((2, 5)))
 
 
 def test_reconstruction_is_measured_and_unencodable_molecules_count_as_misses(fitted, mols):
@@ -95,12 +135,17 @@ def test_optimisation_counts_every_property_evaluation(fitted, mols, monkeypatch
 
 
 def test_errors_before_fit_and_on_bad_input(mols):
-    with pytest.raises(ConfigError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         MoleculeVAE().sample(3)
     with pytest.raises(DataError, match="at least 2 molecules"):
         MoleculeVAE().fit(mols[:1])
-    with pytest.raises(ConfigError, match="tokenizer='deepsmiles'"):
-        MoleculeVAE(tokenizer="deepsmiles").fit(mols[:5])
+    for params, name in (({"tokenizer": "deepsmiles"}, "tokenizer"),
+                         ({"hidden_size": 0}, "hidden_size"),
+                         ({"word_dropout": 1.0}, "word_dropout"),
+                         ({"max_minutes": 0}, "max_minutes")):
+        with pytest.raises(ParameterError, match=f"The '{name}' parameter of MoleculeVAE"):
+            MoleculeVAE(**params).fit(mols[:5])
+    assert issubclass(ParameterError, ConfigError)
 
 
 def test_time_budget_stops_between_epochs(mols):

@@ -9,7 +9,8 @@ from aekit.apps.detect import AnomalyDetector
 from aekit.apps.reduce import AutoencoderReducer
 from aekit.apps.streaming import map_chunks, write_chunks
 from aekit.data import chunks
-from aekit.errors import ConfigError
+from aekit.data.chunks import Chunk
+from aekit.errors import ConfigError, DataError
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +53,34 @@ def test_write_chunks_passes_columns_through_and_refuses_clashes(table, tmp_path
     assert map_chunks(lambda x: x[:, 0], csv, rows=64).shape == (300,)
     with pytest.raises(ConfigError, match=r"already has column\(s\) \['e'\]"):
         write_chunks(csv, out, lambda c: {}, ["e"], keep=["e"])
+
+
+@pytest.mark.parametrize("score_type", [None, "reconstruction+latent", "latent"])
+def test_score_and_explain_is_both_calls_in_one_pass(table, score_type):
+    kw = {} if score_type is None else {"score_type": score_type}
+    det = AnomalyDetector(n_estimators=2, epochs=3, random_state=0, **kw).fit(table)
+    scores, contrib = det.score_and_explain(table)
+    assert np.array_equal(scores, det.decision_function(table))
+    assert np.array_equal(contrib, det.explain(table))
+
+
+def test_read_ahead_keeps_order_raises_at_the_bad_chunk_and_restores_threads():
+    import torch
+
+    from aekit.apps.streaming import read_ahead
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)  # the reader thread takes one of them
+
+    def chunks():
+        yield from (Chunk(np.full((2, 1), k, np.float32), 2 * k) for k in range(3))
+        raise DataError("line 7: bad")
+
+    got = []
+    try:
+        with pytest.raises(DataError, match="line 7"):
+            for chunk in read_ahead(chunks()):
+                got.append((chunk.start, torch.get_num_threads()))
+        assert got == [(0, 1), (2, 1), (4, 1)] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -6,13 +6,14 @@ import pytest
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
-from aekit.apps.detect import AnomalyDetector
+from aekit.apps.detect import AnomalyDetector, load_detector
 from aekit.apps.timeseries import (
     TimeSeriesAnomalyDetector,
     causal_windows,
     default_window_detector,
 )
 from aekit.data.series import (
+    Series,
     dominant_period,
     flagged_spans,
     sliding_windows,
@@ -20,7 +21,7 @@ from aekit.data.series import (
     windows_to_points,
 )
 from aekit.data.synthetic_series import make_series
-from aekit.errors import ConfigError, DataError
+from aekit.errors import AekitError, ConfigError, DataError
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +124,7 @@ def test_explain_sums_to_the_reconstruction_part(fitted, series_pair):
     # the score is the reconstruction part (summed contributions) plus terms that do not
     # depend on the channels: with the latent part switched off they differ by a constant
     recon = clone(fitted).set_params(detector=default_window_detector().set_params(
-        score="reconstruction")).fit(series_pair[0].values)
+        score_type="reconstruction")).fit(series_pair[0].values)
     diff = recon.decision_function(test.values) - recon.explain(test.values).sum(1)
     np.testing.assert_allclose(diff, diff[0], atol=1e-6 * np.abs(diff).max())
 
@@ -140,7 +141,7 @@ def test_scores_are_causal_and_streaming_equals_batch(fitted, series_pair):
     resumed = fitted.stream(history=test.values[:1500])  # started from the series so far
     np.testing.assert_allclose(resumed.score_new(test.values[1500:]), batch[1500:],
                                rtol=1e-5, atol=1e-6)
-    with pytest.raises(DataError, match="channels"):
+    with pytest.raises(DataError, match="expecting 3 features as input"):
         stream.score_new(test.values[:5, :2])
 
 
@@ -163,6 +164,37 @@ def test_save_load_round_trip(fitted, series_pair, tmp_path):
                                   fitted.decision_function(test.values))
     assert back.threshold_ == fitted.threshold_ and back.window_ == fitted.window_
     assert back.get_params(deep=False)["normalize"] == fitted.normalize
+    # the estimators' one folder format, the window detector in its own subfolder
+    names = sorted(p.name for p in (tmp_path / "ts").iterdir())
+    assert names == ["estimator.json", "estimator.safetensors", "window_detector"]
+    assert isinstance(load_detector(tmp_path / "ts"), TimeSeriesAnomalyDetector)
+    assert isinstance(back.detector, AnomalyDetector) and not hasattr(back.detector, "members_")
+
+
+def test_channel_names_are_the_detectors_own(series_pair, tmp_path):
+    train, test = (Series(s.values, s.channel_names) for s in series_pair)
+    det = TimeSeriesAnomalyDetector(detector=AnomalyDetector(n_estimators=1, epochs=1),
+                                    window=8).fit(train)  # a Series: names come along
+    assert det.feature_names_in_.tolist() == train.channel_names
+    det.save(tmp_path / "ts")
+    back = TimeSeriesAnomalyDetector.load(tmp_path / "ts")
+    assert back.feature_names_in_.tolist() == train.channel_names
+    np.testing.assert_array_equal(back.decision_function(test), det.decision_function(test))
+    swapped = Series(test.values[:, ::-1].copy(), test.channel_names[::-1])
+    with pytest.raises(DataError, match="fitted on"):
+        back.decision_function(swapped)
+    assert not hasattr(clone(det).fit(train.values), "feature_names_in_")
+
+
+def test_not_fitted_and_old_folders_are_clear_errors(tmp_path):
+    from aekit.apps.base import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        TimeSeriesAnomalyDetector().decision_function(np.zeros((50, 1)))
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "detector.json").write_text('{"kind": "TimeSeriesAnomalyDetector"}')
+    with pytest.raises(AekitError, match="earlier aekit.*fit the detector again"):
+        load_detector(tmp_path / "old")
 
 
 @pytest.mark.parametrize("arch", ["seq", "gru"])
@@ -179,7 +211,7 @@ def test_a_sequence_window_detector_runs(series_pair, arch):
 
 def test_bad_inputs(fitted, series_pair):
     _, test = series_pair
-    with pytest.raises(DataError, match="channels"):
+    with pytest.raises(DataError, match="expecting 3 features as input"):
         fitted.decision_function(test.values[:, :2])
     bad = test.values.copy()
     bad[5, 1] = np.nan

@@ -46,6 +46,11 @@ def test_nab_csv_fit_score_and_report_with_shaded_spans(tmp_path):
                  "--out", tmp_path / "det", "--quiet")
     assert res.exit_code == 0, res.output
     assert "window 24" in res.output  # one period, found from the series
+    # the estimator keeps its channel list itself: nothing is patched in after saving
+    from aekit.apps.detect import load_detector
+
+    assert not (tmp_path / "det" / "detector.json").exists()
+    assert load_detector(tmp_path / "det").feature_names_in_.tolist() == ["value"]
     res = invoke("detect", "score", tmp_path / "det", "--data", tmp_path / "new.csv",
                  "--out", tmp_path / "scores.csv", "--top", 1)
     assert res.exit_code == 0, res.output

@@ -45,7 +45,7 @@ def test_train_writes_model_metrics_and_report(run):
     for title in ("Samples from the prior", "Metrics", "Interpolation",
                   "Property optimisation", "Training"):
         assert title in html
-    assert (run / "molecules.json").is_file() and (run / "model.safetensors").is_file()
+    assert (run / "estimator.json").is_file() and (run / "model" / "model.safetensors").is_file()
 
 
 def test_sample_then_evaluate(run, tmp_path):
@@ -87,4 +87,4 @@ def test_bad_input_is_one_line(tmp_path, run):
     result = invoke("molecules", "train", "--data", FIXTURE, "--out", run)
     assert result.exit_code == 2 and "already holds" in result.output
     result = invoke("molecules", "sample", tmp_path, "--out", tmp_path / "s.csv")
-    assert result.exit_code == 2 and "not an aekit run" in result.output
+    assert result.exit_code == 2 and "no estimator.json" in result.output

@@ -1,6 +1,7 @@
 """``aekit detect score`` in chunks: the same rows, scores and columns as in one piece."""
 
 import csv
+import json
 
 import numpy as np
 from click.testing import CliRunner
@@ -63,3 +64,54 @@ def test_reduce_encodes_a_file_chunk_by_chunk(tmp_path, monkeypatch):
     res = CliRunner().invoke(cli, ["reduce", "--data", str(tmp_path / "d.csv"), "--transform",
                                    str(tmp_path / "d.csv")])
     assert res.exit_code == 2 and "go together" in res.output
+
+
+def test_train_streams_npy_shards_and_parquet_and_matches_training_in_memory(tmp_path,
+                                                                             monkeypatch):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from safetensors.numpy import load_file
+
+    import aekit.cli.train as cli_train
+    from aekit.train import Trainer
+
+    seen = []
+    fit = Trainer.fit
+
+    def spy(self, model, train, val=None, **kw):  # which source the trainer reads
+        seen.append(type(getattr(train, "parent", train)).__name__)
+        return fit(self, model, train, val, **kw)
+
+    monkeypatch.setattr(Trainer, "fit", spy)
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(300, 3)) @ rng.normal(size=(3, 10))).astype(np.float32)
+    np.save(tmp_path / "x.npy", X)
+    (tmp_path / "shards").mkdir()
+    for i in range(3):
+        np.save(tmp_path / "shards" / f"part{i}.npy", X[100 * i:100 * (i + 1)])
+    pq.write_table(pa.table({**{f"c{j}": X[:, j] for j in range(10)},
+                             "label": np.arange(300) % 3}), tmp_path / "x.parquet",
+                   row_group_size=100)
+    common = ("--epochs", 2, "--batch-size", 32, "--latent-dim", 2, "--quiet")
+    for name, args in (("memory", ("x.npy",)), ("mmap", ("x.npy", "--stream")),
+                       ("shards", ("shards",)),
+                       ("parquet", ("x.parquet", "--label-column", "label"))):
+        res = invoke("train", "ae", "--data", tmp_path / args[0], *args[1:], "--out",
+                     tmp_path / f"run_{name}", *common)
+        assert res.exit_code == 0, res.output
+    assert seen == ["Dataset", "MemmapSource", "ChunkSource", "ChunkSource"]
+    data = json.loads((tmp_path / "run_parquet" / "data.json").read_text())
+    assert data["streamed"] and data["labels"] and data["examples"] == 300
+    assert (tmp_path / "run_shards" / "report.html").is_file()
+    memory, mmap = (load_file(tmp_path / f"run_{n}" / "model.safetensors")
+                    for n in ("memory", "mmap"))
+    assert all(np.array_equal(memory[k], mmap[k]) for k in memory)  # the same training
+    monkeypatch.setattr(cli_train, "STREAM_BYTES", 1000)  # a large .npy streams unasked
+    res = invoke("train", "ae", "--data", tmp_path / "x.npy", "--out", tmp_path / "big",
+                 *common)
+    assert res.exit_code == 0 and seen[-1] == "MemmapSource"
+    np.savetxt(tmp_path / "x.csv", X, delimiter=",")
+    for args in (("x.csv", "--stream"), ("x.npy", "--stream", "--pretrain-epochs", 1)):
+        res = CliRunner().invoke(cli, ["train", "sdae", "--data", str(tmp_path / args[0]),
+                                       *args[1:], "--out", str(tmp_path / "bad"), "--quiet"])
+        assert res.exit_code == 2 and "Traceback" not in res.output, res.output

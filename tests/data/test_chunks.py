@@ -61,3 +61,32 @@ def test_writer_appears_only_when_complete(tmp_path):
         w.write({"s": np.array([1.0])})
         raise RuntimeError("stop")
     assert list(tmp_path.iterdir()) == [out]  # no partial file, no temporary left
+
+
+def test_quote_free_lines_parse_fast_and_quoted_ones_by_the_csv_module_alike(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 2)).astype(np.float32)
+    vals = x.tolist()
+    rows = [f"r{i},{a!r}, {b!r}" for i, (a, b) in enumerate(vals)]
+    plain = "id,a,b\r\n" + "\r\n".join(rows[:20]) + "\r\n,,\r\n\r\n" + "\r\n".join(rows[20:])
+    (tmp_path / "plain.csv").write_text(plain, newline="")
+    quoted = plain.replace("r25,", '"r25, quoted",')  # the csv module from line 28 on
+    (tmp_path / "quoted.csv").write_text(quoted, newline="")
+    for name in ("plain.csv", "quoted.csv"):
+        chunks = list(ChunkReader(tmp_path / name, features=["a", "b"], keep=["id"], rows=7))
+        assert [c.start for c in chunks] == list(range(0, 40, 7))
+        assert np.array_equal(np.concatenate([c.x for c in chunks]), x), name
+        ids = sum((c.kept["id"] for c in chunks), [])
+        assert ids[:25] == [f"r{i}" for i in range(25)] and ids[26:] == [
+            f"r{i}" for i in range(26, 40)]
+        assert ids[25] == ("r25, quoted" if name == "quoted.csv" else "r25")
+    # errors name the file's line on either path (row 28 is on line 32, after 2 blanks)
+    for name, text in (("plain.csv", plain), ("quoted.csv", quoted)):
+        bad = text.replace(f"r28,{vals[28][0]!r},", "r28,nan,")
+        (tmp_path / name).write_text(bad, newline="")
+        with pytest.raises(DataError, match=r"line 32, column 'a': 'nan' is not a finite"):
+            list(ChunkReader(tmp_path / name, features=["a", "b"], rows=7))
+        short = text.replace(f"r3,{vals[3][0]!r},", "r3,")
+        (tmp_path / name).write_text(short, newline="")
+        with pytest.raises(DataError, match=r"line 5 has 2 fields, expected 3"):
+            list(ChunkReader(tmp_path / name, features=["a", "b"], rows=7))

@@ -263,3 +263,43 @@ def test_perceptual_term_needs_local_lpips_weights(monkeypatch, tmp_path):
     expect = pixel + 0.1 * 768 * (x - out).square().mean((1, 2, 3))
     torch.testing.assert_close(model.likelihood.nll(out, x), expect)
     assert not any("lpips" in k for k in model.state_dict())
+
+
+class Opaque:  # an object a weights-only loader must refuse
+    pass
+
+
+def test_lpips_weight_files_are_read_weights_only(monkeypatch, tmp_path):
+    """lpips reads its .pth files with torch.load; aekit forces torch's weights-only
+    loader around it, so plain tensors load and any other pickled object is refused with
+    one line, and the environment is left as it was."""
+    import os
+    import sys
+    import types
+
+    plain, opaque = tmp_path / "plain.pth", tmp_path / "opaque.pth"
+    torch.save({"w": torch.ones(2)}, plain)
+    torch.save({"w": Opaque()}, opaque)
+    seen = {}
+
+    class ReadsWeights(torch.nn.Module):  # stands in for lpips.LPIPS: reads a .pth file
+        path = plain  # as torch.hub does for torchvision's backbone: weights_only=False
+
+        def __init__(self, net, pretrained, verbose):
+            super().__init__()
+            seen["env"] = os.environ.get("TORCH_FORCE_WEIGHTS_ONLY_LOAD")
+            self.w = torch.nn.Parameter(torch.load(self.path, weights_only=False)["w"])
+
+    monkeypatch.setitem(sys.modules, "lpips", types.SimpleNamespace(LPIPS=ReadsWeights))
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    monkeypatch.delenv("TORCH_FORCE_WEIGHTS_ONLY_LOAD", raising=False)
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "alexnet-owt-7be5be79.pth").write_bytes(b"")
+    small = {"input_shape": (3, 16, 16), "block_out_channels": (32, 32), "layers_per_block": 1,
+             "norm_num_groups": 8, "perceptual_weight": 0.1, "perceptual_net": "alex"}
+    aekit.create("sd_vae", **small)
+    assert seen["env"] == "1" and "TORCH_FORCE_WEIGHTS_ONLY_LOAD" not in os.environ
+    ReadsWeights.path = opaque
+    with pytest.raises(ConfigError, match="weights-only loader only"):
+        aekit.create("sd_vae", **small)
+    assert "TORCH_FORCE_WEIGHTS_ONLY_LOAD" not in os.environ

@@ -74,6 +74,20 @@ def test_loss_is_token_nll_plus_annealed_free_bits_kl():
     torch.testing.assert_close(loss.terms["kl"], kl_dims.sum(1).mean())
 
 
+def test_padding_columns_are_cut_without_changing_the_loss():
+    model = _model(kl_warmup_steps=10, free_bits=0.3, word_dropout=0.0)
+    x = _tokens(32)
+    x[:, 6:] = PAD_ID  # every row ends by column 5: columns 6.. are padding only
+    x[:, 5] = EOS_ID
+    torch.manual_seed(3)
+    loss = model.loss(x)
+    torch.manual_seed(3)  # by hand on all L columns
+    q = model.encode(x)
+    logits = model.teacher_forced_logits(q.rsample(), x)
+    nll = F.cross_entropy(logits, x.long()[:, 1:], ignore_index=PAD_ID, reduction="none")
+    torch.testing.assert_close(loss.terms["recon"], nll.sum(1).mean())
+
+
 def test_word_dropout_blanks_inputs_only_in_training():
     model = _model(word_dropout=0.5)
     x = _tokens(64)

@@ -228,7 +228,13 @@ class AutoencoderEstimator(BaseEstimator):
         "n_features_in_", "feature_names_in_", "mean_", "scale_", "history_")
     """Fitted attributes written to ``estimator.json`` by :meth:`save` (if set)."""
     _saved_arrays: ClassVar[tuple[str, ...]] = ()
+    _renamed_params: ClassVar[dict[str, str]] = {}
+    """Old parameter name -> new name, so that folders saved before a rename still load."""
     """Large fitted numeric arrays written to ``estimator.safetensors`` by :meth:`save`."""
+
+    _unsaved_params: ClassVar[tuple[str, ...]] = ()
+    """Parameters :meth:`save` leaves out of ``estimator.json`` (a nested estimator the
+    subclass saves in its own subfolder and restores in ``load``)."""
 
     _accepts_nd: ClassVar[bool] = False
     """Whether examples may have more than one axis (images ``(N, C, H, W)``, windows
@@ -515,6 +521,8 @@ class AutoencoderEstimator(BaseEstimator):
             model.save(directory / sub)
         params = {}
         for key, value in self.get_params(deep=False).items():
+            if key in self._unsaved_params:
+                continue
             if key == "random_state" and not isinstance(value, int | np.integer | None):
                 value = None  # a RandomState object: its state is not saved
             params[key] = _to_json(value, f"parameter {key!r}")
@@ -548,7 +556,7 @@ class AutoencoderEstimator(BaseEstimator):
         directory = Path(directory)
         record = read_record(directory, ESTIMATOR_FILE, "estimator", cls.__name__)
         where = directory / ESTIMATOR_FILE
-        est = cls(**record["params"])
+        est = cls(**{cls._renamed_params.get(k, k): v for k, v in record["params"].items()})
         # folders of aekit <= 0.1.0 kept the one network at the top, not in model/
         subs = record.get("models", [""])
         models = {}

@@ -353,6 +353,9 @@ class SignalDenoiser(_DenoiserBase):
             raise ConfigError(f"X: every series needs the same number of channels, got "
                               f"{sorted(channels)}")
         self.n_channels_ = channels.pop()
+        if any(len(v) < 2 for v in series):
+            raise DataError("X: a series of 1 sample (time step); the denoiser needs at "
+                            "least 2 steps per series")
         values = np.concatenate(series)
         mean, std = scaler_stats(values)
         self.mean_, self.std_ = mean.astype(np.float64), std.astype(np.float64)
@@ -365,6 +368,19 @@ class SignalDenoiser(_DenoiserBase):
                                   noise_level=float(self.noise_level),
                                   value_range=(self.low_, self.high_), arch="mlp")
         return self
+
+    @property
+    def n_features_in_(self) -> int:
+        """The number of channels (scikit-learn's name: a series is a table whose rows are
+        time steps); an AttributeError before ``fit``."""
+        try:
+            return self.n_channels_
+        except AttributeError:
+            raise AttributeError("n_features_in_: the denoiser is not fitted") from None
+
+    def fit_transform(self, X: Any, y: Any = None) -> np.ndarray | list[np.ndarray]:
+        """``fit(X)`` then ``transform(X)`` (``y`` is ignored)."""
+        return self.fit(X).transform(X)
 
     def corrupt(self, X: Any, seed: int | None = None) -> np.ndarray | list[np.ndarray]:
         """The series with the training noise added (seeded by ``seed``, else
@@ -387,7 +403,7 @@ class SignalDenoiser(_DenoiserBase):
         from aekit.data.series import Series
 
         items = [X] if single else list(X)
-        return [np.ndim(item.values if isinstance(item, Series) else item) == 1
+        return [np.asarray(item.values if isinstance(item, Series) else item).ndim == 1
                 for item in items]
 
     def _standardise(self, values: np.ndarray) -> np.ndarray:
@@ -402,8 +418,9 @@ class SignalDenoiser(_DenoiserBase):
         for k, (values, one_channel) in enumerate(zip(series, self._one_channel(X, single))):
             where = "X" if single else f"X[{k}]"
             if values.shape[1] != self.n_channels_:
-                raise DataError(f"{where}: {values.shape[1]} channels, but the denoiser "
-                                f"was fitted on {self.n_channels_}")
+                raise DataError(f"{where} has {values.shape[1]} features, but "
+                                f"{type(self).__name__} is expecting {self.n_channels_} "
+                                "features as input (one per channel)")
             names = _get_feature_names(items[k])  # a DataFrame's columns
             if names is not None and self.channel_names_ is not None and \
                     names.tolist() != list(self.channel_names_):
@@ -455,6 +472,15 @@ class SignalDenoiser(_DenoiserBase):
                                  f"got {transform!r}")
         self._sklearn_output_config = {"transform": transform}
         return self
+
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn tags: a transformer (of series: its own :meth:`set_output`, not
+        TransformerMixin's wrapping, which assumes one table in, one table out)."""
+        from sklearn.utils import TransformerTags
+
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags = TransformerTags()
+        return tags
 
     def _as_pandas(self, points: np.ndarray, given: Any) -> Any:
         """One denoised series as pandas: a DataFrame of channels (a Series for a 1-D

@@ -20,15 +20,21 @@ is one configuration for every dataset, chosen to be good without tuning on labe
 
 Other score types: ``"elbo"`` (the negative ELBO of VAE-family backbones, evaluated
 deterministically at the posterior mean with the closed-form KL, so two calls agree)
-and ``"latent_gaussian"`` (the Mahalanobis distance of the code to the training codes,
-a Gaussian latent density); any ``+``-joined combination is allowed.
+``"latent_gaussian"`` (the Mahalanobis distance of the code to the training codes,
+a Gaussian latent density) and ``"isolation"`` (an isolation forest on the whitened
+codes, Liu, Ting & Zhou 2008: with ``h_t(c)`` the number of random axis-aligned splits
+tree ``t`` needs to isolate code ``c`` plus the expected remaining depth ``c(n)`` of its
+leaf's ``n`` training codes, the part is ``s(c) = 2^(-mean_t h_t(c) / c(psi))`` for
+``psi`` training codes per tree; it ranks by how few random cuts separate a point, not by
+distances, so it does not lose contrast when distances concentrate); any ``+``-joined
+combination is allowed. :meth:`AnomalyDetector.score_parts` gives each part apart.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, ClassVar
@@ -48,16 +54,18 @@ from aekit.models.base import Autoencoder
 from aekit.rng import private_rng
 from aekit.train.robust import RobustLoss
 
-SCORE_PARTS = ("reconstruction", "latent", "latent_gaussian", "elbo")
+SCORE_PARTS = ("reconstruction", "latent", "latent_gaussian", "isolation", "elbo")
 DEFAULT_SCORE = "reconstruction+latent"
 LATENT_DIVISORS = (8, 4, 2)  # member i's bottleneck: features // LATENT_DIVISORS[i % 3]
 MAX_AUTO_LATENT = 16
 TARGET_STEPS = 1000  # epochs="auto" trains each member for about this many steps
 MAX_REFERENCE = 2048  # training codes kept for the latent k-NN score (see the docs page)
+ISOLATION_TREES = 100  # trees of the isolation score on the codes (Liu et al.'s default)
+ISOLATION_SAMPLES = 256  # training codes per isolation tree (Liu et al.'s default)
+LATENT_PARTS = ("latent", "latent_gaussian", "isolation")  # parts that need the codes
 HUBER_DELTA = 1.0  # reconstruction error: quadratic up to 1 std, linear beyond
 SCORE_CHUNK = 8192  # rows scored at once (fixed, so scores never depend on call sizes)
-DETECTOR_FILE = "detector.json"
-ARRAYS_FILE = "detector.safetensors"
+DETECTOR_FILE = "detector.json"  # the folder format of aekit <= 0.1.0, no longer read
 
 
 def parse_score(score: str) -> tuple[str, ...]:
@@ -65,10 +73,10 @@ def parse_score(score: str) -> tuple[str, ...]:
     parts = tuple(p.strip() for p in str(score).split("+") if p.strip())
     bad = [p for p in parts if p not in SCORE_PARTS]
     if not parts or bad:
-        raise ConfigError(f"score={score!r}: use one of {SCORE_PARTS} or a '+'-joined "
+        raise ConfigError(f"score_type={score!r}: use one of {SCORE_PARTS} or a '+'-joined "
                           "combination such as 'reconstruction+latent'")
     if len(set(parts)) != len(parts):
-        raise ConfigError(f"score={score!r} names a part twice")
+        raise ConfigError(f"score_type={score!r} names a part twice")
     return parts
 
 
@@ -90,6 +98,73 @@ def _robust_scale(values: np.ndarray) -> tuple[float, float]:
     return med, spread
 
 
+def expected_depth(n: np.ndarray) -> np.ndarray:
+    """``c(n)``: the mean depth of an unsuccessful search in a binary search tree of ``n``
+    keys, ``2 H(n - 1) - 2 (n - 1) / n`` (``c(1) = 0``, ``c(2) = 1``), the depth an
+    isolation tree's leaf of ``n`` training points still owes."""
+    n = np.asarray(n, dtype=np.float64)
+    out = np.zeros_like(n)
+    big = n > 2
+    out[n == 2] = 1.0
+    out[big] = 2.0 * (np.log(n[big] - 1.0) + np.euler_gamma) - 2.0 * (n[big] - 1.0) / n[big]
+    return out
+
+
+def fit_isolation_forest(codes: torch.Tensor, seed: int) -> dict[str, torch.Tensor]:
+    """An isolation forest on ``codes`` ``(N, K)`` as padded node arrays ``(T, M)``:
+    ``feature`` (-1 at leaves), ``threshold`` (go left when ``value <= threshold``),
+    ``left``/``right`` children and ``depth`` (``c(n)`` of each node's ``n`` training
+    codes; :func:`isolation_score` adds the splits taken). Grown by scikit-learn's
+    :class:`~sklearn.ensemble.IsolationForest` (``ISOLATION_TREES`` trees of
+    ``min(ISOLATION_SAMPLES, N)`` codes each), kept as plain arrays so it is saved with
+    the detector's other arrays."""
+    from sklearn.ensemble import IsolationForest
+
+    forest = IsolationForest(n_estimators=ISOLATION_TREES, random_state=seed,
+                             max_samples=min(ISOLATION_SAMPLES, len(codes)))
+    forest.fit(codes.double().numpy())
+    trees = [t.tree_ for t in forest.estimators_]
+    m = max(t.node_count for t in trees)
+    out = {"feature": np.full((len(trees), m), -1, dtype=np.int64),
+           "threshold": np.zeros((len(trees), m)),
+           "left": np.full((len(trees), m), -1, dtype=np.int64),
+           "right": np.full((len(trees), m), -1, dtype=np.int64),
+           "depth": np.zeros((len(trees), m))}
+    for i, (tree, cols) in enumerate(zip(trees, forest.estimators_features_, strict=True)):
+        n, split = tree.node_count, tree.children_left >= 0
+        out["feature"][i, :n] = np.where(split, np.asarray(cols)[tree.feature.clip(0)], -1)
+        out["threshold"][i, :n] = tree.threshold
+        out["left"][i, :n] = tree.children_left
+        out["right"][i, :n] = tree.children_right
+        out["depth"][i, :n] = expected_depth(tree.n_node_samples)
+    return {k: torch.from_numpy(v) for k, v in out.items()}
+
+
+def isolation_score(codes: torch.Tensor, forest: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Isolation score ``2^(-mean_t h_t(c) / c(psi))`` of each code ``(N,)`` float64,
+    where ``h_t`` counts the splits of tree ``t`` down to the code's leaf plus that leaf's
+    ``c(n)``, and ``c(psi)`` is the root's (``psi`` codes per tree). Equals scikit-learn's
+    ``-IsolationForest.score_samples`` on float32 codes."""
+    x = codes.float().double()  # the trees compare float32 values, as scikit-learn's do
+    feature, threshold = forest["feature"], forest["threshold"]
+    n_trees = feature.shape[0]
+    rows = torch.arange(n_trees).expand(len(x), n_trees)
+    node = torch.zeros(len(x), n_trees, dtype=torch.long)
+    steps = torch.zeros(len(x), n_trees, dtype=torch.float64)
+    for _ in range(feature.shape[1]):  # a path never has more splits than its tree nodes
+        f = feature[rows, node]
+        split = f >= 0
+        if not bool(split.any()):
+            break
+        value = torch.gather(x, 1, f.clamp_min(0))
+        nxt = torch.where(value <= threshold[rows, node], forest["left"][rows, node],
+                          forest["right"][rows, node])
+        node = torch.where(split, nxt, node)
+        steps += split.double()
+    h = (steps + forest["depth"][rows, node]).mean(1)
+    return torch.pow(2.0, -h / forest["depth"][:, 0].mean())
+
+
 class _Member:
     """One fitted model of the ensemble with what its scores need."""
 
@@ -99,6 +174,7 @@ class _Member:
         self.code_mean: torch.Tensor | None = None
         self.whiten: torch.Tensor | None = None  # codes -> whitened codes
         self.refs: torch.Tensor | None = None  # whitened reference codes (latent k-NN)
+        self.forest: dict[str, torch.Tensor] | None = None  # isolation trees on the codes
 
 
 class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
@@ -129,9 +205,11 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
         (cycling over the members), rounded down and clipped to [2, 16].
     hidden_dims : tuple of int, optional
         MLP widths; default one layer as wide as the input (at least 16, at most 256).
-    score : str
-        ``reconstruction``, ``latent``, ``latent_gaussian``, ``elbo`` or a ``+``-joined
-        combination (each part robustly standardised on the training data, then summed).
+    score_type : str
+        ``reconstruction``, ``latent``, ``latent_gaussian``, ``isolation``, ``elbo`` or
+        a ``+``-joined combination (each part robustly standardised on the training
+        data, then summed). Called ``score`` in earlier versions; saved folders with that name
+        still load.
     robust_fraction : float
         Share of each batch left out of training as the highest-loss examples, [0, 1).
     n_neighbors : int
@@ -188,7 +266,7 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
         "n_estimators": [Interval(Integral, 1, None, closed="left")],
         "latent_dim": [Interval(Integral, 1, None, closed="left"), None],
         "hidden_dims": [tuple, list, None],
-        "score": [str],  # parts of SCORE_PARTS joined by '+' (checked in fit)
+        "score_type": [str],  # parts of SCORE_PARTS joined by '+' (checked in fit)
         "robust_fraction": [Interval(Real, 0, 1, closed="left")],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "standardize": ["boolean"],
@@ -203,6 +281,7 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
     _saved_values: ClassVar[tuple[str, ...]] = (
         "n_features_in_", "feature_names_in_", "input_shape_", "threshold_")
     _saved_arrays: ClassVar[tuple[str, ...]] = ("mean_", "scale_", "decision_scores_")
+    _renamed_params: ClassVar[dict[str, str]] = {"score": "score_type"}
 
     def __init__(
         self,
@@ -212,7 +291,7 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
         n_estimators: int = 3,
         latent_dim: int | None = None,
         hidden_dims: tuple[int, ...] | None = None,
-        score: str = DEFAULT_SCORE,
+        score_type: str = DEFAULT_SCORE,
         robust_fraction: float = 0.25,
         n_neighbors: int = 10,
         standardize: bool = True,
@@ -230,7 +309,7 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
         self.n_estimators = n_estimators
         self.latent_dim = latent_dim
         self.hidden_dims = hidden_dims
-        self.score = score
+        self.score_type = score_type
         self.robust_fraction = robust_fraction
         self.n_neighbors = n_neighbors
         self.standardize = standardize
@@ -255,7 +334,7 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
             if get_class(name).conditional:
                 raise ConfigError(f"model {name!r} is conditional (needs labels y); "
                                   "anomaly detection uses unconditional models")
-        return parse_score(self.score)
+        return parse_score(self.score_type)
 
     # -- fitting --------------------------------------------------------------------------
     def _member_settings(self, i: int) -> tuple[str, dict[str, Any]]:
@@ -331,7 +410,7 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
                    parts: tuple[str, ...]) -> _Member:
         member = _Member(model)
         exclude = None
-        if "latent" in parts or "latent_gaussian" in parts:
+        if any(p in LATENT_PARTS for p in parts):
             codes = self._codes(model, z)
             member.code_mean = codes.mean(0)
             cov = torch.atleast_2d(torch.cov(codes.T))
@@ -342,6 +421,8 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
             n_ref = min(len(z), MAX_REFERENCE)
             ref_idx = np.sort(np.random.default_rng(seed).choice(len(z), n_ref, replace=False))
             member.refs = white[torch.from_numpy(ref_idx)]
+            if "isolation" in parts:
+                member.forest = fit_isolation_forest(white, seed)
             exclude = torch.full((len(z),), -1, dtype=torch.long)  # each reference's own row
             exclude[torch.from_numpy(ref_idx)] = torch.arange(n_ref)
         raw: dict[str, list[torch.Tensor]] = {}
@@ -368,7 +449,7 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
         """
         model, out = member.model, {}
         parts = self.parts_
-        latent = "latent" in parts or "latent_gaussian" in parts
+        latent = any(p in LATENT_PARTS for p in parts)
         with torch.inference_mode():
             zd = z.to(model.device)
             code = model.embed(zd) if latent else None
@@ -378,7 +459,7 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
                 recon = model.reconstruct(zd)
             residuals = huber((recon - zd).abs()).cpu()
             if "reconstruction" in parts:
-                out["reconstruction"] = residuals.flatten(1).sum(1).double()
+                out["reconstruction"] = residuals.double().flatten(1).sum(1)
             if latent:
                 white = ((code.cpu().double() - member.code_mean) @ member.whiten).float()
                 if "latent" in parts:
@@ -387,39 +468,39 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
                                                        exclude).double()
                 if "latent_gaussian" in parts:
                     out["latent_gaussian"] = white.double().square().sum(1)
+                if "isolation" in parts:
+                    out["isolation"] = isolation_score(white, member.forest)
             if "elbo" in parts:
                 q = model.encode(zd)
                 nll = model.likelihood.nll(model.decode_logits(q.mean), zd)
                 out["elbo"] = (nll + q.kl_standard_normal().sum(1)).cpu().double()
         return out, residuals
 
-    def _score_terms(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-value contributions ``(N, *input_shape)`` and per-example offsets ``(N,)``
-        whose sums are the scores of one chunk.
-
-        The contributions are the reconstruction part (``huber(z - x_hat) / spread``, mean
-        over the ensemble; zeros when the score has no reconstruction part); the offsets hold
-        the other parts and the reconstruction part's centring.
-        """
-        contrib = torch.zeros(z.shape, dtype=torch.float64)
-        offset = torch.zeros(len(z), dtype=torch.float64)
-        for member in self.members_:
-            parts, residuals = self._raw_parts(member, z)
-            for part, values in parts.items():
-                med, spread = member.calib[part]
-                if part == "reconstruction":
-                    contrib += residuals.double() / spread
-                    offset -= med / spread
-                else:
-                    offset += (values - med) / spread
-        return contrib / len(self.members_), offset / len(self.members_)
+    def _parts(self, z: torch.Tensor) -> dict[str, np.ndarray]:
+        """Each score part of standardised inputs, robustly standardised with the
+        member's training median and spread and averaged over the ensemble."""
+        out = {p: [] for p in self.parts_}
+        for i in range(0, len(z), SCORE_CHUNK):
+            total = {p: torch.zeros(len(z[i:i + SCORE_CHUNK]), dtype=torch.float64)
+                     for p in self.parts_}
+            for member in self.members_:
+                for part, values in self._raw_parts(member, z[i:i + SCORE_CHUNK])[0].items():
+                    med, spread = member.calib[part]
+                    total[part] += (values - med) / spread
+            for part, values in total.items():
+                out[part].append(values / len(self.members_))
+        return {p: torch.cat(v).numpy() for p, v in out.items()}
 
     def _decision(self, z: torch.Tensor) -> np.ndarray:
-        out = []
-        for i in range(0, len(z), SCORE_CHUNK):
-            contrib, offset = self._score_terms(z[i:i + SCORE_CHUNK])
-            out.append(contrib.flatten(1).sum(1) + offset)
-        return torch.cat(out).numpy()
+        return np.sum(list(self._parts(z).values()), axis=0)
+
+    def score_parts(self, X: Any) -> dict[str, np.ndarray]:
+        """Each part of the score of ``X`` apart, ``{part: (N,)}``, in the order of
+        ``score``: the part robustly standardised on the training data (``(value -
+        median) / spread``) and averaged over the ensemble. They sum to
+        :meth:`decision_function`; they show which part flags a point, and let one fit
+        compare every combination of the fitted parts."""
+        return self._parts(self._standardised(X))
 
     def _set_threshold(self) -> None:
         if self.threshold is not None:
@@ -446,7 +527,11 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
         self._check_fitted()
         x = torch.from_numpy(self._check_X(X, reset=False, dtype=np.float32))
         z = (x - self.mean_) / self.scale_
-        scores = self._decision(z)
+        return self._finite_scores(self._decision(z), x, z)
+
+    @staticmethod
+    def _finite_scores(scores: np.ndarray, x: torch.Tensor, z: torch.Tensor) -> np.ndarray:
+        """``scores``, or a DataError naming the rows whose score overflows."""
         bad = np.flatnonzero(~np.isfinite(scores))
         if len(bad):
             row = int(bad[0])
@@ -457,6 +542,31 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
                 f"anomaly score overflows (row {row + 1} holds {float(x[row].flatten()[j]):.3g}"
                 f" in column {j + 1}, far outside the training data's range); fix or drop them")
         return scores
+
+    def score_and_explain(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``(decision_function(X), explain(X))`` from one pass over the ensemble (each
+        model's reconstruction and latent k-NN search run once, not twice); equal to the
+        two calls."""
+        self._check_fitted()
+        x = torch.from_numpy(self._check_X(X, reset=False, dtype=np.float32))
+        z = (x - self.mean_) / self.scale_
+        n = len(self.members_)
+        scores, contribs = [], []
+        for i in range(0, len(z), SCORE_CHUNK):
+            zc = z[i:i + SCORE_CHUNK]
+            total = {p: torch.zeros(len(zc), dtype=torch.float64) for p in self.parts_}
+            contrib = torch.zeros(zc.shape, dtype=torch.float64)
+            for member in self.members_:
+                parts, residuals = self._raw_parts(member, zc)
+                for part, values in parts.items():  # as _parts
+                    med, spread = member.calib[part]
+                    total[part] += (values - med) / spread
+                contrib += (residuals.double() / member.calib["reconstruction"][1]  # explain
+                            if "reconstruction" in self.parts_ else residuals.double())
+            scores.append(np.sum([(v / n).numpy() for v in total.values()], axis=0))
+            contribs.append(contrib / n)
+        return (self._finite_scores(np.concatenate(scores), x, z),
+                torch.cat(contribs).numpy())
 
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
         """Fit on ``X`` and return ``labels_``."""
@@ -474,14 +584,13 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
         residuals are returned without the division by a spread.
         """
         z = self._standardised(X)
-        if "reconstruction" not in self.parts_:
-            out = torch.zeros(z.shape, dtype=torch.float64)
-            for member in self.members_:
-                out += torch.cat([self._raw_parts(member, z[i:i + SCORE_CHUNK])[1]
-                                  for i in range(0, len(z), SCORE_CHUNK)]).double()
-            return (out / len(self.members_)).numpy()
-        return torch.cat([self._score_terms(z[i:i + SCORE_CHUNK])[0]
-                          for i in range(0, len(z), SCORE_CHUNK)]).numpy()
+        out = torch.zeros(z.shape, dtype=torch.float64)
+        for member in self.members_:
+            residuals = torch.cat([self._raw_parts(member, z[i:i + SCORE_CHUNK])[1]
+                                   for i in range(0, len(z), SCORE_CHUNK)]).double()
+            out += (residuals / member.calib["reconstruction"][1]
+                    if "reconstruction" in self.parts_ else residuals)
+        return (out / len(self.members_)).numpy()
 
     # -- persistence ----------------------------------------------------------------------
     _model_dtype: ClassVar[torch.dtype] = torch.float32
@@ -499,6 +608,8 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
                 value = getattr(m, key)
                 if value is not None:
                     arrays[f"members.{i}.{key}"] = value.numpy()
+            for key, value in (m.forest or {}).items():
+                arrays[f"members.{i}.forest.{key}"] = value.numpy()
         return values, arrays, self._saved_models()
 
     def _saved_models(self) -> dict[str, Autoencoder]:
@@ -511,7 +622,7 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
             if key in values:
                 setattr(self, key, values[key])
         self.input_shape_ = tuple(values["input_shape_"])
-        self.parts_ = parse_score(self.score)
+        self.parts_ = parse_score(self.score_type)
         self.mean_ = torch.from_numpy(arrays["mean_"])
         self.scale_ = torch.from_numpy(arrays["scale_"])
         self.decision_scores_ = arrays["decision_scores_"]
@@ -525,6 +636,11 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
             for key in ("code_mean", "whiten", "refs"):
                 value = arrays.get(f"members.{i}.{key}")
                 setattr(member, key, None if value is None else torch.from_numpy(value))
+            if "isolation" in self.parts_:
+                member.forest = _checked_forest(
+                    {k: torch.from_numpy(arrays[f"members.{i}.forest.{k}"])
+                     for k in ("feature", "threshold", "left", "right", "depth")},
+                    len(member.code_mean), i)
             self.members_.append(member)
         if not math.isfinite(float(self.threshold_)):
             raise AekitError(f"the threshold is {self.threshold_}; the file is damaged "
@@ -532,45 +648,82 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
 
 
+def _checked_forest(forest: dict[str, torch.Tensor], n_codes: int, member: int
+                    ) -> dict[str, torch.Tensor]:
+    """A loaded isolation forest, refused unless every node index stays inside its tree
+    and every split names a code dimension (a damaged file could otherwise index out of
+    range)."""
+    shape = forest["feature"].shape
+    nodes = shape[1] if len(shape) == 2 else 0
+    ok = (nodes > 0 and all(v.shape == shape for v in forest.values())
+          and bool(((forest["feature"] >= -1) & (forest["feature"] < n_codes)).all()))
+    for key in ("left", "right"):
+        ok = ok and bool(((forest[key] >= -1) & (forest[key] < nodes)).all())
+    if not ok:
+        raise AekitError(f"member {member}'s isolation forest is malformed; the file is "
+                         "damaged")
+    return forest
+
+
 def load_detector(directory: str | Path, device: str | None = None) -> Any:
-    """Load the detector saved in ``directory``: an :class:`AnomalyDetector` (the
-    estimators' folder format, ``estimator.json``) or a detector that wraps one
-    (``detector.json`` names its kind, e.g. ``TimeSeriesAnomalyDetector``)."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
+    """Load the detector saved in ``directory`` (the estimators' folder format,
+    ``estimator.json``): an :class:`AnomalyDetector` or a detector that wraps one (e.g.
+    ``TimeSeriesAnomalyDetector``), as ``estimator.json`` names it."""
     directory = Path(directory)
-    path = directory / DETECTOR_FILE
-    if not path.is_file():
-        if not (directory / ESTIMATOR_FILE).is_file():
-            raise AekitError(f"{directory}: not an aekit detector folder (no {ESTIMATOR_FILE}"
-                             "); write one with `aekit detect fit` or detector.save(folder)")
-        return AnomalyDetector.load(directory, device=device)
+    if not (directory / ESTIMATOR_FILE).is_file():
+        if (directory / DETECTOR_FILE).is_file():
+            raise AekitError(f"{directory}: a detector folder written by an earlier aekit "
+                             f"({DETECTOR_FILE}), in a format this one does not read; fit "
+                             "the detector again and save it")
+        raise AekitError(f"{directory}: not an aekit detector folder (no {ESTIMATOR_FILE}"
+                         "); write one with `aekit detect fit` or detector.save(folder)")
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        tensors = load_file(str(directory / ARRAYS_FILE))
-    except (json.JSONDecodeError, SafetensorError, OSError, UnicodeDecodeError) as e:
-        raise AekitError(f"{directory}: unreadable detector folder ({e})") from None
-    if not isinstance(doc, dict):
-        raise AekitError(f"{path}: not a detector record (a JSON object)")
-    from aekit.io import check_finite
-
-    check_finite(tensors, str(directory / ARRAYS_FILE))
-    kind = doc.get("kind")
-    if kind in FOLDER_READERS:
-        try:
-            return FOLDER_READERS[kind](doc, tensors, directory, device)
-        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
-            if isinstance(e, AekitError):
-                raise
-            raise AekitError(f"{directory / DETECTOR_FILE}: malformed detector record "
-                             f"({type(e).__name__}: {e})") from None
-    raise AekitError(f"{directory}: a {kind} folder written by an earlier aekit "
-                     f"(version {doc.get('aekit_version')}), in a format this one does not "
-                     "read; fit the detector again and save it")
+        kind = json.loads((directory / ESTIMATOR_FILE).read_text(encoding="utf-8"))
+        kind = kind.get("estimator") if isinstance(kind, dict) else None
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise AekitError(f"{directory / ESTIMATOR_FILE}: cannot read it as JSON ({e})"
+                         ) from None
+    readers = {"AnomalyDetector": AnomalyDetector.load, **FOLDER_READERS}
+    if kind not in readers:
+        raise AekitError(f"{directory}: holds a {kind}, not an anomaly detector")
+    return readers[kind](directory, device=device)
 
 
-FOLDER_READERS: dict[str, Callable[[dict, dict, Path, str | None], Any]] = {}
-"""Readers of the detector kinds that wrap an AnomalyDetector (``kind`` -> ``reader(doc,
-tensors, folder, device)``), registered by the modules that define them
+FOLDER_READERS: dict[str, Callable[..., Any]] = {}
+"""Loaders of the detector kinds that wrap an AnomalyDetector (estimator class name ->
+``load(folder, device=...)``), registered by the modules that define them
 (``aekit.apps.timeseries``), so this module imports none of them."""
+
+
+def choose_by_leave_one_out(scores: Mapping[str, Mapping[str, float]]
+                            ) -> tuple[list[tuple[str, str, float]], str]:
+    """Leave-one-dataset-out choice of one default among candidate configurations.
+
+    Parameters
+    ----------
+    scores : mapping
+        ``{candidate: {dataset: score}}``, higher is better; every candidate scored on the
+        same datasets (at least two).
+
+    Returns
+    -------
+    held_out : list of (dataset, candidate, score)
+        For each dataset, the candidate with the best mean score on the *other* datasets
+        and that candidate's score on the held-out one: an estimate of how a default chosen
+        this way does on a dataset it was not chosen on.
+    default : str
+        The candidate with the best mean score over all datasets. Ties go to the
+        candidate listed first.
+    """
+    names = list(scores)
+    if not names:
+        raise ConfigError("no candidates to choose from")
+    datasets = list(scores[names[0]])
+    if len(datasets) < 2 or any(set(scores[c]) != set(datasets) for c in names):
+        raise ConfigError("every candidate needs a score on the same two or more datasets")
+    table = np.array([[float(scores[c][d]) for d in datasets] for c in names])
+    held_out = []
+    for j, dataset in enumerate(datasets):
+        best = int(np.argmax(np.delete(table, j, axis=1).mean(1)))  # first of ties
+        held_out.append((dataset, names[best], float(table[best, j])))
+    return held_out, names[int(np.argmax(table.mean(1)))]

@@ -28,19 +28,20 @@ they arrive, without re-scoring history, and gives the same scores as a batch ca
 
 from __future__ import annotations
 
-import json
 import math
+from numbers import Integral, Real
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
-import torch
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import _fit_context, clone
+from sklearn.utils._param_validation import Interval, StrOptions
 
+from aekit.apps.base import AutoencoderEstimator
 from aekit.apps.detect import FOLDER_READERS, AnomalyDetector
 from aekit.apps.pyod_contract import PyODContractMixin
-from aekit.data.series import as_series_list, dominant_period
-from aekit.errors import AekitError, ConfigError, DataError
+from aekit.data.series import Series, as_series_list, dominant_period
+from aekit.errors import AekitError, DataError
 
 MIN_WINDOW = 8
 MAX_WINDOW = 128
@@ -49,11 +50,12 @@ STD_FLOOR = 0.1  # a window's std is floored at this share of the training serie
 MAX_TRAIN_WINDOWS = 2048  # the training stride is chosen to keep at most this many
 NORMALIZE = ("both", "window", "series")
 EPOCHS = 10  # of the default window detector: at most 640 steps of batch 32
+WINDOW_DETECTOR = "window_detector"  # subfolder of a saved detector holding the window one
 
 
 def default_window_detector() -> AnomalyDetector:
     """The window detector :class:`TimeSeriesAnomalyDetector` uses when given none."""
-    return AnomalyDetector(n_estimators=1, score="reconstruction+latent", standardize=False,
+    return AnomalyDetector(n_estimators=1, score_type="reconstruction+latent", standardize=False,
                            epochs=EPOCHS, batch_size=32, latent_dim=8, hidden_dims=(64,))
 
 
@@ -72,7 +74,24 @@ def causal_windows(values: np.ndarray, window: int, first: np.ndarray | None = N
     return np.ascontiguousarray(view)
 
 
-class TimeSeriesAnomalyDetector(PyODContractMixin, BaseEstimator):
+def _channel_names(X: Any) -> np.ndarray | None:
+    """The channel names of a :class:`~aekit.data.series.Series` (or a list of them with
+    the same names) or of a DataFrame with string columns; ``None`` for bare arrays."""
+    items = X if isinstance(X, list | tuple) else [X]
+    names = []
+    for item in items:
+        if isinstance(item, Series):
+            names.append(tuple(item.channel_names))
+        elif hasattr(item, "columns") and all(isinstance(c, str) for c in item.columns):
+            names.append(tuple(item.columns))
+        else:
+            return None
+    if len(set(names)) > 1:
+        raise DataError(f"X: the series have different channels: {sorted(set(names))}")
+    return np.asarray(names[0], dtype=object)
+
+
+class TimeSeriesAnomalyDetector(PyODContractMixin, AutoencoderEstimator):
     """Per-time-step anomaly scores for multichannel series of any length.
 
     Parameters
@@ -111,6 +130,12 @@ class TimeSeriesAnomalyDetector(PyODContractMixin, BaseEstimator):
     threshold_ : float
     labels_ : np.ndarray
     n_channels_ : int
+    n_features_in_ : int
+        The same as ``n_channels_`` (scikit-learn's name: a series is a table whose rows
+        are time steps).
+    feature_names_in_ : np.ndarray
+        The channel names, when ``fit`` got a :class:`~aekit.data.series.Series` or a
+        DataFrame; later calls with named channels must give the same ones, in order.
 
     Examples
     --------
@@ -120,6 +145,20 @@ class TimeSeriesAnomalyDetector(PyODContractMixin, BaseEstimator):
     >>> det.decision_function(s.values).shape
     (1200,)
     """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "detector": [AnomalyDetector, None],
+        "window": [Interval(Integral, 2, None, closed="left"), StrOptions({"auto"})],
+        "normalize": [StrOptions(set(NORMALIZE))],
+        "stride": [Interval(Integral, 1, None, closed="left"), None],
+        "flatten": ["boolean"],
+        "contamination": [Interval(Real, 0, 0.5, closed="right")],
+        "threshold": [Interval(Real, -math.inf, math.inf, closed="neither"), None],
+    }
+    _saved_values: ClassVar[tuple[str, ...]] = (
+        "n_channels_", "feature_names_in_", "window_", "threshold_")
+    _saved_arrays: ClassVar[tuple[str, ...]] = ("mean_", "scale_", "decision_scores_")
+    _unsaved_params: ClassVar[tuple[str, ...]] = ("detector",)  # saved as window_detector/
 
     def __init__(
         self,
@@ -140,32 +179,24 @@ class TimeSeriesAnomalyDetector(PyODContractMixin, BaseEstimator):
         self.threshold = threshold
 
     # -- fitting --------------------------------------------------------------------------
-    def _check_params(self) -> None:
-        if self.detector is not None and not isinstance(self.detector, AnomalyDetector):
-            raise ConfigError(f"detector must be an AnomalyDetector or None, got "
-                              f"{type(self.detector).__name__}")
-        if not (self.window == "auto" or (isinstance(self.window, int | np.integer)
-                                          and self.window >= 2)):
-            raise ConfigError(f"window must be an int >= 2 or 'auto', got {self.window!r}")
-        if self.normalize not in NORMALIZE:
-            raise ConfigError(f"normalize must be one of {NORMALIZE}, got {self.normalize!r}")
-        if self.stride is not None and int(self.stride) < 1:
-            raise ConfigError(f"stride must be >= 1 or None, got {self.stride!r}")
-        if not 0 < self.contamination <= 0.5:
-            raise ConfigError(f"contamination must be in (0, 0.5], got {self.contamination!r}")
-        if self.threshold is not None and not math.isfinite(self.threshold):
-            raise ConfigError(f"threshold must be a finite number or None, got "
-                              f"{self.threshold!r}")
-
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any = None) -> TimeSeriesAnomalyDetector:
-        """Fit on one series ``(T, C)`` or a list of series (labels ``y`` are ignored)."""
-        self._check_params()
+        """Fit on one series ``(T, C)`` or a list of series (labels ``y`` are ignored).
+
+        A :class:`~aekit.data.series.Series` or a DataFrame gives its channel names to
+        ``feature_names_in_``.
+        """
         series, _ = as_series_list(X, "X")
         channels = {s.shape[1] for s in series}
         if len(channels) > 1:
             raise DataError(f"X: all series need the same number of channels, got "
                             f"{sorted(channels)}")
-        self.n_channels_ = channels.pop()
+        self.n_channels_ = self.n_features_in_ = channels.pop()
+        names = _channel_names(X)
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
         allv = np.concatenate(series).astype(np.float64)
         self.mean_ = allv.mean(0)
         std = allv.std(0)
@@ -203,20 +234,18 @@ class TimeSeriesAnomalyDetector(PyODContractMixin, BaseEstimator):
         return out.reshape(len(out), -1) if self.flatten else out
 
     # -- scoring --------------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "detector_"):
-            from sklearn.exceptions import NotFittedError
-
-            raise NotFittedError("this TimeSeriesAnomalyDetector is not fitted yet; "
-                                 "call fit(X) first")
-
     def _checked(self, X: Any) -> tuple[list[np.ndarray], bool]:
         self._check_fitted()
         series, single = as_series_list(X, "X")
+        names, fitted = _channel_names(X), getattr(self, "feature_names_in_", None)
+        if names is not None and fitted is not None and not np.array_equal(names, fitted):
+            raise DataError(f"X: channels {names.tolist()}, the detector was fitted on "
+                            f"{fitted.tolist()} (same names, same order)")
         for k, s in enumerate(series):
             if s.shape[1] != self.n_channels_:
-                raise DataError(f"X{'' if single else f'[{k}]'}: {s.shape[1]} channels, the "
-                                f"detector was fitted on {self.n_channels_}")
+                raise DataError(f"X{'' if single else f'[{k}]'} has {s.shape[1]} features, "
+                                f"but {type(self).__name__} is expecting "
+                                f"{self.n_channels_} features as input (one per channel)")
         return series, single
 
     def decision_function(self, X: Any) -> np.ndarray | list[np.ndarray]:
@@ -255,64 +284,38 @@ class TimeSeriesAnomalyDetector(PyODContractMixin, BaseEstimator):
         return SeriesStream(self, history)
 
     # -- persistence ----------------------------------------------------------------------
+    def _saved_models(self) -> dict[str, Any]:
+        return {}  # the networks are the window detector's, saved in its own folder
+
     def save(self, directory: str | Path) -> Path:
-        """Write the fitted detector to a folder (JSON + safetensors, nothing pickled).
-
-        The window detector goes to ``directory/window_detector`` in its own format.
-        """
-        from safetensors.torch import save_file
-
-        from aekit._version import __version__
-        from aekit.apps.detect import ARRAYS_FILE, DETECTOR_FILE
-        from aekit.io import atomic_write_text
-
+        """Write the fitted detector to a folder, no pickle: the estimators' format
+        (``estimator.json`` + ``estimator.safetensors``), with the window detector in
+        ``window_detector/`` in its own format (written first; ``estimator.json`` last)."""
         self._check_fitted()
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        self.detector_.save(directory / "window_detector")
-        params = {k: v for k, v in self.get_params(deep=False).items() if k != "detector"}
-        tensors = {"mean": torch.from_numpy(np.asarray(self.mean_, np.float64)),
-                   "scale": torch.from_numpy(np.asarray(self.scale_, np.float64)),
-                   "decision_scores": torch.from_numpy(self.decision_scores_)}
-        tmp = directory / f".{ARRAYS_FILE}.tmp"
-        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
-        tmp.replace(directory / ARRAYS_FILE)
-        doc = {"kind": "TimeSeriesAnomalyDetector", "aekit_version": __version__,
-               "series": {"params": params, "window": self.window_,
-                          "n_channels": self.n_channels_, "threshold": self.threshold_,
-                          "window_detector": "window_detector"}}
-        atomic_write_text(directory / DETECTOR_FILE, json.dumps(doc, indent=2))
-        return directory
+        self.detector_.save(directory / WINDOW_DETECTOR)
+        return super().save(directory)
 
     @classmethod
     def load(cls, directory: str | Path, device: str | None = None
              ) -> TimeSeriesAnomalyDetector:
-        """Read a detector written by :meth:`save`."""
-        from aekit.apps.detect import load_detector
-
-        det = load_detector(directory, device=device)
-        if not isinstance(det, cls):
-            raise AekitError(f"{directory}: holds a {type(det).__name__}, not a {cls.__name__}")
+        """Read a detector written by :meth:`save`; its ``detector`` parameter becomes an
+        unfitted clone of the loaded window detector."""
+        det = super().load(directory, device=device)
+        det.detector_ = AnomalyDetector.load(Path(directory) / WINDOW_DETECTOR, device=device)
+        det.detector = clone(det.detector_)
         return det
 
-    @classmethod
-    def _from_folder(cls, doc: dict, tensors: dict, directory: Path,
-                     device: str | None) -> TimeSeriesAnomalyDetector:
-        info = doc["series"]
-        inner = AnomalyDetector.load(Path(directory) / info["window_detector"], device=device)
-        det = cls(detector=clone(inner), **info["params"])
-        det.detector_ = inner
-        det.window_ = int(info["window"])
-        det.n_channels_ = int(info["n_channels"])
-        det.mean_ = tensors["mean"].numpy()
-        det.scale_ = tensors["scale"].numpy()
-        det.decision_scores_ = tensors["decision_scores"].numpy()
-        det.threshold_ = float(info["threshold"])
-        if not np.isfinite(det.threshold_):
-            raise AekitError(f"{directory}: the series threshold is {det.threshold_}; the "
-                             "detector file is damaged")
-        det.labels_ = (det.decision_scores_ > det.threshold_).astype(np.int64)
-        return det
+    def _restore_state(self, values: dict[str, Any], arrays: dict[str, np.ndarray],
+                       models: dict[str, Any], device: str | None) -> None:
+        for key, value in {**values, **arrays}.items():
+            setattr(self, key, value)
+        self.window_, self.n_channels_ = int(self.window_), int(self.n_channels_)
+        self.n_features_in_ = self.n_channels_
+        if not math.isfinite(float(self.threshold_)):
+            raise AekitError(f"the series threshold is {self.threshold_}; the file is "
+                             "damaged (refit, or pass a --threshold)")
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
 
 
 class SeriesStream:
@@ -348,4 +351,4 @@ class SeriesStream:
         return det.detector_.decision_function(det._inputs(windows))
 
 
-FOLDER_READERS["TimeSeriesAnomalyDetector"] = TimeSeriesAnomalyDetector._from_folder
+FOLDER_READERS["TimeSeriesAnomalyDetector"] = TimeSeriesAnomalyDetector.load

@@ -17,7 +17,7 @@ TABLE_SUFFIXES = {".csv", ".tsv", ".txt", ".tab", ".gz"}
 ID_NAMES = {"id", "ID", "Id"}
 OUT_COLUMNS = ("anomaly_score", "anomaly_label")
 CHUNKED_BYTES = 256 << 20  # tables larger than this are scored in chunks by default
-CHUNKED_BYTES = 256 << 20  # tables larger than this are scored in chunks by default
+CURVE_POINTS = 20_000  # points drawn of a report's ROC and precision-recall curves
 
 
 def _is_table(source: str) -> bool:
@@ -107,6 +107,16 @@ def _top(contrib: np.ndarray, names: list[str], k: int) -> tuple[np.ndarray, np.
     return idx, share
 
 
+def _thinned(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A curve's points, at most ``CURVE_POINTS`` of them spread along it (the ends kept):
+    a precision-recall curve of 10 million scores has 10 million points, which matplotlib
+    would hold several copies of to draw (0.37 GB more peak memory, measured)."""
+    if len(x) <= CURVE_POINTS:
+        return x, y
+    keep = np.unique(np.linspace(0, len(x) - 1, CURVE_POINTS).round().astype(np.int64))
+    return x[keep], y[keep]
+
+
 def _report(path: Path, scores: np.ndarray, threshold: float, labels: np.ndarray | None,
             title: str, summary: list[dict[str, Any]], series: Any = None) -> Path:
     from sklearn.metrics import precision_recall_curve, roc_curve
@@ -124,8 +134,8 @@ def _report(path: Path, scores: np.ndarray, threshold: float, labels: np.ndarray
         if series is not None:
             sections.insert(1, _series_section(series, scores, threshold, Path(tmp)))
         if labels is not None and 0 < labels.sum() < len(labels):
-            fpr, tpr, _ = roc_curve(labels, scores)
-            prec, rec, _ = precision_recall_curve(labels, scores)
+            fpr, tpr = _thinned(*roc_curve(labels, scores)[:2])
+            rec, prec = _thinned(*precision_recall_curve(labels, scores)[1::-1])
             roc = plots.line_plot(fpr, {"ROC": tpr, "chance": (np.array([0, 1]),
                                                                 np.array([0, 1]))},
                                   Path(tmp) / "roc.png", xlabel="false positive rate",
@@ -220,23 +230,20 @@ def fit_command(data_source, out, label_column, id_columns, model, score, contam
 
         s = read_series_csv(data_source, label_column=label_column or "is_anomaly")
         inner = default_window_detector().set_params(**{k: v for k, v in dict(
-            common, score=score).items() if v is not None})
+            common, score_type=score).items() if v is not None})
         if arch:
             inner.set_params(model_params={**(inner.model_params or {}), "arch": arch})
         det = TimeSeriesAnomalyDetector(detector=inner, window=window or "auto",
                                         flatten=arch is None,
-                                        contamination=contamination or 0.05).fit(s.values)
-        extra = {"data": {"series": True, "channels": s.channel_names,
-                          "label_column": label_column or "is_anomaly", "source": data_source}}
+                                        contamination=contamination or 0.05).fit(s)
         det.save(out)
-        _add_extra(out, extra)
         labels, flagged = s.labels, int(det.labels_.sum())
         click.echo(f"fitted on {len(s)} time steps x {len(s.channel_names)} channels "
                    f"({', '.join(s.channel_names)}); window {det.window_}")
     else:
         data, ids, labels = _fit_data(data_source, label_column, list(id_columns))
         det = AnomalyDetector(contamination=contamination or 0.1,
-                              score=score or "reconstruction+latent",
+                              score_type=score or "reconstruction+latent",
                               **{k: v for k, v in common.items() if v is not None}).fit(data)
         det.save(out)
         flagged = int(det.labels_.sum())
@@ -248,28 +255,6 @@ def fit_command(data_source, out, label_column, id_columns, model, score, contam
         _print_metrics(labels, det.decision_scores_, "training data")
     click.echo(f"detector folder: {out}")
     click.echo(f"next: aekit detect score {out} --data NEW.csv --out scores.csv")
-
-
-def _series_meta(folder: str) -> dict[str, Any]:
-    """The series columns recorded at fit time (until the time-series detector keeps its
-    channel names itself)."""
-    import json
-
-    from aekit.apps.detect import DETECTOR_FILE
-
-    return json.loads((Path(folder) / DETECTOR_FILE).read_text(encoding="utf-8"))["data"]
-
-
-def _add_extra(folder: str, extra: dict[str, Any]) -> None:
-    import json
-
-    from aekit.apps.detect import DETECTOR_FILE
-    from aekit.io import atomic_write_text
-
-    path = Path(folder) / DETECTOR_FILE
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    doc.update(extra)
-    atomic_write_text(path, json.dumps(doc, indent=2))
 
 
 def _fit_data(source: str, label_column: str | None, id_columns: list[str]):
@@ -349,8 +334,7 @@ def score_command(detector_dir, data_source, out, label_column, id_columns, top,
                                              out_path, thr, top, chunked)
         what, idx, share = "rows", None, None
     elif series:
-        meta = _series_meta(detector_dir)
-        rows_out, scores, labels, names, contrib = _score_series(det, data_source, meta,
+        rows_out, scores, labels, names, contrib = _score_series(det, data_source,
                                                                  label_column, out_path)
         what = "time steps"
     else:
@@ -425,8 +409,7 @@ def _score_table_chunks(det, source: str, label_column: str | None, id_columns: 
     labels: list[np.ndarray] = []
 
     def compute(chunk) -> dict[str, Any]:
-        x = as_table(chunk.x, features, source)
-        s = det.decision_function(x)
+        s, contrib = det.score_and_explain(as_table(chunk.x, features, source))
         scores.append(s)
         if label_column is not None:
             labels.append(_parse_binary_labels(
@@ -435,12 +418,12 @@ def _score_table_chunks(det, source: str, label_column: str | None, id_columns: 
         out: dict[str, Any] = {"anomaly_score": [f"{v:.6g}" for v in s],
                                "anomaly_label": (s > thr).astype(np.int64)}
         if k:
-            idx, _ = _top(det.explain(x), features, k)
+            idx, _ = _top(contrib, features, k)
             out.update({t: [features[i] for i in idx[:, j]] for j, t in enumerate(tops)})
         return out
 
     write_chunks(source, out_path, compute, [*OUT_COLUMNS, *tops], features=features,
-                 keep=header, rows=rows)
+                 keep=header, rows=rows, progress=True)
     return np.concatenate(scores), (np.concatenate(labels) if label_column else None)
 
 
@@ -449,8 +432,8 @@ def _score_table(det, source: str, label_column: str | None, id_columns: list[st
     if _is_table(source):
         t = _Table(source, features=None if names is None else list(names),
                    label_column=label_column, id_columns=id_columns)
-        return (t.rows, det.decision_function(t.data), t.y, t.features, det.explain(t.data),
-                t.header)
+        scores, contrib = det.score_and_explain(t.data)
+        return t.rows, scores, t.y, t.features, contrib, t.header
     from aekit.cli._common import load_source
 
     ds = load_source(source, label_column)
@@ -461,16 +444,18 @@ def _score_table(det, source: str, label_column: str | None, id_columns: list[st
             raise DataError(f"{source}: label column {label_column!r} must hold 0/1")
     rows = [[str(i)] for i in range(len(ds))]
     names = list(names) if names is not None else _feature_names(ds.sample_shape, None)
-    return rows, det.decision_function(ds), labels, names, det.explain(ds), ["row"]
+    scores, contrib = det.score_and_explain(ds)
+    return rows, scores, labels, names, contrib, ["row"]
 
 
-def _score_series(det, source: str, meta: dict, label_column: str | None, out: Path):
+def _score_series(det, source: str, label_column: str | None, out: Path):
     from aekit.data.series import read_series_csv
 
-    s = read_series_csv(source, channels=meta["channels"],
-                        label_column=label_column or meta.get("label_column", "is_anomaly"))
-    scores = det.decision_function(s.values)
-    return s, scores, s.labels, s.channel_names, det.explain(s.values)
+    names = getattr(det, "feature_names_in_", None)
+    s = read_series_csv(source, channels=None if names is None else list(names),
+                        label_column=label_column or "is_anomaly")
+    scores = det.decision_function(s)
+    return s, scores, s.labels, s.channel_names, det.explain(s)
 
 
 def _write_table_scores(path: Path, header: list[str], rows: list[list[str]],

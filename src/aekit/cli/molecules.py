@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from aekit.cli._common import existing_run, force_option, writable
+from aekit.cli._common import force_option, writable
 from aekit.errors import ConfigError
 
 PROPERTY_CHOICES = ("qed", "logp", "sa", "penalized_logp")
@@ -43,7 +43,7 @@ def _echo_read(f) -> None:
 @click.option("--tokenizer", type=click.Choice(["selfies", "smiles"]), default="selfies",
               show_default=True)
 @click.option("--latent-dim", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--hidden-size", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option("--hidden-size", type=click.IntRange(min=1), default=128, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True)
 @click.option("--limit", type=click.IntRange(min=2), default=None,
               help="Read only the first N molecules of --data.")
@@ -116,7 +116,7 @@ def train_command(data_source, out, epochs, max_minutes, tokenizer, latent_dim, 
                                        history=est.history_, source=f"trained on {data_source}")
         click.echo(f"valid {metrics['valid']:.3f}, held-out reconstruction "
                    f"{metrics['reconstruction_heldout']:.3f}")
-        click.echo(f"wrote {run} (model, molecules.json, metrics.json) and {report}")
+        click.echo(f"wrote {run} (estimator.json, model/, metrics.json) and {report}")
 
 
 @command.command("sample")
@@ -137,9 +137,9 @@ def sample_command(run, n, out, temperature, seed, device, force) -> None:
     from aekit.apps.molecules import MoleculeVAE
     from aekit.data.molecules import write_smiles_csv
 
-    run_dir = existing_run(run)
-    out_path = writable(out, run_dir, suffixes=(".csv", ".gz"), force=force)
+    run_dir = Path(run)
     est = MoleculeVAE.load(run_dir, device=device)
+    out_path = writable(out, run_dir, suffixes=(".csv", ".gz"), force=force)
     gen = est.sample(n, temperature=temperature, seed=seed)
     write_smiles_csv(out_path, gen)
     click.echo(f"wrote {len(gen)} molecules to {out_path}")
@@ -203,14 +203,14 @@ def optimize_command(run, prop, data_source, limit, steps, starts, out, device, 
     from aekit.apps.molecules import MoleculeVAE, write_molecule_report
     from aekit.data.molecules import read_smiles
 
-    run_dir = existing_run(run)
+    run_dir = Path(run)
+    est = MoleculeVAE.load(run_dir, device=device)
     if out is not None:
         writable(out, run_dir, *([data_source] if data_source else []), folder=True,
                  owned=("optimize.json", "report.html", "plots"), force=force)
     source = data_source or str(run_dir / HEAD_SAMPLE)
     f = read_smiles(source, limit=limit)
     _echo_read(f)
-    est = MoleculeVAE.load(run_dir, device=device)
     est.random_state = seed
     result = est.optimize(f.smiles, prop, steps=steps, starts=starts)
     click.echo(f"best {prop} {result.best:.4f} after {result.evaluations} evaluations "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 
@@ -16,6 +17,8 @@ from aekit.cli._common import (
     parse_settings,
 )
 from aekit.train import TrainConfig
+
+STREAM_BYTES = 256 << 20  # a .npy file larger than this is streamed, not loaded
 
 
 def print_summary(run) -> None:
@@ -61,11 +64,15 @@ def print_summary(run) -> None:
 @click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
               help="Training processes on this machine (runs torchrun; --batch-size stays "
                    "the global batch, split between them).")
+@click.option("--stream", is_flag=True,
+              help="Read --data a batch at a time, never whole: a .npy file (memory-mapped), "
+                   "a folder of .npy/.npz shards or a .parquet file [default: on for shard "
+                   "folders, Parquet and .npy files over 256 MB].")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @force_option
 def command(model, data_source, label_column, out, latent_dim, epochs, batch_size, lr, seed,
             device, val_fraction, patience, checkpoint_every, grad_clip, settings,
-            pretrain_epochs, resume, precision, nproc, quiet, force) -> None:
+            pretrain_epochs, resume, precision, nproc, stream, quiet, force) -> None:
     """Train MODEL (see `aekit models`) on --data and write a run folder.
 
     \b
@@ -76,6 +83,7 @@ def command(model, data_source, label_column, out, latent_dim, epochs, batch_siz
       aekit train sdae --data digits --pretrain-epochs 10 --epochs 20
       aekit train vae --data digits --nproc 2     (= torchrun --standalone
                                                     --nproc_per_node 2 -m aekit train ...)
+      aekit train ae --data big.npy --batch-size 4096      (streamed: never loaded whole)
     """
     from aekit.models import get_class
     from aekit.runs import train_run
@@ -84,7 +92,7 @@ def command(model, data_source, label_column, out, latent_dim, epochs, batch_siz
     get_class(model)  # unknown names fail before any data is read
     if nproc > 1:
         sys.exit(_torchrun(nproc, sys.argv))
-    data = load_source(data_source, label_column)
+    data = training_data(data_source, label_column, stream)
     model_settings = parse_settings(settings)
     if latent_dim is not None:
         model_settings["latent_dim"] = latent_dim
@@ -97,6 +105,21 @@ def command(model, data_source, label_column, out, latent_dim, epochs, batch_siz
                     overwrite=force, inputs=(data_source,))
     if main_process():
         print_summary(run)
+
+
+def training_data(source: str, label_column: str | None, stream: bool):
+    """``--data`` loaded (a :class:`~aekit.data.Dataset`) or, when asked or when it is a
+    folder of .npy/.npz shards, a Parquet file or a .npy file over ``STREAM_BYTES``, opened
+    as a streamed source read a batch at a time (:func:`aekit.data.stream.open_stream`)."""
+    from aekit.data.stream import open_stream
+
+    path = Path(source)
+    shards = path.is_dir() and any(p.suffix in (".npy", ".npz") for p in path.iterdir())
+    large_npy = path.suffix == ".npy" and path.is_file() and \
+        path.stat().st_size > STREAM_BYTES
+    if stream or shards or path.suffix == ".parquet" or large_npy:
+        return open_stream(path, label_column=label_column)
+    return load_source(source, label_column)
 
 
 def torchrun_command(nproc: int, argv: list[str]) -> list[str]:

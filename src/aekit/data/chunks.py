@@ -14,6 +14,8 @@ import contextlib
 import csv
 import gzip
 import io
+import itertools
+import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,36 +127,98 @@ class ChunkReader:
         return delimiter, [f"x{j}" for j in range(len(rows[0]))], False
 
     def _csv_chunks(self) -> Iterator[Chunk]:
-        idx = [self.header.index(c) for c in self.features]
-        kept_idx = [self.header.index(c) for c in self.keep]
-        width, start = len(self.header), 0
+        """Chunks of a CSV. Lines without a quote character are parsed by ``np.loadtxt``
+        a chunk at a time (C speed); from the first line holding a quote on, the csv
+        module reads the rest (quoted fields may hold delimiters and line breaks). A chunk
+        that ``np.loadtxt`` cannot parse is parsed again by the csv module, which names
+        the bad line and column."""
+        width, start, line_no = len(self.header), 0, 0
+        header_seen = not self.has_header
+        cut = self.delimiter + " \t\r\n"
         with self._open_text() as f:
-            numbered = _numbered_rows(csv.reader(f, delimiter=self.delimiter,
-                                                 skipinitialspace=True), self.path)
-            header_seen = not self.has_header
-            rows: list[list[str]] = []
+            raw: list[str] = []  # every line since the last chunk, blank ones included
+            data: list[str] = []
             lines: list[int] = []
-            for line_no, row in numbered:
-                if not row or (not header_seen and row[0].lstrip().startswith("#")) or all(
-                        not c.strip() for c in row):
+            for line in f:
+                line_no += 1
+                raw.append(line)
+                if '"' in line or self.delimiter == " ":  # the csv module from here on
+                    yield from self._csv_module_chunks(
+                        itertools.chain(raw, f), line_no - len(raw), header_seen, start)
+                    return
+                if not line.strip(cut) or (not header_seen
+                                           and line.lstrip().startswith("#")):
                     continue
                 if not header_seen:
                     header_seen = True
+                    raw = []
                     continue
-                if len(row) != width:
-                    raise DataError(f"{self.path}: line {line_no} has {len(row)} fields, "
-                                    f"expected {width} like the header")
-                rows.append(row)
+                data.append(line)
                 lines.append(line_no)
-                if len(rows) == self.rows:
-                    yield self._csv_chunk(rows, lines, idx, kept_idx, start)
-                    start += len(rows)
-                    rows, lines = [], []
-            if rows:
-                yield self._csv_chunk(rows, lines, idx, kept_idx, start)
+                if len(data) == self.rows:
+                    yield self._fast_chunk(data, lines, width, start)
+                    start += len(data)
+                    raw, data, lines = [], [], []
+            if data:
+                yield self._fast_chunk(data, lines, width, start)
+
+    def _fast_chunk(self, data: list[str], lines: list[int], width: int,
+                    start: int) -> Chunk:
+        """One chunk of quote-free lines, parsed by ``np.loadtxt``; any problem sends the
+        chunk to the csv module's path (:meth:`_csv_chunk`), which names it."""
+        idx = [self.header.index(c) for c in self.features]
+        kept_idx = [self.header.index(c) for c in self.keep]
+        counts = set(map(operator.methodcaller("count", self.delimiter), data))
+        x = None
+        if counts == {width - 1}:
+            with contextlib.suppress(ValueError):
+                x = np.loadtxt(data, dtype=np.float32, delimiter=self.delimiter,
+                               usecols=idx, comments=None, quotechar=None, ndmin=2)
+        if x is None or not np.isfinite(x).all():
+            rows = list(csv.reader(data, delimiter=self.delimiter, skipinitialspace=True))
+            return self._csv_chunk(rows, lines, idx, kept_idx, start)
+        kept = {}
+        if kept_idx:
+            cells = np.loadtxt(data, dtype=str, delimiter=self.delimiter, usecols=kept_idx,
+                               comments=None, quotechar=None, ndmin=2).T.tolist()
+            for c, j, values in zip(self.keep, kept_idx, cells):  # as skipinitialspace
+                kept[c] = [v.lstrip(" ") for v in values] if j else values
+        return Chunk(x, start, kept)
+
+    def _csv_module_chunks(self, lines: Iterator[str], before: int, header_seen: bool,
+                           start: int) -> Iterator[Chunk]:
+        """Chunks read by the csv module from ``lines``, the file's lines after its line
+        ``before``."""
+        idx = [self.header.index(c) for c in self.features]
+        kept_idx = [self.header.index(c) for c in self.keep]
+        numbered = _numbered_rows(csv.reader(lines, delimiter=self.delimiter,
+                                             skipinitialspace=True), self.path)
+        rows: list[list[str]] = []
+        numbers: list[int] = []
+        for line_no, row in numbered:
+            if not row or (not header_seen and row[0].lstrip().startswith("#")) or all(
+                    not c.strip() for c in row):
+                continue
+            if not header_seen:
+                header_seen = True
+                continue
+            rows.append(row)
+            numbers.append(before + line_no)
+            if len(rows) == self.rows:
+                yield self._csv_chunk(rows, numbers, idx, kept_idx, start)
+                start += len(rows)
+                rows, numbers = [], []
+        if rows:
+            yield self._csv_chunk(rows, numbers, idx, kept_idx, start)
 
     def _csv_chunk(self, rows: list[list[str]], lines: list[int], idx: list[int],
                    kept_idx: list[int], start: int) -> Chunk:
+        """One chunk of rows split by the csv module: checked, then converted."""
+        width = len(self.header)
+        for row, line in zip(rows, lines):
+            if len(row) != width:
+                raise DataError(f"{self.path}: line {line} has {len(row)} fields, expected "
+                                f"{width} like the header")
         cells = [[r[j] for j in idx] for r in rows]
         try:
             x = np.array(cells, dtype=np.float32)

@@ -230,7 +230,12 @@ class MoleculeTokenizer:
         self.index = {t: i for i, t in enumerate(self.tokens)}
         self.max_length = max_length
         if kind == "selfies":
-            self._sf = require("selfies")
+            require("selfies")  # fail here, not at the first molecule
+
+    @property
+    def _sf(self) -> Any:
+        """The selfies module (looked up, not stored, so that a tokenizer pickles)."""
+        return require("selfies")
 
     # -- strings <-> tokens --------------------------------------------------------
     def split(self, smiles: str) -> list[str]:

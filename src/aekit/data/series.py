@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from aekit.errors import ConfigError, DataError
 
@@ -261,6 +262,25 @@ def windows_to_points(scores: np.ndarray, starts: np.ndarray, length: int) -> np
     return (total / np.maximum(count, 1.0))[:length]
 
 
+def _sklearn_check(item: Any, where: str) -> None:
+    """scikit-learn's checks of an array-like (complex values, objects that are not
+    numbers, no channels) with its wording, which estimator checks look for; NaN and inf
+    are left to :func:`~aekit.data.validate.as_float_tensor`, whose message names the
+    step and channel."""
+    from sklearn.utils import check_array
+
+    if isinstance(item, torch.Tensor):
+        return
+    try:
+        check_array(item, ensure_2d=False, allow_nd=True, ensure_all_finite=False,
+                    dtype="numeric", input_name=where)
+    except TypeError as e:  # a value that is no number at all (a dict, a list, ...)
+        raise TypeError(f"{where}: {e}") from None
+    except ValueError as e:
+        if "complex" in str(e).lower() or "feature(s)" in str(e) or "sample(s)" in str(e):
+            raise DataError(f"{where}: {e}") from None
+
+
 def as_series_list(X: Any, name: str) -> tuple[list[np.ndarray], bool]:
     """``(list of (T, C) float32 arrays, whether X was a single series)``.
 
@@ -278,6 +298,7 @@ def as_series_list(X: Any, name: str) -> tuple[list[np.ndarray], bool]:
         where = name if single else f"{name}[{k}]"
         if isinstance(item, Series):
             item = item.values
+        _sklearn_check(item, where)
         arr = as_float_tensor(item, name=where).cpu().numpy()
         if arr.ndim == 1:
             arr = arr[:, None]

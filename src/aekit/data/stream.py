@@ -33,10 +33,11 @@ from torch.utils.data import DataLoader, IterableDataset
 from torch.utils.data import Dataset as TorchDataset
 from torch.utils.data._utils.collate import default_collate
 
+from aekit.data.dataset import Dataset
 from aekit.errors import ConfigError, DataError
 
 __all__ = ["ChunkSource", "LoaderSource", "MemmapSource", "RowSource", "Source",
-           "TorchSource", "open_stream"]
+           "TorchSource", "batch_rows", "head_dataset", "open_stream"]
 
 # Gathering through a memory map, the pages mapped are handed back to the OS past this size.
 RELEASE_BYTES = 256 << 20
@@ -125,6 +126,16 @@ def share(n_global: int, rank: int, size: int) -> tuple[slice, float]:
     return slice(lo, hi), (hi - lo) * size / n_global
 
 
+def batch_rows(order: torch.Tensor, batch_size: int, rank: int = 0, size: int = 1
+               ) -> Iterator[tuple[torch.Tensor, float]]:
+    """The rows of each global batch of ``order`` (``batch_size`` at a time) that process
+    ``rank`` of ``size`` takes, with its loss weight (:func:`share`)."""
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        part, weight = share(len(rows), rank, size)
+        yield rows[part], weight
+
+
 def _own_generator(seed: int, epoch: int) -> torch.Generator:
     """A DataLoader's own generator: without one it draws its workers' seed from the global
     RNG, and the model's sampling noise would differ from training on data in memory."""
@@ -170,10 +181,8 @@ class RowSource(Source):
         n = len(self)
         order = epoch_order(n, seed, epoch) if shuffle else torch.arange(n)
         plan, weights = [], []
-        for start in range(0, n, batch_size):
-            rows = order[start:start + batch_size]
-            part, w = share(len(rows), rank, size)
-            plan.append(rows[part].numpy())
+        for rows, w in batch_rows(order, batch_size, rank, size):
+            plan.append(rows.numpy())
             weights.append(w)
         loader = DataLoader(_Gather(self), batch_size=None, sampler=plan, num_workers=workers,
                             pin_memory=pin, generator=_own_generator(seed, epoch))
@@ -390,7 +399,7 @@ class ChunkSource(Source):
             raise DataError(f"{where}: examples of shape {tuple(x.shape[1:])}, the first "
                             f"chunk's are {self.sample_shape}")
         return torch.from_numpy(_finite(x, where, None)), \
-            None if y is None else torch.as_tensor(np.asarray(y))
+            None if y is None else torch.from_numpy(np.array(y))  # a writable copy
 
     def head(self, n: int = 1024) -> torch.Tensor:
         parts, got = [], 0
@@ -583,3 +592,14 @@ def open_stream(source: Any, *, y: Any = None, label_column: str | None = None,
                         "folder of .npy/.npz shards or a .parquet file")
     raise DataError(f"cannot stream a {type(source).__name__}; pass a path, a torch "
                     "Dataset, an IterableDataset or a DataLoader")
+
+
+def head_dataset(data: Dataset | Source, n: int) -> Dataset:
+    """The first ``n`` examples of ``data``, in memory or streamed, with their labels (if
+    any) as a :class:`~aekit.data.Dataset` (what a report plots, what ``create`` sizes a
+    model by)."""
+    if isinstance(data, Dataset):
+        return Dataset(data.x[:n], None if data.y is None else data.y[:n], name=data.name,
+                       feature_names=data.feature_names, class_names=data.class_names)
+    x, y, _ = next(iter(data.batches(0, 0, n, shuffle=False)))
+    return Dataset(x, y, name=data.name)

@@ -217,7 +217,15 @@ class PixelLikelihood(Likelihood):
 
 def lpips_network(net: str) -> nn.Module:
     """The LPIPS distance (Zhang et al. 2018) with the ``net`` backbone, built only from
-    weights already on this machine; a :class:`ConfigError` says what is missing."""
+    weights already on this machine; a :class:`ConfigError` says what is missing.
+
+    The ``lpips`` package reads two ``.pth`` files: its own linear layers (inside its
+    wheel) and torchvision's backbone from the torch hub cache. Both are read here with
+    ``TORCH_FORCE_WEIGHTS_ONLY_LOAD=1``, so torch's weights-only loader reads them (plain
+    tensors and containers; any other pickled object is refused), never full pickle.
+    """
+    import os
+    import pickle
     from pathlib import Path
 
     try:
@@ -231,7 +239,20 @@ def lpips_network(net: str) -> nn.Module:
         raise ConfigError(f"perceptual_weight > 0 needs LPIPS's {net} backbone weights at "
                           f"{cached}, which are not there (aekit downloads nothing); put "
                           "them there or set perceptual_weight=0")
-    model = lpips.LPIPS(net=net, pretrained=True, verbose=False).eval()
+    key = "TORCH_FORCE_WEIGHTS_ONLY_LOAD"
+    before = os.environ.get(key)
+    os.environ[key] = "1"
+    try:
+        model = lpips.LPIPS(net=net, pretrained=True, verbose=False).eval()
+    except pickle.UnpicklingError as e:
+        raise ConfigError(f"LPIPS's weight files ({cached} or the lpips package's own) hold "
+                          "more than plain tensors; aekit reads them with torch's "
+                          f"weights-only loader only ({str(e).splitlines()[0]})") from None
+    finally:
+        if before is None:
+            del os.environ[key]
+        else:
+            os.environ[key] = before
     for p in model.parameters():
         p.requires_grad_(False)
     return model

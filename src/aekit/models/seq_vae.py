@@ -180,7 +180,14 @@ class SequenceVAE(VAE):
 
     # -- objective -----------------------------------------------------------------
     def elbo_terms(self, x: torch.Tensor, y: torch.Tensor | None = None):
-        """Per-example ``recon`` (token NLL summed up to <eos>) and per-dimension KL."""
+        """Per-example ``recon`` (token NLL summed up to <eos>) and per-dimension KL.
+
+        Columns after the batch's longest sequence hold only padding, which is neither
+        read by the encoder nor scored: they are cut off, so a batch of short molecules
+        costs less (the result is the same).
+        """
+        longest = int((x != PAD_ID).sum(1).max())  # <bos> ... <eos> of the longest row
+        x = x[:, :max(longest, 2)]
         q = self.encode(x)
         z = q.rsample()
         dropout = self.config.word_dropout if self.training else 0.0

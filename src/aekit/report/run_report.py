@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from aekit.data.dataset import Dataset
+from aekit.data.stream import head_dataset
 from aekit.metrics.collapse import kl_per_dimension
 from aekit.report import plots
 from aekit.report.html import Section, write_report
@@ -22,9 +23,9 @@ COLLAPSE_NATS = 0.01  # a latent dimension with less mean KL than this carries n
 def write_run_report(run: Run) -> Path:
     """Write plots to ``run.folder/plots`` and ``report.html``; returns the report path."""
     model, folder = run.model.eval(), run.folder
-    shown = run.val if run.val is not None else run.train
-    x = shown.x[:2000].to(model.device)
-    y = None if shown.y is None else shown.y[:2000]
+    shown = head_dataset(run.val if run.val is not None else run.train, 2000)
+    x = shown.x.to(model.device)
+    y = shown.y
     plot_dir = folder / "plots"
     sections = []
 

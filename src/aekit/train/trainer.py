@@ -40,7 +40,7 @@ from torch.utils.data import Dataset as TorchDataset
 from tqdm.auto import tqdm
 
 from aekit.data.dataset import Dataset
-from aekit.data.stream import Source, epoch_order, open_stream, share
+from aekit.data.stream import Source, batch_rows, epoch_order, open_stream
 from aekit.devices import resolve_device
 from aekit.errors import ConfigError, DataError, TrainingError
 from aekit.io import atomic_write_text
@@ -170,23 +170,16 @@ def _epoch_means(meters: dict[str, _Meter], world: World) -> dict[str, float]:
 
 def _memory_batches(x: torch.Tensor, y: torch.Tensor | None, order: torch.Tensor, bs: int,
                     copy_epoch: bool, world: World):
-    """This process's part of each batch of data in memory, with its loss weight (see
-    :meth:`aekit.data.stream.Source.batches`). One process and small data: one shuffled copy
-    per epoch, every batch a view of it; larger data: each batch gathered."""
-    if world.distributed:
-        for start in range(0, len(x), bs):
-            rows = order[start:start + bs]
-            part, weight = share(len(rows), world.rank, world.size)
-            yield x[rows[part]], None if y is None else y[rows[part]], weight
-        return
-    if copy_epoch:  # one shuffled copy; every batch is then a view
+    """This process's part of each batch of data in memory, with its loss weight: the
+    rows :func:`aekit.data.stream.batch_rows` plans for a streamed source, gathered; or,
+    for one process and small data, views of one shuffled copy of the epoch."""
+    if copy_epoch and not world.distributed:  # one shuffled copy; every batch is a view
         xs, ys = x[order], None if y is None else y[order]
         for start in range(0, len(x), bs):
             yield xs[start:start + bs], None if ys is None else ys[start:start + bs], 1.0
         return
-    for start in range(0, len(x), bs):  # data too large to copy: gather each batch
-        rows = order[start:start + bs]
-        yield x[rows], None if y is None else y[rows], 1.0
+    for rows, weight in batch_rows(order, bs, world.rank, world.size):
+        yield x[rows], None if y is None else y[rows], weight
 
 
 def _symbolic_ints(enabled: bool) -> contextlib.AbstractContextManager:

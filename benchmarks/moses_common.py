@@ -1,0 +1,143 @@
+"""What the MOSES benchmark scripts share: reading the MOSES CSVs, the molecule VAE's
+command-line settings, and the latent-space measurements made after training.
+
+Used by bench_moses.py (CPU), gpu_moses.py (GPU), bench_moses_tune.py (the CPU sweep of
+training settings) and moses_baselines.py (the NGram baseline's reference run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import lzma
+from pathlib import Path
+from typing import Any
+
+PAPER = {  # Polykovskiy et al. 2020 (MOSES paper), Table 2 rows the issue cites
+    "VAE": {"valid": 0.977, "unique@10k": 0.998, "novelty": 0.695, "FCD/Test": 0.099},
+    "JTN-VAE": {"valid": 1.000, "novelty": 0.914},
+    "NGram": {"valid": 0.238, "unique@10k": 0.922, "novelty": 0.969, "FCD/Test": 5.507},
+}
+"""Rows of the MOSES paper quoted beside measured numbers (never measured here)."""
+
+
+def read_column(path: str | Path, limit: int | None = None) -> list[str]:
+    """The first column of a MOSES CSV (header skipped), plain, ``.gz`` or ``.xz``, as
+    written: MOSES strings are already RDKit-canonical."""
+    path = Path(path)
+    opener = {".gz": gzip.open, ".xz": lzma.open}.get(path.suffix, open)
+    out: list[str] = []
+    with opener(path, "rt") as f:
+        next(f)
+        for line in f:
+            if line.strip():
+                out.append(line.split(",")[0].strip())
+                if limit is not None and len(out) >= limit:
+                    break
+    return out
+
+
+def add_vae_args(ap: argparse.ArgumentParser, **defaults: Any) -> None:
+    """The molecule VAE's settings as options; ``defaults`` override the estimator's own
+    defaults for one script (e.g. ``hidden_size=512`` on a GPU)."""
+    from aekit.apps.molecules import MoleculeVAE
+
+    base = MoleculeVAE().get_params()
+    for name, kind in (("tokenizer", str), ("latent_dim", int), ("hidden_size", int),
+                       ("embed_dim", int), ("decoder_layers", int), ("free_bits", float),
+                       ("word_dropout", float), ("kl_warmup_steps", int), ("beta", float),
+                       ("epochs", int), ("batch_size", int), ("learning_rate", float)):
+        ap.add_argument("--" + name.replace("_", "-"), type=kind,
+                        default=defaults.get(name, base[name]))
+    ap.add_argument("--max-minutes", type=float, default=defaults.get("max_minutes"),
+                    help="training wall-time budget")
+    ap.add_argument("--device", default=defaults.get("device", "cpu"))
+
+
+def make_estimator(args: argparse.Namespace, **extra: Any) -> Any:
+    """The MoleculeVAE the options of :func:`add_vae_args` describe."""
+    from aekit.apps.molecules import MoleculeVAE
+
+    names = set(MoleculeVAE().get_params())
+    settings = {k: v for k, v in vars(args).items() if k in names}
+    return MoleculeVAE(**{**settings, **extra})
+
+
+def latent_work(est: Any, train: list[str], heldout: list[str],
+                property_samples: tuple[int, ...] = (500,), steps: int = 30,
+                n_recon: int = 1000) -> dict[str, Any]:
+    """Held-out and training reconstruction (exact canonical match), an interpolation
+    between two held-out molecules, and QED optimisation with a head fitted on each size
+    of ``property_samples`` training molecules."""
+    out: dict[str, Any] = {
+        "reconstruction_heldout": est.reconstruction_accuracy(heldout[:n_recon]),
+        "reconstruction_train": est.reconstruction_accuracy(train[:n_recon])}
+    ends = [s for s in heldout if est.tokenizer_.fits(s)][:2]
+    out["interpolation"] = est.interpolate(ends[0], ends[1], steps=8)
+    out["optimization"] = {n: est.optimize(train[:n], "qed", steps=steps, starts=20)
+                           for n in property_samples}
+    return out
+
+
+def add_eval_args(ap: argparse.ArgumentParser) -> None:
+    """Where the MOSES files are and how large the measured sets are: every CPU script
+    measures its samples on the same sets with the same sizes."""
+    ap.add_argument("--data-dir", default="/work/cache/moses",
+                    help="folder with MOSES train.csv.gz, test.csv.gz, test_scaffolds.csv.gz")
+    ap.add_argument("--samples", type=int, default=10000, help="molecules generated")
+    ap.add_argument("--reference-size", type=int, default=10000,
+                    help="molecules of MOSES test / test_scaffolds used as the reference")
+    ap.add_argument("--fcd-size", type=int, default=1000,
+                    help="generated and reference molecules ChemNet reads for FCD")
+
+
+def evaluate(gen: list[str], args: argparse.Namespace) -> tuple[dict[str, float], str]:
+    """The MOSES metrics of ``gen`` (:func:`aekit.metrics.moses.moses_metrics`): novelty
+    against all of MOSES train, the rest against the first ``--reference-size`` test and
+    test-scaffold molecules, FCD on ``--fcd-size`` of each. Returns the metrics and a
+    sentence saying what they were measured against."""
+    from aekit.metrics.moses import moses_metrics
+
+    data = Path(args.data_dir)
+    test = read_column(data / "test.csv.gz", limit=args.reference_size)
+    test_sf = read_column(data / "test_scaffolds.csv.gz", limit=args.reference_size)
+    train = set(read_column(data / "train.csv.gz"))
+    metrics = moses_metrics(gen, train=train, test=test, test_scaffolds=test_sf,
+                            fcd_size=args.fcd_size, progress=print)
+    where = (f"{len(gen)} samples. Reference for SNN/Frag/Scaf: first {len(test)} molecules "
+             f"of MOSES test / {len(test_sf)} of test_scaffolds; FCD: first {args.fcd_size} "
+             f"valid samples against the first {args.fcd_size} reference molecules (a "
+             f"small-n FCD is biased upwards: compare rows measured at the same size, not "
+             f"with the paper's 30k-sample FCD); novelty against all {len(train)} MOSES "
+             "train molecules.")
+    return metrics, where
+
+
+def metric_rows(metrics: dict[str, float]) -> list[str]:
+    """A markdown table of metric values."""
+    return ["| metric | value |", "|---|---|",
+            *[f"| {k} | {v:.4f} |" for k, v in metrics.items()]]
+
+
+def latent_lines(work: dict[str, Any]) -> list[str]:
+    """Markdown lines for what :func:`latent_work` measured."""
+    lines = [f"Reconstruction (exact canonical match of the greedy decoding of the posterior "
+             f"mean): held-out test {work['reconstruction_heldout']:.4f}, train "
+             f"{work['reconstruction_train']:.4f}.", ""]
+    for n, o in work["optimization"].items():
+        lines.append(f"QED optimisation (head fitted on {n} training molecules): best "
+                     f"{o.best:.4f} after {o.evaluations} evaluations (first at "
+                     f"{o.evaluations_to_best}); best of the head's sample {o.train_best:.4f}; "
+                     f"head R^2 {o.head_r2:.3f}; top: "
+                     + ", ".join(f"`{m}` {v:.3f}" for m, v in o.top[:3]))
+    lines += ["", "Interpolation (held-out test molecule 1 -> 2): "
+              + " -> ".join(f"`{s}`" for s in work["interpolation"])]
+    return lines
+
+
+def paper_lines() -> list[str]:
+    """The MOSES paper's rows, labelled as quoted."""
+    return ["MOSES paper (quoted, not measured here; 30k samples, models fitted on all of "
+            "MOSES train): "
+            + "; ".join(f"{k} " + ", ".join(f"{m} {v}" for m, v in row.items())
+                        for k, row in PAPER.items())]

@@ -1,0 +1,38 @@
+"""nn.ldm: the faster forms of the latent-diffusion networks compute what the literal
+ones do (nearest x2 upsampling + 3x3 conv as four 2x2 convs; in-place activations and
+residual sums without autograd)."""
+
+import torch
+import torch.nn.functional as F
+
+from aekit.nn.ldm import ResnetBlock, Upsample
+
+
+def test_upsample_equals_nearest_x2_then_conv_with_its_gradients():
+    torch.manual_seed(0)
+    up = Upsample(6)
+    x = torch.randn(2, 6, 5, 7, requires_grad=True)
+    out = up(x)
+    ref = F.conv2d(F.interpolate(x, scale_factor=2.0, mode="nearest"), up.conv.weight,
+                   up.conv.bias, padding=1)
+    assert out.shape == (2, 6, 10, 14)
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+    g = torch.randn_like(ref)
+    got = torch.autograd.grad(out, (x, up.conv.weight, up.conv.bias), g)
+    want = torch.autograd.grad(ref, (x, up.conv.weight, up.conv.bias), g)
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-5)
+
+
+def test_resnet_block_in_place_path_equals_the_autograd_path():
+    torch.manual_seed(0)
+    block = ResnetBlock(8, 16, groups=4, act="silu")
+    x = torch.randn(2, 8, 6, 6)
+    with torch.no_grad():
+        fast = block(x)  # activations and the residual sum overwrite fresh tensors
+    x_keep = x.clone()
+    slow = block(x.requires_grad_())
+    torch.testing.assert_close(fast, slow, atol=0, rtol=0)
+    assert torch.equal(x.detach(), x_keep)  # the input is never overwritten
+    slow.sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
