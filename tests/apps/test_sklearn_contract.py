@@ -13,6 +13,11 @@ from aekit.apps.denoise import Denoiser, SignalDenoiser
 from aekit.apps.detect import AnomalyDetector
 from aekit.apps.timeseries import TimeSeriesAnomalyDetector
 
+# Not here: AutoencoderReducer (tests/apps/test_reducer_sklearn_contract.py runs
+# check_estimator on it); MoleculeVAE, whose X is a list of SMILES strings, not numbers
+# (its base-class behaviour - parameter checks, NotFittedError, folder, pickling, clone -
+# is tested in tests/apps/test_molecules.py). The SD VAE is a model, not an estimator
+# (docs/models/sd_vae.md says why).
 FAST = [AnomalyDetector(n_estimators=1, epochs=2, hidden_dims=(8,)),
         Denoiser(epochs=2, hidden_dims=(8,)),
         TimeSeriesAnomalyDetector(detector=AnomalyDetector(n_estimators=1, epochs=2,
