@@ -129,14 +129,15 @@ def rank_table(scores, data_sets):
              "| candidate | data sets | rank trust | rank continuity | rank 5-NN | mean | "
              "trust >= UMAP | continuity >= UMAP | 5-NN >= UMAP |",
              "|---|---|---|---|---|---|---|---|---|"]
-    done = [d for d in data_sets if all((d, c) in scores for c in CANDIDATES)]
-    ranks = {c: np.zeros(3) for c in CANDIDATES}
+    ran = [c for c in CANDIDATES if any((d, c) in scores for d in data_sets)]
+    done = [d for d in data_sets if ran and all((d, c) in scores for c in ran)]
+    ranks = {c: np.zeros(3) for c in ran}
     for d in done:
-        table = np.array([scores[d, c] for c in CANDIDATES])
-        for i, c in enumerate(CANDIDATES):
+        table = np.array([scores[d, c] for c in ran])
+        for i, c in enumerate(ran):
             ranks[c] += 1 + (table > table[i]).sum(0)
     with_umap = [d for d in done if (d, "UMAP") in scores]
-    for c in CANDIDATES:
+    for c in ran:
         r = ranks[c] / max(len(done), 1)
         beats = [f"{sum(scores[d, c][m] >= scores[d, 'UMAP'][m] for d in with_umap)}"
                  f"/{len(with_umap)}" for m in range(3)]
