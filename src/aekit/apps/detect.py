@@ -476,20 +476,37 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
                 out["elbo"] = (nll + q.kl_standard_normal().sum(1)).cpu().double()
         return out, residuals
 
-    def _parts(self, z: torch.Tensor) -> dict[str, np.ndarray]:
-        """Each score part of standardised inputs, robustly standardised with the
-        member's training median and spread and averaged over the ensemble."""
-        out = {p: [] for p in self.parts_}
+    def _score_pass(self, z: torch.Tensor, contributions: bool = False
+                    ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+        """One pass over the ensemble for standardised inputs: each score part, robustly
+        standardised with the member's training median and spread and averaged over the
+        ensemble, and (``contributions``) each value's Huber residual over the member's
+        reconstruction spread, averaged too (what :meth:`explain` returns)."""
+        n = len(self.members_)
+        parts: dict[str, list[torch.Tensor]] = {p: [] for p in self.parts_}
+        contribs = []
         for i in range(0, len(z), SCORE_CHUNK):
-            total = {p: torch.zeros(len(z[i:i + SCORE_CHUNK]), dtype=torch.float64)
-                     for p in self.parts_}
+            zc = z[i:i + SCORE_CHUNK]
+            total = {p: torch.zeros(len(zc), dtype=torch.float64) for p in self.parts_}
+            contrib = torch.zeros(zc.shape if contributions else 0, dtype=torch.float64)
             for member in self.members_:
-                for part, values in self._raw_parts(member, z[i:i + SCORE_CHUNK])[0].items():
+                raw, residuals = self._raw_parts(member, zc)
+                for part, values in raw.items():
                     med, spread = member.calib[part]
                     total[part] += (values - med) / spread
+                if contributions:
+                    contrib += (residuals.double() / member.calib["reconstruction"][1]
+                                if "reconstruction" in self.parts_ else residuals.double())
             for part, values in total.items():
-                out[part].append(values / len(self.members_))
-        return {p: torch.cat(v).numpy() for p, v in out.items()}
+                parts[part].append(values / n)
+            if contributions:
+                contribs.append(contrib / n)
+        return ({p: torch.cat(v).numpy() for p, v in parts.items()},
+                torch.cat(contribs).numpy() if contributions else None)
+
+    def _parts(self, z: torch.Tensor) -> dict[str, np.ndarray]:
+        """Each score part of standardised inputs (see :meth:`_score_pass`)."""
+        return self._score_pass(z)[0]
 
     def _decision(self, z: torch.Tensor) -> np.ndarray:
         return np.sum(list(self._parts(z).values()), axis=0)
@@ -550,23 +567,8 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
         self._check_fitted()
         x = torch.from_numpy(self._check_X(X, reset=False, dtype=np.float32))
         z = (x - self.mean_) / self.scale_
-        n = len(self.members_)
-        scores, contribs = [], []
-        for i in range(0, len(z), SCORE_CHUNK):
-            zc = z[i:i + SCORE_CHUNK]
-            total = {p: torch.zeros(len(zc), dtype=torch.float64) for p in self.parts_}
-            contrib = torch.zeros(zc.shape, dtype=torch.float64)
-            for member in self.members_:
-                parts, residuals = self._raw_parts(member, zc)
-                for part, values in parts.items():  # as _parts
-                    med, spread = member.calib[part]
-                    total[part] += (values - med) / spread
-                contrib += (residuals.double() / member.calib["reconstruction"][1]  # explain
-                            if "reconstruction" in self.parts_ else residuals.double())
-            scores.append(np.sum([(v / n).numpy() for v in total.values()], axis=0))
-            contribs.append(contrib / n)
-        return (self._finite_scores(np.concatenate(scores), x, z),
-                torch.cat(contribs).numpy())
+        parts, contributions = self._score_pass(z, contributions=True)
+        return self._finite_scores(np.sum(list(parts.values()), axis=0), x, z), contributions
 
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
         """Fit on ``X`` and return ``labels_``."""
@@ -583,14 +585,7 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
         attributed to features. Without a reconstruction part in ``score``, the Huber
         residuals are returned without the division by a spread.
         """
-        z = self._standardised(X)
-        out = torch.zeros(z.shape, dtype=torch.float64)
-        for member in self.members_:
-            residuals = torch.cat([self._raw_parts(member, z[i:i + SCORE_CHUNK])[1]
-                                   for i in range(0, len(z), SCORE_CHUNK)]).double()
-            out += (residuals / member.calib["reconstruction"][1]
-                    if "reconstruction" in self.parts_ else residuals)
-        return (out / len(self.members_)).numpy()
+        return self._score_pass(self._standardised(X), contributions=True)[1]
 
     # -- persistence ----------------------------------------------------------------------
     _model_dtype: ClassVar[torch.dtype] = torch.float32
