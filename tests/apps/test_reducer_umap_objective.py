@@ -33,7 +33,7 @@ def test_smooth_knn_solves_the_log2k_equation():
 def test_fuzzy_graph_is_a_symmetric_union_of_neighbourhoods():
     rng = np.random.default_rng(0)
     X = np.concatenate([rng.normal(0, 1, (40, 5)), rng.normal(20, 1, (40, 5))])
-    heads, tails, w = fuzzy_knn_graph(X, 10)
+    heads, tails, w, rho = fuzzy_knn_graph(X, 10)
     G = np.zeros((80, 80))
     G[heads, tails] = w
     np.testing.assert_allclose(G, G.T, atol=1e-6)

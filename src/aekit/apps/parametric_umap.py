@@ -81,7 +81,7 @@ def _smooth_knn(dists: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fuzzy_knn_graph(X: np.ndarray, n_neighbors: int, device: str = "cpu"
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The symmetric fuzzy k-NN graph of the rows of ``X`` (see the module docstring).
 
     Neighbours are exact (:func:`aekit.apps.retrieval.knn_search`, float32), on
@@ -94,6 +94,9 @@ def fuzzy_knn_graph(X: np.ndarray, n_neighbors: int, device: str = "cpu"
         Both directions of every edge with a positive weight.
     weights : ndarray of float32, shape (n_edges,)
         ``p_ij`` in (0, 1].
+    rho : ndarray of float64, shape (n_rows,)
+        Each row's distance to its nearest neighbour at a positive distance (0 when
+        there is none).
     """
     n = len(X)
     k = min(int(n_neighbors), n)
@@ -109,7 +112,7 @@ def fuzzy_knn_graph(X: np.ndarray, n_neighbors: int, device: str = "cpu"
     union = (directed + transpose - directed.multiply(transpose)).tocoo()
     keep = union.data > 0
     return (union.row[keep].astype(np.int64), union.col[keep].astype(np.int64),
-            union.data[keep].astype(np.float32))
+            union.data[keep].astype(np.float32), rho)
 
 
 def umap_cross_entropy(z_head: torch.Tensor, z_tail: torch.Tensor, a: float, b: float,

@@ -29,6 +29,15 @@ invert the map whatever ``lambda`` is, while ``lambda`` sets how much reconstruc
 shapes the map. ``objective="reconstruction"`` trains the model's loss alone (a plain
 autoencoder's codes). The default was chosen across data sets
 (benchmarks/results/reduce*.md, docs/jobs/reduction.md).
+
+With a graph objective the network sees ``(x - mean) / s`` with one scale ``s`` for all
+features (:func:`common_scale`), so it works in the geometry the graph was built in, and
+each edge's head ``x_i`` enters the encoder as ``x_i + (jitter * rho_i / sqrt(D)) eps``,
+``eps ~ N(0, I)``, ``rho_i`` its nearest-neighbour distance: the encoder must map a
+neighbourhood of each row, not only the row, to its place, which is what ``transform``
+asks of it for new rows. Training makes ``epochs`` passes over the graph's edges (by
+default 50, but at most about 5000 optimiser steps), so small data fits in seconds and
+large data in bounded time.
 """
 
 from __future__ import annotations
@@ -56,9 +65,17 @@ from aekit.train.config import epochs_cap
 DEFAULT_EPOCHS = 100  # objective="reconstruction": passes over the rows
 DEFAULT_BATCH = {"reconstruction": 64, "umap": 512, "tsne": 512}  # rows / edges per optimiser step
 DEFAULT_LR = {"reconstruction": 1e-3, "umap": 1e-2, "tsne": 1e-2}  # Adam's (initial) learning rate
-UMAP_STEPS = 5000  # graph objectives, epochs=None: about this many optimiser steps
+GRAPH_EPOCHS = 50  # graph objectives, epochs=None: passes over the graph's edges,
+MAX_STEPS = 5000  # but at most about this many optimiser steps
 GRAPH_DEFAULTS = {"n_neighbors": 15, "min_dist": 0.1, "reconstruction_weight": 0.01,
-                  "graph_rows": 50_000}
+                  "jitter": 0.5, "graph_rows": 50_000}
+
+
+def common_scale(X: np.ndarray) -> float:
+    """One scale for every feature: the root mean of the features' variances (1 when all
+    are constant), so that ``(X - mean) / scale`` keeps X's Euclidean geometry."""
+    rms = float(np.sqrt(X.var(0).mean()))
+    return rms if rms > 0 else 1.0
 
 
 class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
@@ -82,6 +99,12 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
     reconstruction_weight : float, default=0.01
         ``lambda``: weight of the per-feature reconstruction loss on the encoder.
         Graph objectives only.
+    jitter : float, default=0.5
+        Each edge's head row is fed to the encoder with Gaussian noise added, of
+        expected length about ``jitter`` times that row's distance to its nearest
+        neighbour (in the network's units). It makes the encoder smooth between the
+        training rows, so new rows map among their neighbours; 0 turns it off. Graph
+        objectives only.
     graph_rows : int, default=50000
         The k-NN graph is built (exactly) on at most this many rows, drawn at random
         when X has more; the reconstruction term still sees every row. This bounds the
@@ -98,8 +121,8 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         ``objective="reconstruction"``: passes over the rows (None: 100).
         Graph objectives: passes over the graph's edges, each pass drawing as many
         edges as the graph has, with probability proportional to their weights (None:
-        about 5000 optimiser steps, so the fitting time does not grow with the rows
-        beyond ``graph_rows``).
+        50 passes, but no more than about 5000 optimiser steps, so the fitting time
+        grows with the graph up to that bound and not beyond).
     batch_size : int or None, default=None
         Rows (reconstruction) or edges (graph objectives) per optimiser step; None: 64
         rows or 512 edges (for ``"tsne"`` also the number of edges whose tails are each
@@ -116,9 +139,13 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
     patience : int, default=10
         Epochs without improvement before stopping.
     scale : bool, default=True
-        Standardise each feature with its training mean and (population) standard
-        deviation; constant features get scale 1. The network works in those units;
-        ``transform`` takes raw rows and ``inverse_transform`` returns raw units.
+        ``objective="reconstruction"``: standardise each feature with its training mean
+        and (population) standard deviation; constant features get scale 1. Graph
+        objectives: centre each feature and divide all by one scale, the root mean
+        feature variance, which keeps the Euclidean geometry the neighbour graph is built
+        in (standardise the columns beforehand for per-feature scaling). The network
+        works in those units; ``transform`` takes raw rows and ``inverse_transform``
+        returns raw units.
     model_params : dict or None, default=None
         Further settings of the model's config, e.g. ``{"beta": 4.0}`` for ``beta_vae``.
         The reducer sets ``likelihood="gaussian"`` (squared error) unless given here.
@@ -170,6 +197,7 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         "n_neighbors": [Interval(Integral, 2, None, closed="left")],
         "min_dist": [Interval(Real, 0, None, closed="left")],
         "reconstruction_weight": [Interval(Real, 0, None, closed="neither")],
+        "jitter": [Interval(Real, 0, None, closed="left")],
         "graph_rows": [Interval(Integral, 2, None, closed="left")],
         **TRAINING_CONSTRAINTS,
         "epochs": [Interval(Integral, 1, None, closed="left"), None],
@@ -182,7 +210,8 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
 
     def __init__(self, n_components: int = 2, *, objective: str = "tsne",
                  n_neighbors: int = 15, min_dist: float = 0.1,
-                 reconstruction_weight: float = 0.01, graph_rows: int = 50_000,
+                 reconstruction_weight: float = 0.01, jitter: float = 0.5,
+                 graph_rows: int = 50_000,
                  model: str = "ae", hidden_dims: tuple[int, ...] | None = None,
                  epochs: int | None = None, batch_size: int | None = None,
                  learning_rate: float | None = None,
@@ -194,6 +223,7 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
         self.reconstruction_weight = reconstruction_weight
+        self.jitter = jitter
         self.graph_rows = graph_rows
         self.model = model
         self.hidden_dims = hidden_dims
@@ -228,6 +258,8 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         X = self._check_X(X, reset=True)
         self._check_settings(len(X))
         self._fit_scaler(X, self.scale)
+        if self.scale and self.objective != "reconstruction":
+            self.scale_ = np.full_like(self.scale_, common_scale(X))
         Xs = self._scale(X)
         seed = seed_from(self.random_state)
         settings: dict[str, Any] = {"likelihood": "gaussian", "arch": "mlp"}
@@ -237,7 +269,7 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         model = self._build_model(self.model, X.shape[1], self.n_components, settings, seed)
         batch_size = self.batch_size or DEFAULT_BATCH[self.objective]
         if self.objective != "reconstruction":
-            self.history_ = self._train_graph(model, X, Xs, batch_size, seed)
+            self.history_ = self._train_graph(model, Xs, batch_size, seed)
         else:
             self.history_ = self._train_model(
                 model, Xs, epochs=self.epochs or DEFAULT_EPOCHS, batch_size=batch_size,
@@ -268,13 +300,13 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
                 raise ConfigError(f"{', '.join(changed)} only apply to objective='umap' or "
                                   "'tsne'; objective='reconstruction' does not use them")
 
-    def _train_graph(self, model: Any, X: np.ndarray, Xs: np.ndarray, batch_size: int,
-                    seed: int) -> list[dict[str, Any]]:
+    def _train_graph(self, model: Any, Xs: np.ndarray, batch_size: int,
+                     seed: int) -> list[dict[str, Any]]:
         """Train ``model`` in place on the graph (t-SNE or UMAP) + reconstruction objective
-        (module docstring); returns the per-epoch history. The graph is built on the rows
-        as given (``X``: Euclidean neighbours in the user's units, as UMAP and t-SNE
-        see them); the network sees the standardised rows ``Xs``. The model ends on the CPU in
-        float64 and in eval mode, as after ``_train_model``."""
+        (module docstring); returns the per-epoch history. ``Xs`` are the scaled rows, whose
+        Euclidean neighbours are those of the rows as given (one scale for all features,
+        as UMAP and t-SNE see them). The model ends on the CPU in float64 and in eval
+        mode, as after ``_train_model``."""
         from tqdm.auto import tqdm
 
         groups = model.parameter_groups()
@@ -287,7 +319,7 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         pick = np.random.default_rng(seed)
         graph_rows = (np.sort(pick.choice(n, self.graph_rows, replace=False))
                       if n > self.graph_rows else np.arange(n))
-        heads, tails, weights = fuzzy_knn_graph(X[graph_rows], self.n_neighbors, device)
+        heads, tails, weights, rho = fuzzy_knn_graph(Xs[graph_rows], self.n_neighbors, device)
         self.n_graph_edges_ = len(weights)
         a, b = find_ab(float(self.min_dist))
         x_all = torch.as_tensor(Xs, dtype=torch.float32, device=device)
@@ -295,9 +327,13 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         heads_t = torch.as_tensor(heads, device=device)
         tails_t = torch.as_tensor(tails, device=device)
         weights_t = torch.as_tensor(weights, device=device)
+        # noise on each head row: per feature sd jitter * rho_i / sqrt(D), so its expected
+        # length is about jitter times the row's nearest-neighbour distance rho_i
+        jitter = torch.as_tensor(self.jitter * rho / math.sqrt(n_features),
+                                 dtype=torch.float32, device=device)
         n_edges = len(weights)
         per_epoch = max(1, math.ceil(n_edges / batch_size))
-        epochs = self.epochs or max(1, round(UMAP_STEPS / per_epoch))
+        epochs = self.epochs or min(GRAPH_EPOCHS, max(1, round(MAX_STEPS / per_epoch)))
         epochs = min(epochs, epochs_cap() or epochs)  # AEKIT_EPOCHS_CAP, as for the Trainer
         model.to(device).float().train()
         lr = float(self.learning_rate or DEFAULT_LR[self.objective])
@@ -315,8 +351,10 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
                 sums = np.zeros(3)
                 for start in range(0, n_edges, batch_size):
                     edges = order[start:start + batch_size]
-                    codes = model.embed(torch.cat([x_graph[heads_t[edges]],
-                                                   x_graph[tails_t[edges]]]))
+                    head = heads_t[edges]
+                    x_head = x_graph[head] + jitter[head, None] * torch.randn(
+                        len(edges), n_features, generator=gen, device=device)
+                    codes = model.embed(torch.cat([x_head, x_graph[tails_t[edges]]]))
                     z_head, z_tail = codes.chunk(2)
                     graph = (umap_cross_entropy(z_head, z_tail, a, b, gen)
                              if self.objective == "umap" else infonce_tsne(z_head, z_tail))
