@@ -171,3 +171,23 @@ def test_graph_on_a_subsample_and_settings_the_objective_does_not_use(digits_fla
         AutoencoderReducer(early_stopping=True).fit(X)
     with pytest.raises(ConfigError, match="parameter groups"):
         AutoencoderReducer(model="aae", epochs=1).fit(X)
+    with pytest.raises(ConfigError, match="jitter only apply to objective='umap' or"):
+        AutoencoderReducer(objective="reconstruction", jitter=0.0).fit(X)
+
+
+def test_graph_objectives_keep_the_input_geometry_and_train_epochs_over_the_edges(
+        monkeypatch):
+    """One common scale, so the network's rows have the neighbours of the rows as given;
+    epochs=None is 50 passes over the graph's edges, capped at about MAX_STEPS steps."""
+    import aekit.apps.reduce as reduce_module
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4)) * [1.0, 10.0, 0.1, 3.0]
+    red = AutoencoderReducer(n_neighbors=5, hidden_dims=(8,), random_state=0).fit(X)
+    assert np.ptp(red.scale_) == 0 and np.allclose(red.mean_, X.mean(0))
+    assert len(red.history_) == reduce_module.GRAPH_EPOCHS  # one step per pass here
+    monkeypatch.setattr(reduce_module, "MAX_STEPS", 20)
+    red = AutoencoderReducer(n_neighbors=5, hidden_dims=(8,), batch_size=64,
+                             random_state=0).fit(X)
+    per_epoch = int(np.ceil(red.n_graph_edges_ / 64))
+    assert per_epoch > 1 and len(red.history_) == round(20 / per_epoch)

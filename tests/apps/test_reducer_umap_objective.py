@@ -41,6 +41,9 @@ def test_fuzzy_graph_is_a_symmetric_union_of_neighbourhoods():
     assert not G[:40, 40:].any()  # no edge between the two far-apart clusters
     assert np.isclose(G.max(1), 1).all()  # each row's nearest neighbour has weight 1
     assert (np.diag(G) == 0).all()
+    d = np.linalg.norm(X[:, None] - X[None], axis=-1)
+    np.fill_diagonal(d, np.inf)
+    np.testing.assert_allclose(rho, d.min(1), rtol=1e-3)  # nearest-neighbour distances (float32)
 
 
 def test_cross_entropy_prefers_close_edges_and_far_negatives():
