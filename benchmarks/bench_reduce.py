@@ -10,7 +10,8 @@ One run, every method with its defaults, three parts:
   ``--tsne-max-rows`` rows), UMAP (umap-learn), aekit with ``objective="reconstruction"``
   (the old default), ``objective="umap"``, its defaults (``objective="tsne"``) and its
   defaults without the head jitter (``jitter=0``).
-* ``heldout``: digits, fit on a stratified 80 %, map the other 20 % with ``transform``;
+* ``heldout``: the ``--sklearn`` data sets, fit on a stratified 80 %, map the other 20 %
+  with ``transform``;
   5-NN accuracy of the held-out maps against the fitted maps (UMAP's ``transform`` is
   the reference; t-SNE has none), for aekit's default and the same without jitter.
 * ``scale``: 50-D data (a mixture of 20 Gaussian blobs on a random 10-D subspace plus
@@ -68,8 +69,20 @@ def fit_umap(X, seed):
     return umap.UMAP(random_state=seed).fit_transform(X)
 
 
+TORCH_THREADS = [1]  # --threads
+
+
+def torch_threads():
+    """Set torch's threads back to --threads. umap-learn's numba (OpenMP layer) shares
+    torch's libgomp and sets its thread count to the machine's cores, so without this every
+    aekit fit after a UMAP fit in the same process runs two OpenMP threads whose barriers
+    spin on the shared 2-core machine (measured: digits fit 2-3x slower)."""
+    torch.set_num_threads(TORCH_THREADS[0])
+
+
 def fit_aekit(**params):
     def fit(X, seed):
+        torch_threads()
         return AutoencoderReducer(random_state=seed, **params).fit_transform(X)
     return fit
 
@@ -83,14 +96,21 @@ METHODS = [("PCA", fit_pca), ("t-SNE", fit_tsne), ("UMAP", fit_umap),
 CANDIDATES = ("aekit umap", "aekit tsne", "aekit tsne jitter=0")
 
 
-def quality(args, lines, flush):
+def sklearn_sets(names):
+    """``(name, X, y)`` of the named scikit-learn data sets: digits raw (0-16), the others
+    standardised."""
     sets = []
-    for name in args.sklearn.split(","):
+    for name in names.split(","):
         loader = {"digits": load_digits, "breast_cancer": load_breast_cancer,
                   "wine": load_wine}.get(name)
         if loader is not None:
-            X, y = loader(return_X_y=True)  # digits raw (0-16), the others standardised
+            X, y = loader(return_X_y=True)
             sets.append((name, X.astype(np.float64) if name == "digits" else standardise(X), y))
+    return sets
+
+
+def quality(args, lines, flush):
+    sets = sklearn_sets(args.sklearn)
     for name in args.odds.split(","):
         path = Path(args.odds_dir) / f"{name}.mat"
         if name and path.is_file():
@@ -168,24 +188,25 @@ def summarise(args, lines, flush):
 def heldout(args, lines, flush):
     import umap
 
-    X, y = load_digits(return_X_y=True)
-    Xf, Xh, yf, yh = train_test_split(X, y, test_size=0.2, stratify=y, random_state=0)
-    lines += ["### Held-out rows through transform (digits, fit 80 %, map 20 %)", "",
-              "| method | 5-NN acc of held-out vs fitted | 5-NN acc (5-fold) of fitted | "
-              "transform s |", "|---|---|---|---|"]
-    for name, est in [("UMAP", umap.UMAP(random_state=0)),
-                      ("aekit (default)", AutoencoderReducer(random_state=0)),
-                      ("aekit jitter=0", AutoencoderReducer(jitter=0.0, random_state=0))]:
-        Zf = est.fit_transform(Xf)
-        t = time.perf_counter()
-        Zh = est.transform(Xh)
-        seconds = time.perf_counter() - t
-        acc = KNeighborsClassifier(5).fit(Zf, yf).score(Zh, yh)
-        cv = cross_val_score(KNeighborsClassifier(5), Zf, yf, cv=5).mean()
-        line = f"| {name} | {acc:.4f} | {cv:.4f} | {seconds:.3f} |"
-        print(line, flush=True)
-        lines.append(line)
-        flush()
+    lines += ["### Held-out rows through transform (fit 80 %, map 20 %)", "",
+              "| data | method | 5-NN acc of held-out vs fitted | 5-NN acc (5-fold) of fitted "
+              "| transform s |", "|---|---|---|---|---|"]
+    for data_name, X, y in sklearn_sets(args.sklearn):
+        Xf, Xh, yf, yh = train_test_split(X, y, test_size=0.2, stratify=y, random_state=0)
+        for name, est in [("UMAP", umap.UMAP(random_state=0)),
+                          ("aekit (default)", AutoencoderReducer(random_state=0)),
+                          ("aekit jitter=0", AutoencoderReducer(jitter=0.0, random_state=0))]:
+            torch_threads()
+            Zf = est.fit_transform(Xf)
+            t = time.perf_counter()
+            Zh = est.transform(Xh)
+            seconds = time.perf_counter() - t
+            acc = KNeighborsClassifier(5).fit(Zf, yf).score(Zh, yh)
+            cv = cross_val_score(KNeighborsClassifier(5), Zf, yf, cv=5).mean()
+            line = f"| {data_name} | {name} | {acc:.4f} | {cv:.4f} | {seconds:.3f} |"
+            print(line, flush=True)
+            lines.append(line)
+            flush()
     lines.append("")
 
 
@@ -220,6 +241,7 @@ def scale(args, lines, flush):
             runs.append(("UMAP", umap.UMAP(random_state=0)))
         for name, est in runs:
             t = time.perf_counter()
+            torch_threads()
             est.fit(X)
             fit_s = time.perf_counter() - t
             t = time.perf_counter()
@@ -256,7 +278,8 @@ def main() -> None:
     parser.add_argument("--title", default="Dimensionality reduction: aekit vs PCA, t-SNE, "
                         "UMAP (issue 17)")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    TORCH_THREADS[0] = args.threads
+    torch_threads()
     lines = [f"## {args.title}", "",
              f"Command: `nice python benchmarks/bench_reduce.py --parts {args.parts} "
              f"--sklearn '{args.sklearn}' --odds '{args.odds}' --methods '{args.methods}' "
