@@ -1,0 +1,131 @@
+"""Summaries of scores that arrive chunk by chunk, in memory that does not grow with
+their number: an exact histogram of at most ``bins`` bins (:class:`StreamingHistogram`)
+and the highest scores with their rows (:class:`TopRows`).
+
+The histogram's bins are right-closed, ``(a + k w, a + (k + 1) w]``, anchored at ``a``
+(a score threshold: then the bins with ``k >= 0`` hold exactly the scores above it). The
+width ``w`` is set from the first chunk; whenever new scores fall outside the bins and
+more than ``bins`` would be needed, ``w`` doubles and pairs of neighbouring bins merge
+(exactly: ``ceil(v / 2w) - 1 = floor((ceil(v / w) - 1) / 2)``), so every count stays
+exact and only the resolution coarsens.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+__all__ = ["StreamingHistogram", "TopRows"]
+
+
+class StreamingHistogram:
+    """Exact counts of finite values in at most ``bins`` equal bins anchored at ``anchor``.
+
+    Parameters
+    ----------
+    anchor : float
+        A bin edge (e.g. the anomaly threshold); :attr:`above` counts values ``> anchor``.
+    bins : int
+        Most bins held (even, >= 4).
+    """
+
+    def __init__(self, anchor: float = 0.0, bins: int = 256) -> None:
+        if bins < 4 or bins % 2:
+            raise ValueError(f"bins must be even and >= 4, got {bins}")
+        self.anchor, self.bins = float(anchor), bins
+        self.width: float | None = None
+        self.first = 0  # index k of counts[0]
+        self.counts = np.zeros(0, dtype=np.int64)
+        self.count = self.above = self.non_finite = 0
+
+    def _index(self, v: np.ndarray) -> np.ndarray:
+        return np.ceil((v - self.anchor) / self.width).astype(np.int64) - 1
+
+    def add(self, values: Any) -> None:
+        """Count ``values`` (non-finite ones only in :attr:`non_finite`)."""
+        v = np.asarray(values, dtype=np.float64).ravel()
+        finite = np.isfinite(v)
+        self.non_finite += int(v.size - finite.sum())
+        v = v[finite]
+        if not v.size:
+            return
+        self.count += v.size
+        self.above += int((v > self.anchor).sum())
+        if self.width is None:
+            span = max(float(v.max()), self.anchor) - min(float(v.min()), self.anchor)
+            self.width = span / (self.bins // 2) if span > 0 else 1.0
+        k = self._index(v)
+        lo, hi = int(k.min()), int(k.max()) + 1
+        while max(hi, self.first + len(self.counts)) - min(lo, self.first) > self.bins:
+            self._coarsen()
+            k = self._index(v)
+            lo, hi = int(k.min()), int(k.max()) + 1
+        start = min(lo, self.first) if len(self.counts) else lo
+        stop = max(hi, self.first + len(self.counts))
+        counts = np.zeros(stop - start, dtype=np.int64)
+        counts[self.first - start:self.first - start + len(self.counts)] = self.counts
+        counts += np.bincount(k - start, minlength=stop - start)
+        self.first, self.counts = start, counts
+
+    def _coarsen(self) -> None:
+        """Double the width: bins ``2j`` and ``2j + 1`` become bin ``j``."""
+        counts, first = self.counts, self.first
+        if first % 2:
+            counts, first = np.r_[0, counts], first - 1
+        if len(counts) % 2:
+            counts = np.r_[counts, 0]
+        self.counts, self.first = counts.reshape(-1, 2).sum(1), first // 2
+        self.width *= 2
+
+    def histogram(self, max_bins: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(edges, counts)`` from the first to the last non-empty bin, coarsened to at
+        most ``max_bins`` bins (default: ``sqrt`` of the count, between 10 and 100)."""
+        if max_bins is None:
+            max_bins = min(100, max(10, int(math.sqrt(self.count))))
+        saved = self.counts, self.first, self.width
+        try:
+            while True:
+                nonzero = np.flatnonzero(self.counts)
+                if not len(nonzero) or nonzero[-1] - nonzero[0] + 1 <= max(max_bins, 2):
+                    break
+                self._coarsen()
+            if not len(nonzero):
+                return np.zeros(0), np.zeros(0, dtype=np.int64)
+            a, b = int(nonzero[0]), int(nonzero[-1]) + 1
+            edges = self.anchor + self.width * np.arange(self.first + a, self.first + b + 1)
+            return edges, self.counts[a:b].copy()
+        finally:
+            self.counts, self.first, self.width = saved
+
+
+class TopRows:
+    """The ``k`` highest scores seen and their 0-based row numbers (ties: the earlier row
+    first, as a stable sort), with any per-row extras (arrays along the rows); holds at
+    most ``k`` rows plus those of the chunk being added."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+        self.scores = np.zeros(0)
+        self.rows = np.zeros(0, dtype=np.int64)
+        self.extras: dict[str, np.ndarray] = {}
+
+    def add(self, scores: Any, start: int, **extras: Any) -> None:
+        """Add a chunk of ``scores`` whose first row is row ``start``."""
+        s = np.asarray(scores, dtype=np.float64).ravel()
+        if not self.k or not s.size:
+            return
+        if s.size > self.k:  # only this chunk's best (every tie of its k-th) can make it
+            kth = np.partition(s, s.size - self.k)[s.size - self.k]
+            pick = np.flatnonzero(s >= kth)
+        else:
+            pick = np.arange(s.size)
+        rows = np.r_[self.rows, start + pick]
+        s = np.r_[self.scores, s[pick]]
+        order = np.lexsort((rows, -s))[:self.k]
+        self.scores, self.rows = s[order], rows[order]
+        for name, value in extras.items():
+            value = np.asarray(value)[pick]
+            old = self.extras.get(name, value[:0])
+            self.extras[name] = np.concatenate([old, value])[order]
