@@ -107,30 +107,32 @@ def _top(contrib: np.ndarray, names: list[str], k: int) -> tuple[np.ndarray, np.
     return idx, share
 
 
-def _report(path: Path, scores: np.ndarray, threshold: float, labels: np.ndarray | None,
-            title: str, summary: list[dict[str, Any]], series: Any = None) -> Path:
-    from aekit.metrics.ranking import ranking
+def _report(path: Path, summary: Any, title: str, table: list[dict[str, Any]],
+            series: Any = None, scores: np.ndarray | None = None) -> Path:
+    """The HTML report of a :class:`~aekit.metrics.score_summary.ScoreSummary` (with a
+    series, its ``scores`` too, for the series plot)."""
     from aekit.report import plots
     from aekit.report.html import Section, write_report
 
+    threshold = summary.threshold
     with tempfile.TemporaryDirectory() as tmp:
-        hist = plots.histogram(scores, Path(tmp) / "scores.png", threshold=threshold,
-                               title="anomaly scores", xlabel="score")
-        sections = [Section("Summary", table=summary),
+        edges, counts = summary.hist.histogram()
+        hist = plots.histogram(edges, Path(tmp) / "scores.png", counts=counts,
+                               threshold=threshold, title="anomaly scores", xlabel="score")
+        sections = [Section("Summary", table=table),
                     Section("Score distribution",
                             text=f"Scores above the threshold {threshold:.4g} are labelled "
                                  "anomalous.", images=[hist])]
         if series is not None:
             sections.insert(1, _series_section(series, scores, threshold, Path(tmp)))
-        if labels is not None and 0 < labels.sum() < len(labels):
-            # a curve of 10 million cuts would cost matplotlib several copies to draw
-            curves = ranking(labels, scores, max_points=CURVE_POINTS)
-            fpr, tpr, rec, prec = curves.fpr, curves.tpr, curves.recall, curves.precision
-            roc = plots.line_plot(fpr, {"ROC": tpr, "chance": (np.array([0, 1]),
-                                                                np.array([0, 1]))},
+        curves = summary.curves
+        if curves is not None:
+            roc = plots.line_plot(curves.fpr, {"ROC": curves.tpr,
+                                               "chance": (np.array([0, 1]), np.array([0, 1]))},
                                   Path(tmp) / "roc.png", xlabel="false positive rate",
                                   ylabel="true positive rate", title="ROC curve")
-            pr = plots.line_plot(rec, {"PR": prec}, Path(tmp) / "pr.png", xlabel="recall",
+            pr = plots.line_plot(curves.recall, {"PR": curves.precision},
+                                 Path(tmp) / "pr.png", xlabel="recall",
                                  ylabel="precision", title="precision-recall curve")
             sections.append(Section("ROC and precision-recall", images=[roc, pr]))
         return write_report(path, title=title, sections=sections)
@@ -264,16 +266,20 @@ def _fit_data(source: str, label_column: str | None, id_columns: list[str]):
     return ds, [], labels
 
 
-def _print_metrics(labels: np.ndarray, scores: np.ndarray, what: str) -> dict[str, float]:
+def _print_metrics(labels: np.ndarray, scores: np.ndarray, what: str) -> None:
     from aekit.metrics.ranking import ranking
 
     if labels.min() == labels.max():
         click.echo(f"{what}: every label is {labels[0]}; AUROC/AUPRC need both classes")
-        return {}
+        return
     curves = ranking(labels, scores)
+    _echo_areas(curves, int(labels.sum()), len(labels), what)
+
+
+def _echo_areas(curves: Any, positives: int, n: int, what: str) -> dict[str, float]:
     m = {"AUROC": curves.auroc, "AUPRC": curves.auprc}
     click.echo(f"{what}: AUROC {m['AUROC']:.4f}  AUPRC {m['AUPRC']:.4f} "
-               f"({int(labels.sum())} anomalies in {len(labels)})")
+               f"({positives} anomalies in {n})")
     return m
 
 
@@ -310,6 +316,7 @@ def score_command(detector_dir, data_source, out, label_column, id_columns, top,
     """
     from aekit.apps.detect import load_detector
     from aekit.apps.timeseries import TimeSeriesAnomalyDetector
+    from aekit.metrics.score_summary import ScoreSummary
 
     out_path = writable(out, data_source, detector_dir, suffixes=(".csv",), force=force)
     report = writable(report_path or out_path.parent / "report.html", data_source,
@@ -319,42 +326,59 @@ def score_command(detector_dir, data_source, out, label_column, id_columns, top,
     series = isinstance(det, TimeSeriesAnomalyDetector)
     thr = det.threshold_ if threshold is None else float(threshold)
     chunked = _chunk_rows(det, data_source, chunk_rows, series)
+
+    def summarise(labelled: bool) -> ScoreSummary:  # its spill folder: beside --out
+        return ScoreSummary(thr, out_path.parent, labelled=labelled, top=show,
+                            max_points=CURVE_POINTS)
+
+    rows_out = scores = None
     if chunked:  # a table of any length: read, scored and written chunk by chunk
-        scores, labels = _score_table_chunks(det, data_source, label_column, list(id_columns),
-                                             out_path, thr, top, chunked)
-        what, idx, share = "rows", None, None
-    elif series:
-        rows_out, scores, labels, names, contrib = _score_series(det, data_source,
-                                                                 label_column, out_path)
-        what = "time steps"
-    else:
-        rows_out, scores, labels, names, contrib, header = _score_table(
-            det, data_source, label_column, list(id_columns))
+        with summarise(label_column is not None) as summary:
+            names = _score_table_chunks(det, data_source, label_column, list(id_columns),
+                                        out_path, top, chunked, summary)
+            summary.finish()
         what = "rows"
-    flagged = scores > thr
-    if not chunked:  # (chunks are written as they are scored)
+    else:
+        if series:
+            rows_out, scores, labels, names, contrib = _score_series(
+                det, data_source, label_column, out_path)
+            what = "time steps"
+        else:
+            rows_out, scores, labels, names, contrib, header = _score_table(
+                det, data_source, label_column, list(id_columns))
+            what = "rows"
+        flagged = scores > thr
         idx, share = _top(contrib, names, top) if top else (None, None)
         if series:
             _write_series_scores(out_path, rows_out, scores, flagged, idx, names)
         else:
             _write_table_scores(out_path, header, rows_out, scores, flagged, idx, names)
-    click.echo(f"scored {len(scores)} {what}: {int(flagged.sum())} above the threshold "
+        with summarise(labels is not None) as summary:
+            summary.add(scores, 0, labels,
+                        **({} if idx is None else {"idx": idx, "share": share}))
+            summary.finish()
+    click.echo(f"scored {summary.count} {what}: {summary.flagged} above the threshold "
                f"{thr:.4g}")
-    metrics = _print_metrics(labels, scores, "labels") if labels is not None else {}
-    if show and len(scores):
-        order = np.argsort(-scores, kind="stable")[:show]
+    metrics = {}
+    if summary.curves is not None:
+        metrics = _echo_areas(summary.curves, summary.positives, summary.count, "labels")
+    elif summary.labelled and summary.count:
+        click.echo(f"labels: every label is {int(summary.positives > 0)}; AUROC/AUPRC need "
+                   "both classes")
+    if summary.top.k and summary.count:
         click.echo(f"\nmost anomalous {what} (top contributing "
                    f"{'channels' if series else 'columns'}, share of the "
                    "reconstruction error):")
-        for i in order:
-            tops = "" if idx is None else ", ".join(
-                f"{names[j]} {s:.0%}" for j, s in zip(idx[i], share[i]))
+        extras = summary.top.extras
+        for r, (i, score) in enumerate(zip(summary.top.rows, summary.top.scores)):
+            tops = "" if "idx" not in extras else ", ".join(
+                f"{names[j]} {s:.0%}" for j, s in zip(extras["idx"][r], extras["share"][r]))
             click.echo(f"  {'step' if series else 'row'} {i + 1:>6}  score "
-                       f"{scores[i]:10.4g}  {tops}")
-    summary = [{"rows": len(scores), "flagged": int(flagged.sum()), "threshold": thr,
-                **{k: round(v, 4) for k, v in metrics.items()}}]
-    _report(report, scores, thr, labels, f"anomaly scores: {Path(data_source).name}", summary,
-            series=rows_out if series else None)
+                       f"{score:10.4g}  {tops}")
+    table = [{"rows": summary.count, "flagged": summary.flagged, "threshold": thr,
+              **{k: round(v, 4) for k, v in metrics.items()}}]
+    _report(report, summary, f"anomaly scores: {Path(data_source).name}", table,
+            series=rows_out if series else None, scores=scores)
     click.echo(f"\nscores: {out_path}\nreport: {report}")
 
 
@@ -375,9 +399,10 @@ def _chunk_rows(det, source: str, chunk_rows: int | None, series: bool) -> int |
 
 
 def _score_table_chunks(det, source: str, label_column: str | None, id_columns: list[str],
-                        out_path: Path, thr: float, top: int, rows: int):
+                        out_path: Path, top: int, rows: int, summary: Any) -> list[str]:
     """Score a table of any length chunk by chunk, writing each chunk's rows (input
-    columns, score, label, top columns) as it is done; returns the scores and labels."""
+    columns, score, label, top columns) as it is done and adding its scores (and labels)
+    to ``summary``; returns the feature names."""
     from aekit.apps.streaming import as_table, file_features, write_chunks
     from aekit.data.chunks import ChunkReader
 
@@ -395,26 +420,26 @@ def _score_table_chunks(det, source: str, label_column: str | None, id_columns: 
                         "other columns to pass through with --id-column)")
     k = min(top, len(features))
     tops = [f"top_{j + 1}" for j in range(k)]
-    scores: list[np.ndarray] = []
-    labels: list[np.ndarray] = []
+    thr = summary.threshold
 
     def compute(chunk) -> dict[str, Any]:
         s, contrib = det.score_and_explain(as_table(chunk.x, features, source))
-        scores.append(s)
-        if label_column is not None:
-            labels.append(_parse_binary_labels(
-                [str(v) for v in chunk.kept[label_column]], label_column,
-                f"{source} (the chunk from data row {chunk.start + 1})"))
+        labels = None if label_column is None else _parse_binary_labels(
+            [str(v) for v in chunk.kept[label_column]], label_column,
+            f"{source} (the chunk from data row {chunk.start + 1})")
         out: dict[str, Any] = {"anomaly_score": [f"{v:.6g}" for v in s],
                                "anomaly_label": (s > thr).astype(np.int64)}
+        extras = {}
         if k:
-            idx, _ = _top(contrib, features, k)
+            idx, share = _top(contrib, features, k)
             out.update({t: [features[i] for i in idx[:, j]] for j, t in enumerate(tops)})
+            extras = {"idx": idx, "share": share}
+        summary.add(s, chunk.start, labels, **extras)
         return out
 
     write_chunks(source, out_path, compute, [*OUT_COLUMNS, *tops], features=features,
                  keep=header, rows=rows, progress=True)
-    return np.concatenate(scores), (np.concatenate(labels) if label_column else None)
+    return features
 
 
 def _score_table(det, source: str, label_column: str | None, id_columns: list[str]):

@@ -1,6 +1,7 @@
 """Summaries of scores that arrive chunk by chunk, in memory that does not grow with
-their number: an exact histogram of at most ``bins`` bins (:class:`StreamingHistogram`)
-and the highest scores with their rows (:class:`TopRows`).
+their number: an exact histogram of at most ``bins`` bins (:class:`StreamingHistogram`),
+the highest scores with their rows (:class:`TopRows`), and both with the ranking
+against labels (:class:`ScoreSummary`, what ``aekit detect score`` reports).
 
 The histogram's bins are right-closed, ``(a + k w, a + (k + 1) w]``, anchored at ``a``
 (a score threshold: then the bins with ``k >= 0`` hold exactly the scores above it). The
@@ -13,11 +14,14 @@ exact and only the resolution coarsens.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["StreamingHistogram", "TopRows"]
+from aekit.metrics.ranking import Ranking, StreamingRanking
+
+__all__ = ["ScoreSummary", "StreamingHistogram", "TopRows"]
 
 
 class StreamingHistogram:
@@ -129,3 +133,65 @@ class TopRows:
             value = np.asarray(value)[pick]
             old = self.extras.get(name, value[:0])
             self.extras[name] = np.concatenate([old, value])[order]
+
+
+class ScoreSummary:
+    """What a report of anomaly scores shows, gathered chunk by chunk in fixed memory: the
+    count above ``threshold``, a :class:`StreamingHistogram` anchored at it, the ``top``
+    highest-scoring rows (:class:`TopRows`) and, with labels, the
+    :class:`~aekit.metrics.ranking.Ranking` (areas over every score, curves thinned to
+    ``max_points``; the (score, label) pairs are sorted on disk in a temporary folder made
+    in ``folder`` when they outgrow memory: :class:`~aekit.metrics.ranking.StreamingRanking`).
+
+    Use as a context manager (the temporary folder is removed however the block ends);
+    :meth:`finish` computes the ranking.
+    """
+
+    def __init__(self, threshold: float, folder: str | Path, *, labelled: bool,
+                 top: int = 10, max_points: int | None = None) -> None:
+        self.threshold = float(threshold)
+        self.hist = StreamingHistogram(anchor=self.threshold)
+        self.top = TopRows(top)
+        self.labelled = labelled
+        self._ranking = StreamingRanking(folder, max_points=max_points) if labelled else None
+        self.curves: Ranking | None = None
+
+    @property
+    def count(self) -> int:
+        """Scores added."""
+        return self.hist.count + self.hist.non_finite
+
+    @property
+    def flagged(self) -> int:
+        """Scores above the threshold."""
+        return self.hist.above
+
+    @property
+    def positives(self) -> int:
+        """Labels equal to 1 (0 without labels)."""
+        return 0 if self._ranking is None else self._ranking.positives
+
+    def add(self, scores: Any, start: int, labels: Any = None, **extras: Any) -> None:
+        """Add the scores (and labels) of rows ``start, start + 1, ...``; ``extras`` are
+        per-row arrays kept for the top rows."""
+        self.hist.add(scores)
+        self.top.add(scores, start, **extras)
+        if self._ranking is not None:
+            self._ranking.add(labels, scores)
+
+    def finish(self) -> Ranking | None:
+        """The ranking against the labels (None without labels or with one class)."""
+        if self._ranking is not None and 0 < self.positives < self._ranking.count:
+            self.curves = self._ranking.result()
+        return self.curves
+
+    def close(self) -> None:
+        """Remove the temporary files."""
+        if self._ranking is not None:
+            self._ranking.close()
+
+    def __enter__(self) -> ScoreSummary:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
