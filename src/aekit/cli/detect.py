@@ -421,24 +421,27 @@ def _score_table_chunks(det, source: str, label_column: str | None, id_columns: 
     k = min(top, len(features))
     tops = [f"top_{j + 1}" for j in range(k)]
     thr = summary.threshold
+    names = np.array(features, dtype=object)
+    score_text = "{:.6g}".format
 
     def compute(chunk) -> dict[str, Any]:
         s, contrib = det.score_and_explain(as_table(chunk.x, features, source))
         labels = None if label_column is None else _parse_binary_labels(
             [str(v) for v in chunk.kept[label_column]], label_column,
             f"{source} (the chunk from data row {chunk.start + 1})")
-        out: dict[str, Any] = {"anomaly_score": [f"{v:.6g}" for v in s],
+        out: dict[str, Any] = {"anomaly_score": list(map(score_text, s.tolist())),
                                "anomaly_label": (s > thr).astype(np.int64)}
         extras = {}
         if k:
             idx, share = _top(contrib, features, k)
-            out.update({t: [features[i] for i in idx[:, j]] for j, t in enumerate(tops)})
+            out.update({t: names[idx[:, j]] for j, t in enumerate(tops)})
             extras = {"idx": idx, "share": share}
         summary.add(s, chunk.start, labels, **extras)
         return out
 
     write_chunks(source, out_path, compute, [*OUT_COLUMNS, *tops], features=features,
-                 keep=header, rows=rows, progress=True)
+                 keep=header, values=[label_column] if label_column else [], rows=rows,
+                 progress=True)
     return features
 
 
