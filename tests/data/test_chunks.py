@@ -105,8 +105,9 @@ def test_row_text_is_what_the_csv_module_writes_of_the_parsed_row(tmp_path):
     for name in ("t.csv", "t.tsv"):
         chunks = list(ChunkReader(tmp_path / name, features=["a", "b"], rows=5, text=True))
         text = sum((c.text for c in chunks), [])
-        parsed = list(csv.reader(open(tmp_path / name, newline=""), skipinitialspace=True,
-                                 delimiter="\t" if name == "t.tsv" else ","))[1:]
+        with open(tmp_path / name, newline="") as f:
+            parsed = list(csv.reader(f, skipinitialspace=True,
+                                     delimiter="\t" if name == "t.tsv" else ","))[1:]
         f = io.StringIO()
         csv.writer(f, lineterminator="\n").writerows(parsed)
         assert text == f.getvalue().splitlines(), name

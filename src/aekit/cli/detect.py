@@ -14,7 +14,6 @@ from aekit.cli._common import force_option, parse_settings, writable
 from aekit.errors import ConfigError, DataError
 
 TABLE_SUFFIXES = {".csv", ".tsv", ".txt", ".tab", ".gz"}
-ID_NAMES = {"id", "ID", "Id"}
 OUT_COLUMNS = ("anomaly_score", "anomaly_label")
 CHUNKED_BYTES = 256 << 20  # tables larger than this are scored in chunks by default
 CURVE_POINTS = 20_000  # points drawn of a report's ROC and precision-recall curves
@@ -22,71 +21,6 @@ CURVE_POINTS = 20_000  # points drawn of a report's ROC and precision-recall cur
 
 def _is_table(source: str) -> bool:
     return Path(source).suffix.lower() in TABLE_SUFFIXES and Path(source).is_file()
-
-
-def _parse_binary_labels(cells: list[str], column: str, where: str) -> np.ndarray:
-    """0/1 labels from text (1/0, true/false, yes/no, anomaly/normal)."""
-    ones, zeros = {"1", "1.0", "true", "yes", "anomaly", "outlier"}, {
-        "0", "0.0", "false", "no", "normal", "inlier"}
-    out = np.empty(len(cells), dtype=np.int64)
-    for i, c in enumerate(cells):
-        v = c.strip().lower()
-        if v in ones:
-            out[i] = 1
-        elif v in zeros:
-            out[i] = 0
-        else:
-            raise DataError(f"{where}: label column {column!r} must hold 0/1 (or true/false), "
-                            f"got {c!r} in data row {i + 1}")
-    return out
-
-
-class _Table:
-    """A scoring/fitting table, read once: the raw rows, the features as a Dataset (whose
-    ``feature_names`` the detector records and checks) and the optional labels."""
-
-    def __init__(self, source: str, *, features: list[str] | None, label_column: str | None,
-                 id_columns: list[str]) -> None:
-        from aekit.data.tabular import load_csv, read_table
-
-        table = read_table(source)
-        if table.header is None:
-            raise DataError(f"{source}: needs a header row with column names")
-        header = table.header
-        self.header, self.rows, self.source = header, table.rows, source
-        unknown = [c for c in [*id_columns, *([label_column] if label_column else [])]
-                   if c not in header]
-        if unknown:
-            raise DataError(f"{source}: no column(s) {unknown}; columns are {header}")
-        self.id_columns = id_columns + [h for h in header if h in ID_NAMES
-                                        and h not in id_columns and h != label_column]
-        reserved = set(self.id_columns) | ({label_column} if label_column else set())
-        present = [h for h in header if h not in reserved]
-        if features is None:
-            features = present
-            if not features:
-                raise DataError(f"{source}: no feature columns left (ids: {self.id_columns}, "
-                                f"label: {label_column})")
-        else:
-            missing = [c for c in features if c not in header]
-            extra = [c for c in present if c not in features]
-            if missing:
-                raise DataError(f"{source}: missing column(s) {missing} that the detector was "
-                                f"fitted on")
-            if extra:
-                raise DataError(f"{source}: unexpected column(s) {extra}; the detector was "
-                                f"fitted on {features} (ids {self.id_columns} and a "
-                                "--label-column are passed through; name other columns to "
-                                "pass through with --id-column)")
-        clash = [c for c in OUT_COLUMNS if c in header]
-        if clash:
-            raise DataError(f"{source}: already has column(s) {clash}; is it a scores file?")
-        self.features = features
-        self.data = load_csv(source, columns=features, table=table)
-        self.y = None
-        if label_column:
-            j = header.index(label_column)
-            self.y = _parse_binary_labels([r[j] for r in table.rows], label_column, source)
 
 
 def _feature_names(shape: tuple[int, ...], names: list[str] | None) -> list[str]:
@@ -253,8 +187,11 @@ def _fit_data(source: str, label_column: str | None, id_columns: list[str]):
     """``(data, id columns, labels)`` for fitting; ``data`` is a Dataset whose feature
     names (a table's columns) the detector keeps."""
     if _is_table(source):
-        t = _Table(source, features=None, label_column=label_column, id_columns=id_columns)
-        return t.data, t.id_columns, t.y
+        from aekit.data.columns import LabelledTable
+
+        t = LabelledTable(source, label_column=label_column, id_columns=id_columns,
+                          adds=OUT_COLUMNS)
+        return t.data, t.plan.id_columns, t.y
     if id_columns:
         raise ConfigError("--id-column needs a CSV file with a header")
     from aekit.cli._common import load_source
@@ -405,19 +342,13 @@ def _score_table_chunks(det, source: str, label_column: str | None, id_columns: 
     to ``summary``; returns the feature names."""
     from aekit.apps.streaming import as_table, file_features, write_chunks
     from aekit.data.chunks import ChunkReader
+    from aekit.data.columns import parse_binary_labels, plan_columns
 
-    features = file_features(det)
-    header = ChunkReader(source, features=features).header
-    unknown = [c for c in [*id_columns, *([label_column] if label_column else [])]
-               if c not in header]
-    if unknown:
-        raise DataError(f"{source}: no column(s) {unknown}; columns are {header}")
-    passed = {*id_columns, *ID_NAMES, label_column}
-    extra = [c for c in header if c not in features and c not in passed]
-    if extra:
-        raise DataError(f"{source}: unexpected column(s) {extra}; the detector was fitted "
-                        f"on {features} (ids and a --label-column are passed through; name "
-                        "other columns to pass through with --id-column)")
+    fitted = file_features(det)
+    plan = plan_columns(source, ChunkReader(source, features=fitted).header,
+                        features=fitted, label_column=label_column, id_columns=id_columns,
+                        adds=OUT_COLUMNS)
+    features = plan.features
     k = min(top, len(features))
     tops = [f"top_{j + 1}" for j in range(k)]
     thr = summary.threshold
@@ -426,9 +357,8 @@ def _score_table_chunks(det, source: str, label_column: str | None, id_columns: 
 
     def compute(chunk) -> dict[str, Any]:
         s, contrib = det.score_and_explain(as_table(chunk.x, features, source))
-        labels = None if label_column is None else _parse_binary_labels(
-            [str(v) for v in chunk.kept[label_column]], label_column,
-            f"{source} (the chunk from data row {chunk.start + 1})")
+        labels = None if label_column is None else parse_binary_labels(
+            chunk.kept[label_column], label_column, source, first_row=chunk.start + 1)
         out: dict[str, Any] = {"anomaly_score": list(map(score_text, s.tolist())),
                                "anomaly_label": (s > thr).astype(np.int64)}
         extras = {}
@@ -440,7 +370,7 @@ def _score_table_chunks(det, source: str, label_column: str | None, id_columns: 
         return out
 
     write_chunks(source, out_path, compute, [*OUT_COLUMNS, *tops], features=features,
-                 keep=header, values=[label_column] if label_column else [], rows=rows,
+                 keep=plan.header, values=[label_column] if label_column else [], rows=rows,
                  progress=True)
     return features
 
@@ -448,10 +378,12 @@ def _score_table_chunks(det, source: str, label_column: str | None, id_columns: 
 def _score_table(det, source: str, label_column: str | None, id_columns: list[str]):
     names = getattr(det, "feature_names_in_", None)
     if _is_table(source):
-        t = _Table(source, features=None if names is None else list(names),
-                   label_column=label_column, id_columns=id_columns)
+        from aekit.data.columns import LabelledTable
+
+        t = LabelledTable(source, features=None if names is None else list(names),
+                          label_column=label_column, id_columns=id_columns, adds=OUT_COLUMNS)
         scores, contrib = det.score_and_explain(t.data)
-        return t.rows, scores, t.y, t.features, contrib, t.header
+        return t.rows, scores, t.y, t.plan.features, contrib, t.plan.header
     from aekit.cli._common import load_source
 
     ds = load_source(source, label_column)
