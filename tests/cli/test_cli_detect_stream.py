@@ -86,3 +86,39 @@ def test_a_failure_midway_leaves_no_runs_and_no_output(fitted, tmp_path, monkeyp
     assert res.exit_code == 2 and "'maybe'" in res.output
     assert "Traceback" not in res.output
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_an_interrupt_or_sigterm_midway_leaves_no_runs_and_no_output(fitted, tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    tmp, _ = fitted
+    # a child that scores in chunks of 40 rows, spilling runs of 23 pairs, slowly
+    script = (
+        "import sys, time\n"
+        "from aekit.metrics import ranking\n"
+        "from aekit.apps.detect import AnomalyDetector\n"
+        "ranking.RUN_ROWS = 23\n"
+        "score = AnomalyDetector.score_and_explain\n"
+        "def slow(self, x):\n"
+        "    time.sleep(0.3)\n"
+        "    return score(self, x)\n"
+        "AnomalyDetector.score_and_explain = slow\n"
+        "from aekit.cli import cli\n"
+        "cli(sys.argv[1:])\n")
+    out = tmp_path / "out"
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, "detect", "score", str(tmp / "det"), "--data",
+         str(tmp / "t.csv"), "--out", str(out / "s.csv"), "--label-column", "label",
+         "--chunk-rows", "40"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.monotonic() + 60
+    while not list(out.glob(".aekit-sort-*/run*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(out.glob(".aekit-sort-*/run*")), "no run was spilled"
+    child.terminate()  # SIGTERM
+    output = child.communicate(timeout=60)[0].decode()
+    assert child.returncode != 0 and "Traceback" not in output, output
+    assert list(out.iterdir()) == []  # neither the runs nor a partial --out

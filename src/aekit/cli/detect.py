@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import signal
 import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -270,7 +274,7 @@ def score_command(detector_dir, data_source, out, label_column, id_columns, top,
 
     rows_out = scores = None
     if chunked:  # a table of any length: read, scored and written chunk by chunk
-        with summarise(label_column is not None) as summary:
+        with _sigterm_interrupts(), summarise(label_column is not None) as summary:
             names = _score_table_chunks(det, data_source, label_column, list(id_columns),
                                         out_path, top, chunked, summary)
             summary.finish()
@@ -317,6 +321,24 @@ def score_command(detector_dir, data_source, out, label_column, id_columns, top,
     _report(report, summary, f"anomaly scores: {Path(data_source).name}", table,
             series=rows_out if series else None, scores=scores)
     click.echo(f"\nscores: {out_path}\nreport: {report}")
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (``kill``, a job scheduler's stop) interrupts like Ctrl-C meanwhile, so that
+    the half-written output and the sorted runs on disk are removed on the way out."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _chunk_rows(det, source: str, chunk_rows: int | None, series: bool) -> int | None:
