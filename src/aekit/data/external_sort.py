@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from aekit.errors import ConfigError
+
 __all__ = ["ExternalSort"]
 
 
@@ -48,7 +50,8 @@ class ExternalSort:
     def __init__(self, folder: str | Path, *, run_rows: int = 1 << 21, fan_in: int = 64,
                  block: int = 1 << 15, tag_dtype: Any = np.int8) -> None:
         if run_rows < 1 or block < 1 or fan_in < 2:
-            raise ValueError("run_rows and block must be >= 1, fan_in >= 2")
+            raise ConfigError(f"run_rows and block must be >= 1 and fan_in >= 2, got "
+                              f"{run_rows}, {block} and {fan_in}")
         self.parent, self.run_rows, self.fan_in, self.block = Path(folder), run_rows, \
             fan_in, block
         self.dtype = np.dtype([("key", "<f8"), ("tag", tag_dtype)])

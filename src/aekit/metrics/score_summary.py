@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from aekit.errors import ConfigError
 from aekit.metrics.ranking import Ranking, StreamingRanking
 
 __all__ = ["ScoreSummary", "StreamingHistogram", "TopRows"]
@@ -37,7 +38,7 @@ class StreamingHistogram:
 
     def __init__(self, anchor: float = 0.0, bins: int = 256) -> None:
         if bins < 4 or bins % 2:
-            raise ValueError(f"bins must be even and >= 4, got {bins}")
+            raise ConfigError(f"bins must be even and >= 4, got {bins}")
         self.anchor, self.bins = float(anchor), bins
         self.width: float | None = None
         self.first = 0  # index k of counts[0]
