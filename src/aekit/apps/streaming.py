@@ -132,6 +132,8 @@ def write_chunks(source: str | Path, out: str | Path,
     probe = ChunkReader(source, features=features, keep=values)
     text = probe.kind == "csv" and Path(out).suffix.lower() != ".parquet" \
         and list(keep) == probe.header
+    if text and features is None:  # the features are the columns not kept, as without
+        features = [c for c in probe.header if c not in keep]
     reader = ChunkReader(source, features=features,
                          keep=values if text else list(dict.fromkeys([*keep, *values])),
                          rows=rows or chunks.CHUNK_ROWS, text=text)
