@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -146,6 +147,8 @@ def main() -> None:
                          "`aekit detect score` on, for peak memory against rows")
     ap.add_argument("--before", default=None, metavar="SRC",
                     help="detect: also run the commands with PYTHONPATH=SRC (older code)")
+    ap.add_argument("--title", default="",
+                    help="words added to the section's heading (e.g. for a second file)")
     ap.add_argument("--dir", default="/work/cache/aekit_score")
     ap.add_argument("--out", default=None)
     ap.add_argument("--reuse", action="store_true",
@@ -169,10 +172,11 @@ def main() -> None:
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     what = "Scoring" if args.job == "detect" else "Encoding"
+    title = f", {args.title}" if args.title else ""
     lines = [
-        f"## {what} a large CSV chunk by chunk (issue 16 benchmark)", "",
+        f"## {what} a large CSV chunk by chunk (issue 16 benchmark{title})", "",
         f"Command: `nice python benchmarks/bench_stream_score.py "
-        f"{' '.join(sys.argv[1:])}`", "",
+        f"{shlex.join(sys.argv[1:])}`", "",
         f"Machine: {machine}. A shared 2-core machine (other jobs ran at the same time), "
         "so times are indicative; in-memory and streamed rates of one row were measured "
         "back to back in one process.",
