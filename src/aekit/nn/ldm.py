@@ -87,14 +87,18 @@ class PooledGroupNorm(nn.GroupNorm):
             self._sums = add if self._sums is None else [a + b for a, b in zip(self._sums, add)]
         if self._pooled is None:
             return super().forward(x)
-        mean, var = (t.to(x.dtype)[..., None] for t in self._pooled)
+        mean, var = self._pooled
         if mean.shape[0] != x.shape[0]:
             raise RuntimeError(f"pooled statistics are for {mean.shape[0]} images, the "
                                f"input has {x.shape[0]}")
-        xg = x.reshape(x.shape[0], self.num_groups, -1)
-        y = ((xg - mean) * torch.rsqrt(var + self.eps)).reshape(x.shape)
-        shape = (1, -1) + (1,) * (x.ndim - 2)
-        return y * self.weight.reshape(shape) + self.bias.reshape(shape)
+        # weight * (x - m) / sqrt(v + eps) + bias = x * a + c per image and channel: one
+        # full-size tensor (the output), as torch's GroupNorm
+        per = self.num_channels // self.num_groups
+        inv = torch.rsqrt(var + self.eps).repeat_interleave(per, dim=1)  # (B, C)
+        a = self.weight.double() * inv
+        c = self.bias.double() - mean.repeat_interleave(per, dim=1) * a
+        shape = (x.shape[0], -1) + (1,) * (x.ndim - 2)
+        return torch.addcmul(c.to(x.dtype).reshape(shape), x, a.to(x.dtype).reshape(shape))
 
 
 def group_norm(channels: int, groups: int) -> PooledGroupNorm:
