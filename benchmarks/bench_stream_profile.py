@@ -30,7 +30,8 @@ from results_file import RESULTS, write_result
 
 PARTS = [  # (what, "module:qualified name")
     ("scoring: `score_and_explain`", "aekit.apps.detect:AnomalyDetector.score_and_explain"),
-    ("top columns of each row (`_top`)", "aekit.cli.detect:_top"),
+    ("top columns of each row (`top_contributions`)",
+     "aekit.metrics.score_summary:top_contributions"),
     ("writing rows (`ChunkWriter.write`)", "aekit.data.chunks:ChunkWriter.write"),
     ("reading labels (`parse_binary_labels`)", "aekit.data.columns:parse_binary_labels"),
     ("summary: histogram, top rows, runs (`ScoreSummary.add`)",

@@ -41,3 +41,13 @@ def test_top_rows_equal_a_stable_sort(k):
     np.testing.assert_array_equal(top.scores, s[order])
     if k:
         np.testing.assert_array_equal(top.extras["tag"], extra[order])
+
+
+def test_top_contributions_and_their_shares():
+    from aekit.metrics.score_summary import top_contributions
+
+    contrib = np.array([[1.0, 3.0, 3.0, 3.0], [0.0, 0.0, 0.0, 0.0]])
+    idx, share = top_contributions(contrib, 2)
+    np.testing.assert_array_equal(idx, [[1, 2], [0, 1]])  # ties: the lower index first
+    np.testing.assert_allclose(share, [[0.3, 0.3], [0.0, 0.0]])
+    assert top_contributions(contrib.reshape(2, 2, 2), 9)[0].shape == (2, 4)

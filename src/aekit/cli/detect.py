@@ -35,16 +35,6 @@ def _feature_names(shape: tuple[int, ...], names: list[str] | None) -> list[str]
     return ["pixel[" + ",".join(map(str, idx)) + "]" for idx in np.ndindex(*shape)]
 
 
-def _top(contrib: np.ndarray, names: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices and shares (of the row's total) of the ``k`` largest contributions."""
-    flat = contrib.reshape(len(contrib), -1)
-    k = min(k, flat.shape[1])
-    idx = np.argsort(-flat, axis=1, kind="stable")[:, :k]
-    total = flat.sum(1, keepdims=True)
-    share = np.take_along_axis(flat, idx, 1) / np.where(total > 0, total, 1.0)
-    return idx, share
-
-
 def _report(path: Path, summary: Any, title: str, table: list[dict[str, Any]],
             series: Any = None, scores: np.ndarray | None = None) -> Path:
     """The HTML report of a :class:`~aekit.metrics.score_summary.ScoreSummary` (with a
@@ -257,7 +247,7 @@ def score_command(detector_dir, data_source, out, label_column, id_columns, top,
     """
     from aekit.apps.detect import load_detector
     from aekit.apps.timeseries import TimeSeriesAnomalyDetector
-    from aekit.metrics.score_summary import ScoreSummary
+    from aekit.metrics.score_summary import ScoreSummary, top_contributions
 
     out_path = writable(out, data_source, detector_dir, suffixes=(".csv",), force=force)
     report = writable(report_path or out_path.parent / "report.html", data_source,
@@ -289,7 +279,7 @@ def score_command(detector_dir, data_source, out, label_column, id_columns, top,
                 det, data_source, label_column, list(id_columns))
             what = "rows"
         flagged = scores > thr
-        idx, share = _top(contrib, names, top) if top else (None, None)
+        idx, share = top_contributions(contrib, top) if top else (None, None)
         if series:
             _write_series_scores(out_path, rows_out, scores, flagged, idx, names)
         else:
@@ -365,6 +355,7 @@ def _score_table_chunks(det, source: str, label_column: str | None, id_columns: 
     from aekit.apps.streaming import as_table, file_features, write_chunks
     from aekit.data.chunks import ChunkReader
     from aekit.data.columns import parse_binary_labels, plan_columns
+    from aekit.metrics.score_summary import top_contributions
 
     fitted = file_features(det)
     plan = plan_columns(source, ChunkReader(source, features=fitted).header,
@@ -385,7 +376,7 @@ def _score_table_chunks(det, source: str, label_column: str | None, id_columns: 
                                "anomaly_label": (s > thr).astype(np.int64)}
         extras = {}
         if k:
-            idx, share = _top(contrib, features, k)
+            idx, share = top_contributions(contrib, k)
             out.update({t: names[idx[:, j]] for j, t in enumerate(tops)})
             extras = {"idx": idx, "share": share}
         summary.add(s, chunk.start, labels, **extras)

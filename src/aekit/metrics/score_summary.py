@@ -22,7 +22,7 @@ import numpy as np
 from aekit.errors import ConfigError
 from aekit.metrics.ranking import Ranking, StreamingRanking
 
-__all__ = ["ScoreSummary", "StreamingHistogram", "TopRows"]
+__all__ = ["ScoreSummary", "StreamingHistogram", "TopRows", "top_contributions"]
 
 
 class StreamingHistogram:
@@ -196,3 +196,15 @@ class ScoreSummary:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def top_contributions(contrib: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the indices of the ``k`` largest of its contributions (``contrib`` of shape
+    ``(n, *shape)``, flattened per row; ties to the lower index) and their shares of the
+    row's total (where the total is not positive, the contributions themselves)."""
+    flat = contrib.reshape(len(contrib), -1)
+    k = min(k, flat.shape[1])
+    idx = np.argsort(-flat, axis=1, kind="stable")[:, :k]
+    total = flat.sum(1, keepdims=True)
+    share = np.take_along_axis(flat, idx, 1) / np.where(total > 0, total, 1.0)
+    return idx, share
