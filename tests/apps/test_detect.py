@@ -145,7 +145,7 @@ def test_images_and_architecture_ensemble(digits):
     assert det.explain(X[:4]).shape == (4, 1, 8, 8)
 
 
-@pytest.mark.parametrize("score", ["reconstruction", "latent", "latent_gaussian",
+@pytest.mark.parametrize("score", ["reconstruction", "latent", "latent_kth", "latent_gaussian",
                                    "reconstruction+latent_gaussian"])
 def test_every_score_type_ranks_outliers(score):
     X, y = planted(n=300, n_out=15)
