@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent
 ORDER = ["vae_digits", "vae_digits_1thread", "metrics", "compare", "compare_8bit", "reduce",
          "reduce_rank", "reduce_q1", "reduce_q2", "reduce_q3", "reduce_odds", "reduce_heldout",
          "reduce_scale",
-         "anomaly",
+         "anomaly", "anomaly_digits",
          "anomaly_recheck", "throughput", "timeseries", "denoise", "code_prior", "gpu", "gpu_steps"]
 HEADER = """# Benchmarks
 
