@@ -226,7 +226,8 @@ def report(results: dict[str, dict[str, list[float]]], tables: list[str], cmd: s
     for table in ("optdigits_like", "digits"):
         if table in tables:
             best = max(candidates, key=lambda c: candidates[c][table])
-            cols = list(dict.fromkeys([default, "default/reconstruction+latent", best]))
+            cols = [c for c in dict.fromkeys([default, "default/reconstruction+latent", best])
+                    if c in candidates]
             lines += ["", f"### {table}, task by task (best candidate there: {best})", "",
                       *per_task(results, table, trials, cols + list(BASELINES))]
     return lines

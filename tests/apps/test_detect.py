@@ -81,7 +81,7 @@ def test_explain_puts_the_corrupted_column_first(fitted):
 def test_sklearn_conventions_get_params_clone_pickle(fitted):
     det, X, _ = fitted
     params = det.get_params()
-    assert params["contamination"] == 0.05 and params["score_type"] == "reconstruction+latent"
+    assert params["contamination"] == 0.05 and params["score_type"] == "reconstruction+latent_kth"
     twin = clone(det)
     assert not hasattr(twin, "decision_scores_") and twin.get_params() == params
     again = pickle.loads(pickle.dumps(det))
