@@ -15,9 +15,10 @@ does. For each rare digit it measures, on the standardised pixels and on the def
   same for the nine inlier digits (below 1: tighter than a typical digit);
 * AUROC of the pixel-space k-NN distance (mean of 10) and of the distance to the m-th
   neighbour (m = 5 % of the training rows), of IsolationForest, and of each part of
-  aekit's score (``reconstruction``, ``latent``, ``latent_kth``) and today's default sum;
-* learned contamination: the default's AUROC on its own training part (below 0.5: the
-  rare training points are scored as *more* normal than the inliers).
+  aekit's score (``reconstruction``, ``latent``, ``latent_kth``), of the former default
+  ``reconstruction+latent`` and of the default ``reconstruction+latent_kth``;
+* learned contamination: ``reconstruction+latent``'s AUROC on its own training part
+  (below 0.5: the rare training points are scored as *more* normal than the inliers).
 
     python benchmarks/bench_digits.py [--trials 1] [--shares 0.1,0.03] [--threads 1]
 """
@@ -42,7 +43,8 @@ from sklearn.neighbors import NearestNeighbors
 from aekit.apps.detect import KTH_SHARE, AnomalyDetector
 
 COLUMNS = ("rare in train", "masking", "tightness", "pixel kNN", "pixel m-th", "IForest",
-           "reconstruction", "latent", "latent_kth", "default", "default on train")
+           "reconstruction", "latent", "latent_kth", "recon+latent", "recon+latent_kth",
+           "recon+latent on train")
 
 
 def tightness(x: np.ndarray, labels: np.ndarray, rare: int) -> float:
@@ -73,6 +75,7 @@ def measure(share: float, trial: int) -> list[list[float]]:
             roc_auc_score(y_te, iforest),
             *(roc_auc_score(y_te, parts[p]) for p in ("reconstruction", "latent", "latent_kth")),
             roc_auc_score(y_te, parts["reconstruction"] + parts["latent"]),
+            roc_auc_score(y_te, parts["reconstruction"] + parts["latent_kth"]),
             roc_auc_score(is_rare, own["reconstruction"] + own["latent"])])
         print(f"share {share:.2f} trial {trial} digit {rare}: "
               + " ".join(f"{v:.2f}" for v in rows[-1]), flush=True)
