@@ -1,21 +1,31 @@
-"""The MOSES NGram baseline beside aekit's molecule VAE, measured the same way (CPU).
+"""MOSES' NGram and combinatorial baselines beside aekit's molecule VAE, measured the
+same way (CPU).
 
-:class:`NGram` is the character n-gram model of the MOSES baselines
-(moses/baselines/ngram.py of molsets 0.3.1, Polykovskiy et al. 2020), written again
-here without its package: counts of the next character after every context of 1 to
-``max_context_len`` characters; sampling takes the longest context seen in training,
-adds ``l_smooth`` to every character's count (and to <eos>'s), and draws. It is a
-benchmark reference only, not part of the library.
+Both are written again here from the molsets 0.3.1 source (moses/baselines/ngram.py and
+combinatorial.py, Polykovskiy et al. 2020), without its package; they are benchmark
+references only, not part of the library.
 
-It is fitted on the same MOSES train molecules as bench_moses.py (the first
-``--train-size``), samples the same number of molecules, and is measured by the same
+* :class:`NGram`: counts of the next character after every context of 1 to
+  ``max_context_len`` characters; sampling takes the longest context seen in training,
+  adds ``l_smooth`` to every character's count (and to <eos>'s), and draws.
+* :class:`Combinatorial`: the BRICS fragments of the training molecules (MOSES'
+  ``fragmenter``, :func:`aekit.metrics.moses.molecule_fragments`) with their
+  frequencies, and the distribution of the number of fragments per molecule; sampling
+  draws a fragment count, then fragments by frequency under MOSES' bounds on their
+  attachment points, each joined to a random open attachment point of the molecule so
+  far (any BRICS label to any: MOSES does not match them).
+
+They are fitted on the same MOSES train molecules as bench_moses.py (the first
+``--train-size``), sample the same number of molecules, and are measured by the same
 :func:`moses_common.evaluate` (aekit.metrics.moses, the same test sets and sizes). The
-table puts it beside the aekit row of benchmarks/results/moses.json (written by
+table puts them beside the aekit row of benchmarks/results/moses.json (written by
 bench_moses.py) and the MOSES paper's rows (quoted)::
 
-    nice python benchmarks/moses_baselines.py --train-size 100000
+    nice python benchmarks/moses_baselines.py --train-size 30000
+    nice python benchmarks/moses_baselines.py --train-size 30000 --models combinatorial
 
-Writes benchmarks/results/moses_baselines.md and .json.
+Writes benchmarks/results/moses_baselines.md and .json (one entry per baseline, so one
+can be re-measured alone).
 """
 
 from __future__ import annotations

@@ -13,7 +13,9 @@ that are not in the FCD/SNN reference (those after the first ``--reference-size`
   of the held-out molecules (sampled and greedy), and of the held-out molecules
   themselves (the floor at this size);
 * decoding artefacts: heavy-atom counts and token lengths of each set, the share of
-  tiny molecules (< 10 heavy atoms) and of samples that ran to the maximum length.
+  tiny molecules (< 10 heavy atoms), of rings of 8+ atoms (MOSES has none), of
+  molecules passing MOSES' filters and of samples that ran to the maximum length;
+  prior samples at lower temperatures.
 
 ::
 
@@ -38,7 +40,7 @@ from results_file import RESULTS, write_result
 
 from aekit.apps.molecules import MoleculeVAE
 from aekit.data.molecules import _quiet_rdkit
-from aekit.metrics.moses import ChemNet, fcd, fingerprints, snn, valid_smiles
+from aekit.metrics.moses import ChemNet, fcd, filters, fingerprints, snn, valid_smiles
 
 
 def language_model(est: MoleculeVAE, smiles: list[str]) -> dict[str, float]:
@@ -63,14 +65,21 @@ def language_model(est: MoleculeVAE, smiles: list[str]) -> dict[str, float]:
 
 
 def sizes(smiles: list[str], est: MoleculeVAE) -> dict[str, float]:
-    """Heavy atoms (mean, 5/50/95 % quantiles, share < 10) of the valid molecules, and
-    the share whose token string fills the model's maximum length."""
+    """Heavy atoms (mean, 5/50/95 % quantiles, share < 10) of the valid molecules, the
+    share with a ring of 8 or more atoms (none in MOSES, whose filters forbid them), the
+    share passing MOSES' filters, and the share whose token string fills the model's
+    maximum length."""
     chem = _quiet_rdkit()
-    atoms = np.array([chem.MolFromSmiles(s).GetNumHeavyAtoms() for s in valid_smiles(smiles)])
-    lengths = np.array([len(est.tokenizer_.split(s)) for s in valid_smiles(smiles)])
+    valid = valid_smiles(smiles)
+    atoms = np.array([chem.MolFromSmiles(s).GetNumHeavyAtoms() for s in valid])
+    lengths = np.array([len(est.tokenizer_.split(s)) for s in valid])
+    big_ring = [any(len(r) >= 8 for r in chem.MolFromSmiles(s).GetRingInfo().AtomRings())
+                for s in valid]
     q5, q50, q95 = np.quantile(atoms, [0.05, 0.5, 0.95])
     return {"heavy atoms mean": float(atoms.mean()), "q05": q5, "median": q50, "q95": q95,
             "share < 10 atoms": float((atoms < 10).mean()),
+            "share with a ring of 8+": float(np.mean(big_ring)),
+            "filters": filters(valid),
             "tokens mean": float(lengths.mean()),
             "share at max length": float((lengths >= est.tokenizer_.max_length).mean())}
 
@@ -101,6 +110,7 @@ def main() -> None:
     codes = est.encode(heldout)
     sets = {"prior samples (T=1)": est.sample(args.heldout, seed=1),
             "prior samples (T=0.8)": est.sample(args.heldout, temperature=0.8, seed=1),
+            "prior samples (T=0.6)": est.sample(args.heldout, temperature=0.6, seed=1),
             "posterior means, sampled (T=1)": est.decode(codes, greedy=False),
             "posterior means, greedy": est.decode(codes),
             "held-out test molecules": heldout}
