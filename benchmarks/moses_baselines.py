@@ -18,8 +18,8 @@ references only, not part of the library.
 They are fitted on the same MOSES train molecules as bench_moses.py (the first
 ``--train-size``), sample the same number of molecules, and are measured by the same
 :func:`moses_common.evaluate` (aekit.metrics.moses, the same test sets and sizes). The
-table puts them beside the aekit row of benchmarks/results/moses.json (written by
-bench_moses.py) and the MOSES paper's rows (quoted)::
+table puts them beside the aekit runs of ``--aekit`` (bench_moses.py's .json results) and
+the MOSES paper's rows (quoted)::
 
     nice python benchmarks/moses_baselines.py --train-size 30000
     nice python benchmarks/moses_baselines.py --train-size 30000 --models combinatorial
@@ -196,8 +196,9 @@ def main() -> None:
                     "results (measured with the same sizes)")
     ap.add_argument("--max-context-len", type=int, default=10, help="NGram's longest context")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--aekit", default=str(RESULTS / "moses.json"),
-                    help="bench_moses.py's result to put beside the baselines")
+    ap.add_argument("--aekit", nargs="+", default=[str(RESULTS / "moses.json")],
+                    help="bench_moses.py results to put beside the baselines (any train "
+                    "size; the other sizes must match)")
     ap.add_argument("--out", default=str(RESULTS / "moses_baselines.md"))
     ap.add_argument("--table", action="store_true",
                     help="only rebuild the table from the saved .json (e.g. after a new "
@@ -208,7 +209,7 @@ def main() -> None:
     if not args.table:
         state = measure(args, state)
         saved.write_text(json.dumps(state, indent=2))
-    write_result(args.out, table(state, Path(args.aekit)))
+    write_result(args.out, table(state, [Path(p) for p in args.aekit]))
 
 
 SIZES = ("train_size", "samples", "reference_size", "fcd_size", "data_dir")
@@ -246,26 +247,28 @@ def measure(args: argparse.Namespace, state: dict) -> dict:
     return state
 
 
-def table(state: dict, aekit_path: Path) -> list[str]:
+def table(state: dict, aekit_paths: list[Path]) -> list[str]:
     """The markdown section: the baselines, real molecules, aekit (if measured alike),
     the paper's rows."""
     sizes = state["sizes"]
     rows = {f"{BASELINES[name]} ({sizes['train_size']} train)": m["metrics"]
             for name, m in state["models"].items()}
     rows[f"MOSES test ({state['real_count']}, not in the reference)"] = state["real_metrics"]
-    aekit_note = f"No aekit result at {aekit_path} yet: run bench_moses.py first."
-    if aekit_path.is_file():
-        ours = json.loads(aekit_path.read_text())
-        if all(ours["args"].get(k) == sizes[k] for k in SIZES):
-            rows[f"aekit VAE ({ours['args']['train_size']} train)"] = {
-                **ours["metrics"],
-                "reconstruction (held-out test)": ours["reconstruction_heldout"]}
-            aekit_note = (f"The aekit column is {aekit_path.name} (bench_moses.py, "
-                          f"{ours['train_seconds']:.0f} s of training, {ours['steps']} steps): "
-                          "the same train molecules, sample size and reference sets.")
-        else:
-            aekit_note = (f"{aekit_path.name} was measured with other sizes; not shown beside "
-                          "these baselines.")
+    notes = []
+    for path in aekit_paths:
+        if not path.is_file():
+            notes.append(f"No aekit result at {path} yet: run bench_moses.py first.")
+            continue
+        ours = json.loads(path.read_text())
+        a = ours["args"]
+        if any(a.get(k) != sizes[k] for k in SIZES if k != "train_size"):
+            notes.append(f"{path.name} was measured with other sizes; not shown.")
+            continue
+        rows[f"aekit {path.stem} ({a['train_size']} train, {ours['steps']} steps)"] = {
+            **ours["metrics"], "reconstruction (held-out test)": ours["reconstruction_heldout"]}
+        command = next(line for line in path.with_suffix(".md").read_text().splitlines()
+                       if line.startswith("`nice python"))
+        notes.append(f"`{path.stem}`: {command}, {ours['train_seconds']:.0f} s of training.")
     for name in (*BASELINES.values(), "VAE"):
         rows[f"MOSES paper {name} (quoted)"] = PAPER[name]
     how = []
@@ -282,7 +285,11 @@ def table(state: dict, aekit_path: Path) -> list[str]:
             "2-core machine shared with three other engineers' jobs. " + state["where"]
             + " The column of MOSES test molecules (not those of the reference) is what a "
             "generator of real molecules scores with these sizes: the floor of FCD and the "
-            "level of SNN/Frag/Scaf to compare with.", "", aekit_note, "",
+            "level of SNN/Frag/Scaf to compare with.", "",
+            "The aekit columns (bench_moses.py runs, the same sample size and reference sets; "
+            "the same CPU budget in optimiser steps of 128 molecules, about 1,175; the run's "
+            "train molecules are the first ones of MOSES train, all its epochs together "
+            "about 150,000 molecules seen):", "", *[f"- {n}" for n in notes], "",
             *side_by_side(rows), "",
             "The paper's rows are quoted (30k samples, models fitted on all 1.58M train "
             "molecules, FCD on all samples): they are not comparable with a small-n FCD."]

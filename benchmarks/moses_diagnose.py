@@ -94,6 +94,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(RESULTS / "moses_diagnose.md"))
     args = ap.parse_args()
     torch.set_num_threads(1)
+    torch.manual_seed(0)  # the ELBO's z ~ q and the z ~ p of the NLL rows
     data = Path(args.data_dir)
     est = MoleculeVAE.load(args.run)
     test = read_column(data / "test.csv.gz", limit=args.reference_size + args.heldout)
