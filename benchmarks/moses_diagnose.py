@@ -71,10 +71,10 @@ def sizes(smiles: list[str], est: MoleculeVAE) -> dict[str, float]:
     maximum length."""
     chem = _quiet_rdkit()
     valid = valid_smiles(smiles)
-    atoms = np.array([chem.MolFromSmiles(s).GetNumHeavyAtoms() for s in valid])
+    mols = [chem.MolFromSmiles(s) for s in valid]  # kept alive: RingInfo points into them
+    atoms = np.array([m.GetNumHeavyAtoms() for m in mols])
     lengths = np.array([len(est.tokenizer_.split(s)) for s in valid])
-    big_ring = [any(len(r) >= 8 for r in chem.MolFromSmiles(s).GetRingInfo().AtomRings())
-                for s in valid]
+    big_ring = [any(len(r) >= 8 for r in m.GetRingInfo().AtomRings()) for m in mols]
     q5, q50, q95 = np.quantile(atoms, [0.05, 0.5, 0.95])
     return {"heavy atoms mean": float(atoms.mean()), "q05": q5, "median": q50, "q95": q95,
             "share < 10 atoms": float((atoms < 10).mean()),
