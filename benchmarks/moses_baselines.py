@@ -289,7 +289,9 @@ def table(state: dict, aekit_paths: list[Path]) -> list[str]:
             "The aekit columns (bench_moses.py runs, the same sample size and reference sets; "
             "the same CPU budget in optimiser steps of 128 molecules, about 1,175; the run's "
             "train molecules are the first ones of MOSES train, all its epochs together "
-            "about 150,000 molecules seen):", "", *[f"- {n}" for n in notes], "",
+            "about 150,000 molecules seen; wall times follow the load of the shared "
+            "machine, where up to four of these runs trained at once):", "",
+            *[f"- {n}" for n in notes], "",
             *side_by_side(rows), "",
             "The paper's rows are quoted (30k samples, models fitted on all 1.58M train "
             "molecules, FCD on all samples): they are not comparable with a small-n FCD."]
