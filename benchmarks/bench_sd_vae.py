@@ -106,8 +106,8 @@ def big_roundtrip(mode: str, side: int) -> dict:
     """Run in a subprocess: one roundtrip, its output and peak RSS."""
     ref = diffusers_vae(NARROW)
     model = aekit_twin(ref)
-    if mode == "tiled":
-        model.enable_tiling(512)
+    if mode.startswith("tiled"):  # tiled: each tile's own GroupNorm statistics; tiled-image
+        model.enable_tiling(512, norm="image" if mode == "tiled-image" else "tile")
     torch.manual_seed(2)
     x = torch.rand(1, 3, side, side) * 2 - 1
     t = time.perf_counter()
@@ -119,14 +119,16 @@ def big_roundtrip(mode: str, side: int) -> dict:
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def tiling(side: int) -> tuple[list[dict], dict]:
+def tiling(side: int) -> tuple[list[dict], list[dict]]:
     rows = []
-    for mode in ("whole", "tiled"):
+    for mode in ("whole", "tiled", "tiled-image"):
         res = subprocess.run([sys.executable, __file__, "--child", mode, "--big", str(side)],
                              capture_output=True, text=True, check=True)
         rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
-    whole, tiled = np.load("/tmp/sd_vae_whole.npy"), np.load("/tmp/sd_vae_tiled.npy")
-    return rows, seam_stats(whole, tiled, keep=384, blend=128)
+    whole = np.load("/tmp/sd_vae_whole.npy")
+    stats = [{"mode": mode, **seam_stats(whole, np.load(f"/tmp/sd_vae_{mode}.npy"), keep=384,
+                                         blend=128)} for mode in ("tiled", "tiled-image")]
+    return rows, stats
 
 
 def seam_stats(whole: np.ndarray, tiled: np.ndarray, keep: int, blend: int) -> dict:
@@ -147,17 +149,20 @@ def seam_stats(whole: np.ndarray, tiled: np.ndarray, keep: int, blend: int) -> d
 
 
 @torch.inference_mode()
-def tiled_vs_whole(model, image: np.ndarray, tile: int) -> dict:
-    """Seam statistics of a trained model's round trip of one image, tiled vs whole."""
+def tiled_vs_whole(model, image: np.ndarray, tile: int, norm: str) -> dict:
+    """Seam statistics of a trained model's round trip of one image, tiled (GroupNorm
+    statistics ``norm``: each tile's own, or the image's) vs whole."""
     x = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 127.5 - 1
     f = model.config.factor
     x = x[..., :x.shape[2] // f * f, :x.shape[3] // f * f]
     whole = model.disable_tiling().decode_logits(model.encode(x).mean)
-    tiled = model.enable_tiling(tile).decode_logits(model.encode(x).mean)
-    plan = model.enable_tiling(tile)._tile_plan(decoding=True)  # the plan it used
+    tiled = model.enable_tiling(tile, norm=norm).decode_logits(model.encode(x).mean)
+    plan = model._tile_plan(decoding=True)  # the plan it used
     model.disable_tiling()
-    return {"image": f"{x.shape[3]}x{x.shape[2]}", "tile_px": tile,
-            **seam_stats(whole.numpy(), tiled.numpy(), keep=plan.keep, blend=plan.blend)}
+    return {"image": f"{x.shape[3]}x{x.shape[2]}", "tile_px": tile, "norm": norm,
+            "mean_abs_tiled_vs_whole": float((tiled - whole).abs().mean()),
+            **seam_stats(whole.numpy(), tiled.numpy(), keep=plan.keep, blend=plan.blend),
+            **edge_energy(whole.numpy(), tiled.numpy(), keep=plan.keep, blend=plan.blend)}
 
 
 def diffusers_twin(model):
@@ -215,7 +220,10 @@ def seams(steps: int, crop: int, size: int, tile: int,
     pix = lambda t: ((t.double().clamp(-1, 1) + 1) / 2).numpy()
     with torch.inference_mode():
         outs = {"aekit whole": model.disable_tiling().decode_logits(model.encode(x).mean),
-                "aekit tiled": model.enable_tiling(tile).decode_logits(model.encode(x).mean)}
+                "aekit tiled": model.enable_tiling(tile).decode_logits(model.encode(x).mean),
+                "aekit, image norm tiled": model.enable_tiling(tile, norm="image")
+                .decode_logits(model.encode(x).mean)}
+        outs["aekit, image norm whole"] = outs["aekit whole"]
         plan = model._tile_plan(decoding=True)
         ref.tile_sample_min_size, ref.tile_latent_min_size = tile, tile // 8
         ref.enable_tiling()
@@ -223,7 +231,7 @@ def seams(steps: int, crop: int, size: int, tile: int,
         ref.disable_tiling()
         outs["diffusers whole"] = ref.decode(ref.encode(x).latent_dist.mean).sample
     rows = []
-    for lib in ("aekit", "diffusers"):
+    for lib in ("aekit", "diffusers", "aekit, image norm"):
         whole, tiled = outs[f"{lib} whole"].numpy(), outs[f"{lib} tiled"].numpy()
         diff = np.abs(whole - tiled)
         rows.append({"library": lib, "psnr_whole_vs_image": psnr(pix(x), pix(outs[f"{lib} whole"])),
@@ -323,7 +331,7 @@ def main() -> None:
                     help="comma-separated: speed (-> results/sd_vae_speed.md), tiling "
                          "(-> results/sd_vae.md), real "
                          "(-> results/sd_vae_real.md), seams (-> results/sd_vae_seams.md)")
-    ap.add_argument("--child", default=None)
+    ap.add_argument("--child", default=None, choices=["whole", "tiled", "tiled-image"])
     ap.add_argument("--results", default="benchmarks/results")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -339,8 +347,8 @@ def main() -> None:
 
     def machine() -> str:
         return (f"Machine: {a.threads} torch thread(s) for both libraries, torch "
-                f"{torch.__version__}, run with nice on a 2-core machine shared with five "
-                f"other engineers' jobs (load average {load0:.1f} at the start, "
+                f"{torch.__version__}, run with nice on a 2-core machine shared with "
+                f"three other engineers' jobs (load average {load0:.1f} at the start, "
                 f"{os.getloadavg()[0]:.1f} at the end): absolute seconds are noisy.")
 
     if "speed" in sections:
@@ -358,11 +366,11 @@ def main() -> None:
         trows, stats = tiling(a.big)
         lines += [f"### {a.big}x{a.big} round trip, whole vs 512-px tiles (reduced widths "
                   f"{NARROW['block_out_channels']}, random weights)", "", machine(), "",
-                  table(trows), "", table([stats]), "",
+                  table(trows), "", table(stats), "",
                   "Random weights: the mid-block attention is global, so tiles differ from "
                   "the whole image everywhere; the seam numbers mean more with trained "
                   "weights.", ""]
-        print(table(trows), table([stats]), sep="\n", flush=True)
+        print(table(trows), table(stats), sep="\n", flush=True)
         write(f"{a.results}/sd_vae.md", lines)
     if "real" in sections:
         imgs = real_images()
@@ -370,7 +378,8 @@ def main() -> None:
         out_dir = Path("/tmp/sd_vae_bench")
         out_dir.mkdir(exist_ok=True)
         q = quality(model, imgs, out_dir)
-        seam = tiled_vs_whole(model, imgs["astronaut"], tile=128)
+        seam = [tiled_vs_whole(model, imgs["astronaut"], tile=128, norm=n)
+                for n in ("tile", "image")]
         write(f"{a.results}/sd_vae_real.md", [
             "### SD VAE: real images (issue 15 benchmark)", "", command, "", machine(), "",
             f"scikit-image's astronaut, coffee, chelsea and scikit-learn's china, flower, "
@@ -379,9 +388,12 @@ def main() -> None:
             "f = 4, L1 reconstruction). Random weights prove plumbing only; this model "
             "shows the pipeline on real pixels, it is not Stable Diffusion's VAE.", "",
             table(q), "",
-            "The same model on astronaut, decoded whole and in 128-pixel tiles (blended "
-            "over a quarter tile), pixels in [-1, 1]:", "", table([seam]), ""])
-        print(table(q), table([seam]), sep="\n", flush=True)
+            "The same model on astronaut, encoded and decoded whole and in 128-pixel tiles "
+            "(blended over a quarter tile), each tile normalised with its own GroupNorm "
+            "statistics (norm tile, diffusers' tiling) or with the image's, pooled over the "
+            "tiles in one extra pass (norm image); pixels in [-1, 1]; edge ratio as in "
+            "sd_vae_seams.md (1 = no added edges):", "", table(seam), ""])
+        print(table(q), table(seam), sep="\n", flush=True)
     if "seams" in sections:
         rows, train_s, same = seams(a.seam_steps, a.seam_crop, a.seam_size, a.seam_tile,
                                     a.seam_lr)

@@ -88,3 +88,6 @@ def test_refusals_are_one_line(weights, photo, tmp_path):
     np.save(bad, np.zeros((1, 3, 4, 4), dtype=np.float32))
     res = invoke("vae", "decode", bad, "--weights", weights, "--out", tmp_path / "d")
     assert res.exit_code == 2 and "latents must be float (N, 4, h, w)" in res.output
+    res = invoke("vae", "roundtrip", photo, "--weights", weights, "--out", tmp_path / "o",
+                 "--tile", 0, "--tile-norm", "image")
+    assert res.exit_code == 2 and "--tile-norm is used only with tiling" in res.output

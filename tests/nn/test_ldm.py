@@ -1,11 +1,13 @@
 """nn.ldm: the faster forms of the latent-diffusion networks compute what the literal
 ones do (nearest x2 upsampling + 3x3 conv as four 2x2 convs; in-place activations and
-residual sums without autograd)."""
+residual sums without autograd), and GroupNorm statistics pooled over pieces of a map
+are the whole map's."""
 
+import pytest
 import torch
 import torch.nn.functional as F
 
-from aekit.nn.ldm import ResnetBlock, Upsample
+from aekit.nn.ldm import PooledGroupNorm, ResnetBlock, Upsample
 
 
 def test_upsample_equals_nearest_x2_then_conv_with_its_gradients():
@@ -36,3 +38,26 @@ def test_resnet_block_in_place_path_equals_the_autograd_path():
     assert torch.equal(x.detach(), x_keep)  # the input is never overwritten
     slow.sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+def test_pooled_group_norm_over_parts_equals_group_norm_of_the_whole():
+    """Gathered over the pieces of a map, the pooled statistics are the whole map's (law of
+    total variance), so each piece is normalised as it is inside the whole."""
+    torch.manual_seed(0)
+    norm = PooledGroupNorm(4, 8, eps=1e-6)
+    with torch.no_grad():
+        norm.weight.add_(torch.randn(8))
+        norm.bias.add_(torch.randn(8))
+    x = torch.randn(2, 8, 6, 10) * 3 + torch.linspace(-2, 5, 10)  # pieces differ in mean
+    parts = (x[..., :4], x[..., 4:])
+    whole = norm(x)
+    norm.gather()
+    own = [norm(p) for p in parts]  # gathering normalises as before
+    norm.pool()
+    pooled = [norm(p) for p in parts]
+    torch.testing.assert_close(torch.cat(pooled, dim=-1), whole, atol=1e-5, rtol=1e-5)
+    assert (torch.cat(own, dim=-1) - whole).abs().max() > 0.1  # own statistics differ
+    norm.release()
+    torch.testing.assert_close(norm(parts[0]), own[0])
+    with pytest.raises(RuntimeError, match="before any input"):
+        norm.pool()

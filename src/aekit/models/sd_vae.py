@@ -52,8 +52,8 @@ from aekit.likelihoods import LOG_2PI, Likelihood
 from aekit.models.kl_ae import KLAutoencoder
 from aekit.models.registry import register
 from aekit.models.vae import VAEConfig
-from aekit.nn.ldm import LDMDecoder, LDMEncoder
-from aekit.nn.tiling import TilePlan, tiled
+from aekit.nn.ldm import LDMDecoder, LDMEncoder, PooledGroupNorm
+from aekit.nn.tiling import TilePlan, tiled, tiled_pooled_norm
 
 __all__ = ["LatentMapGaussian", "PerceptualReconstruction", "PixelLikelihood", "SDVAE",
            "SDVAEConfig", "lpips_network"]
@@ -299,6 +299,7 @@ class SDVAE(KLAutoencoder):
         self.post_quant_conv = (nn.Conv2d(c.latent_channels, c.latent_channels, 1)
                                 if c.use_post_quant_conv else None)
         self.tile: tuple[int, float] | None = None  # (tile side in pixels, overlap fraction)
+        self.tile_norm = "tile"  # GroupNorm statistics of a tile: its own, or the image's
         self.slicing = False
         if not c.train_encoder:
             for p in self.frozen_parameters():
@@ -315,16 +316,27 @@ class SDVAE(KLAutoencoder):
                           c.layers_per_block, c.norm_num_groups, c.activation, c.mid_attention)
 
     # -- memory-saving switches (as diffusers' enable_tiling / enable_slicing) -----------
-    def enable_tiling(self, tile: int = 512, overlap: float = 0.25) -> SDVAE:
+    def enable_tiling(self, tile: int = 512, overlap: float = 0.25,
+                      norm: str = "tile") -> SDVAE:
         """Encode images larger than ``tile`` pixels per side in ``tile x tile`` pieces
         that overlap by ``overlap`` of a tile and are blended linearly; decode latents
-        larger than ``tile / f`` the same way. Returns the model."""
+        larger than ``tile / f`` the same way. Returns the model.
+
+        ``norm="tile"`` normalises each tile with its own GroupNorm statistics (diffusers'
+        ``enable_tiling``, equal to it); ``norm="image"`` with statistics pooled over all
+        tiles of the image in one extra pass over the tiles
+        (:func:`aekit.nn.tiling.tiled_pooled_norm`): closer to coding the image whole,
+        fewer seams, twice the time.
+        """
         f = self.config.factor
         if int(tile) < f or int(tile) % f:
             raise ConfigError(f"tile must be a positive multiple of {f}, got {tile!r}")
         if not 0.0 <= float(overlap) < 1.0:
             raise ConfigError(f"overlap must be in [0, 1), got {overlap!r}")
+        if norm not in ("tile", "image"):
+            raise ConfigError(f"norm must be 'tile' or 'image', got {norm!r}")
         self.tile = (int(tile), float(overlap))
+        self.tile_norm = norm
         return self
 
     def disable_tiling(self) -> SDVAE:
@@ -362,7 +374,12 @@ class SDVAE(KLAutoencoder):
         for part in parts:
             plan = None if self.tile is None else self._tile_plan(decoding)
             if plan is not None and max(part.shape[-2:]) > plan.tile:
-                out.append(tiled(fn, part, plan))
+                if self.tile_norm == "image":
+                    net = self.decoder if decoding else self.encoder
+                    norms = [m for m in net.modules() if isinstance(m, PooledGroupNorm)]
+                    out.append(tiled_pooled_norm(fn, part, plan, norms))
+                else:
+                    out.append(tiled(fn, part, plan))
             else:
                 out.append(fn(part))
         return out[0] if len(out) == 1 else torch.cat(out)

@@ -36,9 +36,74 @@ from aekit.nn.mlp import ACTIVATIONS, activation
 GN_EPS = 1e-6  # GroupNorm epsilon of the reference networks
 
 
-def group_norm(channels: int, groups: int) -> nn.GroupNorm:
-    """GroupNorm with the reference epsilon."""
-    return nn.GroupNorm(groups, channels, eps=GN_EPS, affine=True)
+class PooledGroupNorm(nn.GroupNorm):
+    """torch's GroupNorm that can also normalise with statistics pooled over many inputs.
+
+    Cut into tiles, an image is normalised tile by tile with each tile's own mean and
+    variance, which differ from the image's: the tiles disagree where they meet. Between
+    :meth:`gather` and :meth:`release`, every input ``x_t`` (the tiles of one image, in
+    turn) adds its count ``n_t``, mean ``m_t`` and variance ``v_t`` per image and group,
+    and :meth:`pool` combines them by the law of total variance::
+
+        m = sum_t n_t m_t / N,    v = sum_t n_t (v_t + m_t^2) / N - m^2,    N = sum_t n_t
+
+    after which every input is normalised as ``(x - m) / sqrt(v + eps)`` (then the affine
+    weight and bias) instead of with its own statistics. The pooled statistics are
+    constants (no gradient flows through them).
+    """
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = GN_EPS) -> None:
+        super().__init__(num_groups, num_channels, eps=eps, affine=True)
+        self._sums: list[torch.Tensor] | None = None  # [N, sum n m, sum n (v + m^2)]
+        self._pooled: tuple[torch.Tensor, torch.Tensor] | None = None  # (mean, var), (B, G)
+        self._gathering = False
+
+    def gather(self) -> None:
+        """Start gathering statistics (normalising as before meanwhile)."""
+        self._sums = None
+        self._gathering = True
+
+    def pool(self) -> None:
+        """Normalise with the statistics gathered since :meth:`gather` from now on."""
+        if self._sums is None:
+            raise RuntimeError("PooledGroupNorm.pool() before any input was gathered")
+        n, s1, s2 = self._sums
+        mean = s1 / n
+        self._pooled = (mean, (s2 / n - mean**2).clamp_min(0.0))
+        self._sums, self._gathering = None, False
+
+    def release(self) -> None:
+        """Back to torch's GroupNorm (each input normalised with its own statistics)."""
+        self._sums, self._pooled, self._gathering = None, None, False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """GroupNorm of ``x`` ``(B, C, ...)``, with pooled statistics after :meth:`pool`."""
+        if self._gathering:
+            xg = x.detach().reshape(x.shape[0], self.num_groups, -1)
+            v, m = torch.var_mean(xg, dim=-1, correction=0)
+            n = xg.shape[-1]
+            add = [torch.tensor(float(n), dtype=torch.float64, device=x.device),
+                   n * m.double(), n * (v.double() + m.double() ** 2)]
+            self._sums = add if self._sums is None else [a + b for a, b in zip(self._sums, add)]
+        if self._pooled is None:
+            return super().forward(x)
+        mean, var = self._pooled
+        if mean.shape[0] != x.shape[0]:
+            raise RuntimeError(f"pooled statistics are for {mean.shape[0]} images, the "
+                               f"input has {x.shape[0]}")
+        # weight * (x - m) / sqrt(v + eps) + bias = x * a + c per image and channel: one
+        # full-size tensor (the output), as torch's GroupNorm
+        per = self.num_channels // self.num_groups
+        inv = torch.rsqrt(var + self.eps).repeat_interleave(per, dim=1)  # (B, C)
+        a = self.weight.double() * inv
+        c = self.bias.double() - mean.repeat_interleave(per, dim=1) * a
+        shape = (x.shape[0], -1) + (1,) * (x.ndim - 2)
+        return torch.addcmul(c.to(x.dtype).reshape(shape), x, a.to(x.dtype).reshape(shape))
+
+
+def group_norm(channels: int, groups: int) -> PooledGroupNorm:
+    """GroupNorm with the reference epsilon (able to pool statistics over tiles)."""
+    return PooledGroupNorm(groups, channels, eps=GN_EPS)
 
 
 def in_place(act: str) -> nn.Module:
