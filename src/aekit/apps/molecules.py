@@ -112,9 +112,10 @@ class MoleculeVAE(AutoencoderEstimator):
     kl_warmup_steps, beta
         Settings of :class:`aekit.models.seq_vae.SeqVAEConfig`.
         ``word_dropout=0`` (was 0.1): with the same 1,175 optimiser steps on MOSES the
-        decoder without it reached a lower held-out -ELBO (33.05 vs 34.31 nats a
+        decoder without it reached a lower held-out -ELBO (33.1 vs 34.2 nats a
         molecule) and its samples a lower FCD/Test (18.7 vs 20.8); the free-bits floor
-        keeps z in use without it (benchmarks/results/moses_baselines.md).
+        keeps z in use without it (benchmarks/results/moses_baselines.md,
+        moses_diagnose*.md).
     epochs, batch_size, learning_rate
         Training settings. ``hidden_size=128`` and ``learning_rate=3e-3`` (were 256 and
         1e-3) learned more per CPU-minute on MOSES: 2.7 times the optimiser steps per
