@@ -23,6 +23,10 @@ the MOSES paper's rows (quoted)::
 
     nice python benchmarks/moses_baselines.py --train-size 30000
     nice python benchmarks/moses_baselines.py --train-size 30000 --models combinatorial
+    python benchmarks/moses_baselines.py --train-size 30000 --table --aekit \
+        benchmarks/results/moses.json benchmarks/results/moses_wd0.json \
+        benchmarks/results/moses_stream.json benchmarks/results/moses_stream_wd0.json \
+        benchmarks/results/moses_fb05.json
 
 Writes benchmarks/results/moses_baselines.md and .json (one entry per baseline, so one
 can be re-measured alone).
