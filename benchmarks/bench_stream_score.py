@@ -8,14 +8,19 @@ the normal pattern, with a 0/1 ``is_anomaly`` column) under ``--dir``. Then
   (``--threads`` torch threads) times ``decision_function`` of the first ``--memory-rows``
   rows held in memory, then of the same rows read from a CSV chunk by chunk
   (``decision_function(path)``), and compares the scores; then runs ``aekit detect score``
-  on the whole file (chunked: scores, labels and the top 3 columns of every row written as
-  they are computed), measuring its wall time and peak resident memory with
-  ``/usr/bin/time`` and comparing its scores with the in-memory ones;
+  with ``--label-column`` on the first ``n`` rows for each ``n`` of ``--sizes`` (default:
+  all ``--rows``), in chunks of 65,536 rows (scores, labels and the top 3 columns of every
+  row written as they are computed; AUROC, AUPRC, curves, histogram and top rows gathered
+  in fixed memory), measuring its wall time and peak resident memory with
+  ``/usr/bin/time``, and compares the scores of the largest run with the in-memory ones;
+  with ``--before SRC`` the same commands run again with ``PYTHONPATH=SRC`` (an older
+  ``src`` folder, e.g. from ``git archive COMMIT src``) for a before/after table;
 - reduce: the same for a reducer (reconstruction objective, fitted on the first 5,000 rows'
   features) and ``aekit reduce --transform`` of a features-only copy of the file.
 
 Deletes the files at the end.
 
+    nice python benchmarks/bench_stream_score.py --rows 10000000 --sizes 1000000,10000000
     nice python benchmarks/bench_stream_score.py --rows 10000000 --dir /work/cache/aekit_score
     nice python benchmarks/bench_stream_score.py --job reduce --rows 10000000
 """
@@ -25,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -136,6 +142,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads of the in-process measurements (the chunked path "
                          "computes with one thread fewer than torch's default, at least 1)")
+    ap.add_argument("--sizes", default=None,
+                    help="detect: comma-separated row counts (each <= --rows) to run "
+                         "`aekit detect score` on, for peak memory against rows")
+    ap.add_argument("--before", default=None, metavar="SRC",
+                    help="detect: also run the commands with PYTHONPATH=SRC (older code)")
+    ap.add_argument("--title", default="",
+                    help="words added to the section's heading (e.g. for a second file)")
     ap.add_argument("--dir", default="/work/cache/aekit_score")
     ap.add_argument("--out", default=None)
     ap.add_argument("--reuse", action="store_true",
@@ -152,15 +165,18 @@ def main() -> None:
         if not (args.reuse and big.is_file()):
             write_csv(big, args.rows)
         size_gb = big.stat().st_size / 1e9
-        table = detect_job(folder, big, m, args.threads) if args.job == "detect" else \
-            reduce_job(folder, big, m, args.threads)
+        sizes = sorted({min(int(n), args.rows) for n in args.sizes.split(",")}) \
+            if args.sizes else [args.rows]
+        table = detect_job(folder, big, m, args.threads, sizes, args.before) \
+            if args.job == "detect" else reduce_job(folder, big, m, args.threads)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     what = "Scoring" if args.job == "detect" else "Encoding"
+    title = f", {args.title}" if args.title else ""
     lines = [
-        f"## {what} a large CSV chunk by chunk (issue 16 benchmark)", "",
+        f"## {what} a large CSV chunk by chunk (issue 16 benchmark{title})", "",
         f"Command: `nice python benchmarks/bench_stream_score.py "
-        f"{' '.join(sys.argv[1:])}`", "",
+        f"{shlex.join(sys.argv[1:])}`", "",
         f"Machine: {machine}. A shared 2-core machine (other jobs ran at the same time), "
         "so times are indicative; in-memory and streamed rates of one row were measured "
         "back to back in one process.",
@@ -172,8 +188,10 @@ def main() -> None:
     write_result(out_file, lines)
 
 
-def detect_job(folder: Path, big: Path, m: int, threads: int) -> list[str]:
-    """In memory vs from a file in one process, then `aekit detect score` on all rows."""
+def detect_job(folder: Path, big: Path, m: int, threads: int, sizes: list[int],
+               before: str | None) -> list[str]:
+    """In memory vs from a file in one process, then `aekit detect score` on the first
+    ``n`` rows for each of ``sizes`` (and with the code in ``before``, if given)."""
     small, part = folder / "fit.csv", folder / "part.csv"
     aekit = [sys.executable, "-m", "aekit"]
     head(big, small, 20_001)
@@ -184,19 +202,40 @@ def detect_job(folder: Path, big: Path, m: int, threads: int) -> list[str]:
                     "--quiet"], check=True, env=fit_env())
     det = in_process("detect", folder / "det", part, m, threads,
                      folder / "memory_scores.npy")
-    seconds, peak, out = timed([*aekit, "detect", "score", str(folder / "det"), "--data",
-                                str(big), "--out", str(folder / "scores.csv"),
-                                "--label-column", "is_anomaly", "--show", "0"])
-    print(out[-2000:])
-    with open(folder / "scores.csv") as f:
-        scored = sum(1 for _ in f) - 1
-    cli_diff = float(np.abs(read_column(folder / "scores.csv", 10, m)
-                            - np.load(folder / "memory_scores.npy")).max())
-    metrics = [x for x in out.splitlines() if "AUROC" in x or "AUPRC" in x]
-    return [
+    runs = []
+    for n in sizes:
+        data = big
+        if n < count_rows(big):
+            data = folder / f"head{n}.csv"
+            head(big, data, n + 1)
+        for label, src in (("now", None), ("before", before)):
+            if label == "before" and src is None:
+                continue
+            env = None if src is None else {**os.environ, "PYTHONPATH": str(Path(src))}
+            out_csv = folder / f"scores_{label}_{n}.csv"
+            seconds, peak, out = timed(
+                [*aekit, "detect", "score", str(folder / "det"), "--data", str(data),
+                 "--out", str(out_csv), "--report", str(folder / f"r_{label}_{n}.html"),
+                 "--label-column", "is_anomaly", "--show", "3", "--chunk-rows", "65536"],
+                env=env)
+            print(out[-1500:])
+            metrics = [x.split(":", 1)[1].strip() for x in out.splitlines() if "AUROC" in x]
+            same = label == "now" or out_csv.read_bytes() == \
+                (folder / f"scores_now_{n}.csv").read_bytes()
+            runs.append((label, n, seconds, peak, metrics[0] if metrics else "", same))
+            if n == sizes[-1] and label == "now":
+                scored = count_rows(out_csv)
+                cli_diff = float(np.abs(read_column(out_csv, 10, m)
+                                        - np.load(folder / "memory_scores.npy")).max())
+        for label in ("now", "before"):
+            (folder / f"scores_{label}_{n}.csv").unlink(missing_ok=True)
+        if data != big:
+            data.unlink()
+    lines = [
         "Detector: `aekit detect fit --n-estimators 1 --epochs 5` on the first 20,000 rows "
-        "(score: reconstruction + latent k-NN); `aekit detect score` also writes the top 3 "
-        "columns of each row.", "",
+        "(score: reconstruction + latent k-NN); `aekit detect score --label-column "
+        "is_anomaly --chunk-rows 65536 --show 3` also writes the top 3 columns of each row "
+        "and the report (score histogram, ROC and precision-recall curves).", "",
         "| path | rows | seconds | rows/s | peak RSS GB | max abs difference from in memory "
         "|", "|---|---|---|---|---|---|",
         f"| `decision_function(array)`, in memory | {det['rows']:,} | {det['memory_s']:.1f} "
@@ -204,10 +243,29 @@ def detect_job(folder: Path, big: Path, m: int, threads: int) -> list[str]:
         f"| `decision_function(path)`, chunks of a CSV | {det['rows']:,} | "
         f"{det['file_s']:.1f} | {rate(det['rows'], det['file_s'])} | | "
         f"{det['max_diff']:.1e} |",
-        f"| `aekit detect score` (whole command) | {scored:,} | {seconds:.0f} | "
-        f"{rate(scored, seconds)} | {peak:.2f} | {cli_diff:.1e} (first {m:,} rows, as "
-        "written with 6 digits) |", "",
-        *([f"Scores against the labels: {' '.join(x.split())}" for x in metrics])]
+        f"| `aekit detect score` (whole command) | {scored:,} | {runs_of(runs, 'now')[-1][2]:.0f}"
+        f" | {rate(scored, runs_of(runs, 'now')[-1][2])} | {runs_of(runs, 'now')[-1][3]:.2f} |"
+        f" {cli_diff:.1e} (first {m:,} rows, as written with 6 digits) |", "",
+        "Peak memory of `aekit detect score` against the number of rows"
+        + (f" (before: the code in `{before}`, run the same way; output files compared "
+           "byte for byte)" if before else "") + ":", "",
+        "| code | rows | seconds | rows/s | peak RSS GB | AUROC, AUPRC |"
+        + (" same output as now |" if before else ""),
+        "|---|---|---|---|---|---|" + ("---|" if before else "")]
+    for label, n, seconds, peak, metrics, same in runs:
+        lines.append(f"| {label} | {n:,} | {seconds:.0f} | {rate(n, seconds)} | {peak:.2f} | "
+                     f"{metrics} |" + (f" {'yes' if same else 'NO'} |" if before else ""))
+    return lines
+
+
+def runs_of(runs: list[tuple], label: str) -> list[tuple]:
+    return [r for r in runs if r[0] == label]
+
+
+def count_rows(path: Path) -> int:
+    """Data rows of a CSV with a header line."""
+    with open(path, "rb") as f:
+        return sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 24), b"")) - 1
 
 
 def reduce_job(folder: Path, big: Path, m: int, threads: int) -> list[str]:

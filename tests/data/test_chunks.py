@@ -90,3 +90,41 @@ def test_quote_free_lines_parse_fast_and_quoted_ones_by_the_csv_module_alike(tmp
         (tmp_path / name).write_text(short, newline="")
         with pytest.raises(DataError, match=r"line 5 has 2 fields, expected 3"):
             list(ChunkReader(tmp_path / name, features=["a", "b"], rows=7))
+
+
+def test_row_text_is_what_the_csv_module_writes_of_the_parsed_row(tmp_path):
+    import csv
+    import io
+
+    rows = [f"r{i},{i}.5,{2 * i}" for i in range(30)]
+    rows[3] = "r3, 3.5,6"  # a space after the delimiter: rewritten, not copied
+    rows[12] = '"r12, ""q""",12.5,24'  # quoted: the csv module from here on
+    (tmp_path / "t.csv").write_text("id,a,b\r\n" + "\r\n".join(rows) + "\r\n", newline="")
+    (tmp_path / "t.tsv").write_text("id\ta\tb\n" + "\n".join(
+        r.replace(",", "\t") for r in rows[:12]) + "\n")
+    for name in ("t.csv", "t.tsv"):
+        chunks = list(ChunkReader(tmp_path / name, features=["a", "b"], rows=5, text=True))
+        text = sum((c.text for c in chunks), [])
+        with open(tmp_path / name, newline="") as f:
+            parsed = list(csv.reader(f, skipinitialspace=True,
+                                     delimiter="\t" if name == "t.tsv" else ","))[1:]
+        f = io.StringIO()
+        csv.writer(f, lineterminator="\n").writerows(parsed)
+        assert text == f.getvalue().splitlines(), name
+    assert text[3] == "r3,3.5,6"
+
+
+def test_writer_fields_quoted_as_the_csv_module_quotes_them(tmp_path):
+    import csv
+
+    cells = ["plain", "a,b", 'say "hi"', "two\nlines", "", None, 3, 2.5]
+    with ChunkWriter(tmp_path / "o.csv", ["id", "v", "n"]) as w:
+        w.write({"v": cells, "n": np.arange(8)}, text=[f"r{i}" for i in range(8)])
+    with open(tmp_path / "o.csv", newline="") as f:
+        got = list(csv.reader(f))
+    assert got[0] == ["id", "v", "n"]
+    assert [r[1] for r in got[1:]] == ["" if c is None else str(c) for c in cells]
+    assert [r[0] for r in got[1:]] == [f"r{i}" for i in range(8)]
+    with pytest.raises(ValueError, match="missing"), ChunkWriter(
+            tmp_path / "p.csv", ["id", "v"]) as w:
+        w.write({"v": [1]})

@@ -54,3 +54,44 @@ def test_blocks_and_thinning_keep_the_areas():
     assert len(small.recall) <= 51 < len(whole.recall)
     assert small.recall[-1] == 1 and small.fpr[-1] == 1
     assert set(small.precision) <= set(whole.precision)
+
+
+@pytest.mark.parametrize("max_points", [None, 40])
+def test_streaming_ranking_from_many_small_runs_on_disk(tmp_path, max_points):
+    # 4000 scores on 60 levels (ties everywhere, across chunks and runs), in chunks of
+    # uneven length, spilled in runs of 97 pairs, merged 3 at a time in blocks of 5
+    from aekit.metrics.ranking import StreamingRanking
+
+    rng = np.random.default_rng(2)
+    y = (rng.uniform(size=4000) < 0.08).astype(int)
+    s = np.round(rng.normal(size=4000) + 1.2 * y, 1)
+    cuts = np.sort(rng.choice(np.arange(1, 4000), 30, replace=False))
+    with StreamingRanking(tmp_path, max_points=max_points, run_rows=97, fan_in=3,
+                          block=5) as r:
+        for yi, si in zip(np.split(y, cuts), np.split(s, cuts)):
+            r.add(yi, si)
+        assert len(r._sort.runs) == 4000 // 97 and any(tmp_path.iterdir())  # on disk
+        streamed = r.result()
+    assert not any(tmp_path.iterdir())  # the runs' folder is gone
+    assert streamed.auroc == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+    assert streamed.auprc == pytest.approx(average_precision_score(y, s), abs=1e-12)
+    whole = ranking(y, s, max_points=max_points)
+    if max_points is None:  # every cut: the very curves of the in-memory sort
+        for a, b in zip((streamed.fpr, streamed.tpr, streamed.precision),
+                        (whole.fpr, whole.tpr, whole.precision)):
+            np.testing.assert_array_equal(a, b)
+    else:
+        assert len(streamed.recall) <= max_points + 1
+        assert streamed.recall[-1] == 1 and streamed.fpr[-1] == 1
+        assert set(streamed.precision) <= set(ranking(y, s).precision)
+
+
+def test_streaming_ranking_removes_its_runs_on_error(tmp_path):
+    from aekit.metrics.ranking import StreamingRanking
+
+    with pytest.raises(DataError, match="0 or 1"), StreamingRanking(tmp_path,
+                                                                  run_rows=10) as r:
+        r.add(np.arange(50) % 2, np.arange(50.0))
+        assert any(tmp_path.iterdir())
+        r.add([0, 3], [1.0, 2.0])
+    assert not any(tmp_path.iterdir())

@@ -115,19 +115,35 @@ def map_chunks(fn: Callable[[np.ndarray], np.ndarray], source: str | Path, *,
 def write_chunks(source: str | Path, out: str | Path,
                  compute: Callable[[Chunk], dict[str, Any]], out_columns: Sequence[str], *,
                  features: Sequence[str] | None = None, keep: Sequence[str] = (),
-                 rows: int | None = None, progress: bool = False) -> int:
+                 values: Sequence[str] | None = None, rows: int | None = None,
+                 progress: bool = False) -> int:
     """Read ``source`` in chunks and write, for every row, the ``keep`` columns followed by
     ``compute(chunk)``'s ``out_columns`` to ``out`` (``.csv`` or ``.parquet``); returns the
-    number of rows. ``out`` appears only once every chunk is written."""
+    number of rows. ``out`` appears only once every chunk is written.
+
+    ``compute`` finds the ``values`` columns (default: ``keep``) in ``chunk.kept``. When
+    ``keep`` is every column of a CSV written to a CSV, each row's input text is copied
+    as it is (:attr:`~aekit.data.chunks.Chunk.text`) rather than split and joined again.
+    """
     clash = [c for c in out_columns if c in keep]
     if clash:
         raise ConfigError(f"{source} already has column(s) {clash} that the output adds")
-    reader = ChunkReader(source, features=features, keep=keep,
-                         rows=rows or chunks.CHUNK_ROWS)
+    values = list(keep if values is None else values)
+    probe = ChunkReader(source, features=features, keep=values)
+    text = probe.kind == "csv" and Path(out).suffix.lower() != ".parquet" \
+        and list(keep) == probe.header
+    if text and features is None:  # the features are the columns not kept, as without
+        features = [c for c in probe.header if c not in keep]
+    reader = ChunkReader(source, features=features,
+                         keep=values if text else list(dict.fromkeys([*keep, *values])),
+                         rows=rows or chunks.CHUNK_ROWS, text=text)
     with ChunkWriter(out, [*keep, *out_columns]) as writer, tqdm(
             disable=not progress, unit="row", unit_scale=True,
             desc=Path(source).name) as bar:
         for chunk in read_ahead(reader):
-            writer.write({**chunk.kept, **compute(chunk)})
+            if text:
+                writer.write(compute(chunk), text=chunk.text)
+            else:
+                writer.write({**chunk.kept, **compute(chunk)})
             bar.update(len(chunk.x))
     return writer.rows

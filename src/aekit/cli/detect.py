@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import signal
 import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +18,6 @@ from aekit.cli._common import force_option, parse_settings, writable
 from aekit.errors import ConfigError, DataError
 
 TABLE_SUFFIXES = {".csv", ".tsv", ".txt", ".tab", ".gz"}
-ID_NAMES = {"id", "ID", "Id"}
 OUT_COLUMNS = ("anomaly_score", "anomaly_label")
 CHUNKED_BYTES = 256 << 20  # tables larger than this are scored in chunks by default
 CURVE_POINTS = 20_000  # points drawn of a report's ROC and precision-recall curves
@@ -22,71 +25,6 @@ CURVE_POINTS = 20_000  # points drawn of a report's ROC and precision-recall cur
 
 def _is_table(source: str) -> bool:
     return Path(source).suffix.lower() in TABLE_SUFFIXES and Path(source).is_file()
-
-
-def _parse_binary_labels(cells: list[str], column: str, where: str) -> np.ndarray:
-    """0/1 labels from text (1/0, true/false, yes/no, anomaly/normal)."""
-    ones, zeros = {"1", "1.0", "true", "yes", "anomaly", "outlier"}, {
-        "0", "0.0", "false", "no", "normal", "inlier"}
-    out = np.empty(len(cells), dtype=np.int64)
-    for i, c in enumerate(cells):
-        v = c.strip().lower()
-        if v in ones:
-            out[i] = 1
-        elif v in zeros:
-            out[i] = 0
-        else:
-            raise DataError(f"{where}: label column {column!r} must hold 0/1 (or true/false), "
-                            f"got {c!r} in data row {i + 1}")
-    return out
-
-
-class _Table:
-    """A scoring/fitting table, read once: the raw rows, the features as a Dataset (whose
-    ``feature_names`` the detector records and checks) and the optional labels."""
-
-    def __init__(self, source: str, *, features: list[str] | None, label_column: str | None,
-                 id_columns: list[str]) -> None:
-        from aekit.data.tabular import load_csv, read_table
-
-        table = read_table(source)
-        if table.header is None:
-            raise DataError(f"{source}: needs a header row with column names")
-        header = table.header
-        self.header, self.rows, self.source = header, table.rows, source
-        unknown = [c for c in [*id_columns, *([label_column] if label_column else [])]
-                   if c not in header]
-        if unknown:
-            raise DataError(f"{source}: no column(s) {unknown}; columns are {header}")
-        self.id_columns = id_columns + [h for h in header if h in ID_NAMES
-                                        and h not in id_columns and h != label_column]
-        reserved = set(self.id_columns) | ({label_column} if label_column else set())
-        present = [h for h in header if h not in reserved]
-        if features is None:
-            features = present
-            if not features:
-                raise DataError(f"{source}: no feature columns left (ids: {self.id_columns}, "
-                                f"label: {label_column})")
-        else:
-            missing = [c for c in features if c not in header]
-            extra = [c for c in present if c not in features]
-            if missing:
-                raise DataError(f"{source}: missing column(s) {missing} that the detector was "
-                                f"fitted on")
-            if extra:
-                raise DataError(f"{source}: unexpected column(s) {extra}; the detector was "
-                                f"fitted on {features} (ids {self.id_columns} and a "
-                                "--label-column are passed through; name other columns to "
-                                "pass through with --id-column)")
-        clash = [c for c in OUT_COLUMNS if c in header]
-        if clash:
-            raise DataError(f"{source}: already has column(s) {clash}; is it a scores file?")
-        self.features = features
-        self.data = load_csv(source, columns=features, table=table)
-        self.y = None
-        if label_column:
-            j = header.index(label_column)
-            self.y = _parse_binary_labels([r[j] for r in table.rows], label_column, source)
 
 
 def _feature_names(shape: tuple[int, ...], names: list[str] | None) -> list[str]:
@@ -97,40 +35,32 @@ def _feature_names(shape: tuple[int, ...], names: list[str] | None) -> list[str]
     return ["pixel[" + ",".join(map(str, idx)) + "]" for idx in np.ndindex(*shape)]
 
 
-def _top(contrib: np.ndarray, names: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices and shares (of the row's total) of the ``k`` largest contributions."""
-    flat = contrib.reshape(len(contrib), -1)
-    k = min(k, flat.shape[1])
-    idx = np.argsort(-flat, axis=1, kind="stable")[:, :k]
-    total = flat.sum(1, keepdims=True)
-    share = np.take_along_axis(flat, idx, 1) / np.where(total > 0, total, 1.0)
-    return idx, share
-
-
-def _report(path: Path, scores: np.ndarray, threshold: float, labels: np.ndarray | None,
-            title: str, summary: list[dict[str, Any]], series: Any = None) -> Path:
-    from aekit.metrics.ranking import ranking
+def _report(path: Path, summary: Any, title: str, table: list[dict[str, Any]],
+            series: Any = None, scores: np.ndarray | None = None) -> Path:
+    """The HTML report of a :class:`~aekit.metrics.score_summary.ScoreSummary` (with a
+    series, its ``scores`` too, for the series plot)."""
     from aekit.report import plots
     from aekit.report.html import Section, write_report
 
+    threshold = summary.threshold
     with tempfile.TemporaryDirectory() as tmp:
-        hist = plots.histogram(scores, Path(tmp) / "scores.png", threshold=threshold,
-                               title="anomaly scores", xlabel="score")
-        sections = [Section("Summary", table=summary),
+        edges, counts = summary.hist.histogram()
+        hist = plots.histogram(edges, Path(tmp) / "scores.png", counts=counts,
+                               threshold=threshold, title="anomaly scores", xlabel="score")
+        sections = [Section("Summary", table=table),
                     Section("Score distribution",
                             text=f"Scores above the threshold {threshold:.4g} are labelled "
                                  "anomalous.", images=[hist])]
         if series is not None:
             sections.insert(1, _series_section(series, scores, threshold, Path(tmp)))
-        if labels is not None and 0 < labels.sum() < len(labels):
-            # a curve of 10 million cuts would cost matplotlib several copies to draw
-            curves = ranking(labels, scores, max_points=CURVE_POINTS)
-            fpr, tpr, rec, prec = curves.fpr, curves.tpr, curves.recall, curves.precision
-            roc = plots.line_plot(fpr, {"ROC": tpr, "chance": (np.array([0, 1]),
-                                                                np.array([0, 1]))},
+        curves = summary.curves
+        if curves is not None:
+            roc = plots.line_plot(curves.fpr, {"ROC": curves.tpr,
+                                               "chance": (np.array([0, 1]), np.array([0, 1]))},
                                   Path(tmp) / "roc.png", xlabel="false positive rate",
                                   ylabel="true positive rate", title="ROC curve")
-            pr = plots.line_plot(rec, {"PR": prec}, Path(tmp) / "pr.png", xlabel="recall",
+            pr = plots.line_plot(curves.recall, {"PR": curves.precision},
+                                 Path(tmp) / "pr.png", xlabel="recall",
                                  ylabel="precision", title="precision-recall curve")
             sections.append(Section("ROC and precision-recall", images=[roc, pr]))
         return write_report(path, title=title, sections=sections)
@@ -251,8 +181,11 @@ def _fit_data(source: str, label_column: str | None, id_columns: list[str]):
     """``(data, id columns, labels)`` for fitting; ``data`` is a Dataset whose feature
     names (a table's columns) the detector keeps."""
     if _is_table(source):
-        t = _Table(source, features=None, label_column=label_column, id_columns=id_columns)
-        return t.data, t.id_columns, t.y
+        from aekit.data.columns import LabelledTable
+
+        t = LabelledTable(source, label_column=label_column, id_columns=id_columns,
+                          adds=OUT_COLUMNS)
+        return t.data, t.plan.id_columns, t.y
     if id_columns:
         raise ConfigError("--id-column needs a CSV file with a header")
     from aekit.cli._common import load_source
@@ -264,16 +197,20 @@ def _fit_data(source: str, label_column: str | None, id_columns: list[str]):
     return ds, [], labels
 
 
-def _print_metrics(labels: np.ndarray, scores: np.ndarray, what: str) -> dict[str, float]:
+def _print_metrics(labels: np.ndarray, scores: np.ndarray, what: str) -> None:
     from aekit.metrics.ranking import ranking
 
     if labels.min() == labels.max():
         click.echo(f"{what}: every label is {labels[0]}; AUROC/AUPRC need both classes")
-        return {}
+        return
     curves = ranking(labels, scores)
+    _echo_areas(curves, int(labels.sum()), len(labels), what)
+
+
+def _echo_areas(curves: Any, positives: int, n: int, what: str) -> dict[str, float]:
     m = {"AUROC": curves.auroc, "AUPRC": curves.auprc}
     click.echo(f"{what}: AUROC {m['AUROC']:.4f}  AUPRC {m['AUPRC']:.4f} "
-               f"({int(labels.sum())} anomalies in {len(labels)})")
+               f"({positives} anomalies in {n})")
     return m
 
 
@@ -310,6 +247,7 @@ def score_command(detector_dir, data_source, out, label_column, id_columns, top,
     """
     from aekit.apps.detect import load_detector
     from aekit.apps.timeseries import TimeSeriesAnomalyDetector
+    from aekit.metrics.score_summary import ScoreSummary, top_contributions
 
     out_path = writable(out, data_source, detector_dir, suffixes=(".csv",), force=force)
     report = writable(report_path or out_path.parent / "report.html", data_source,
@@ -319,43 +257,78 @@ def score_command(detector_dir, data_source, out, label_column, id_columns, top,
     series = isinstance(det, TimeSeriesAnomalyDetector)
     thr = det.threshold_ if threshold is None else float(threshold)
     chunked = _chunk_rows(det, data_source, chunk_rows, series)
+
+    def summarise(labelled: bool) -> ScoreSummary:  # its spill folder: beside --out
+        return ScoreSummary(thr, out_path.parent, labelled=labelled, top=show,
+                            max_points=CURVE_POINTS)
+
+    rows_out = scores = None
     if chunked:  # a table of any length: read, scored and written chunk by chunk
-        scores, labels = _score_table_chunks(det, data_source, label_column, list(id_columns),
-                                             out_path, thr, top, chunked)
-        what, idx, share = "rows", None, None
-    elif series:
-        rows_out, scores, labels, names, contrib = _score_series(det, data_source,
-                                                                 label_column, out_path)
-        what = "time steps"
-    else:
-        rows_out, scores, labels, names, contrib, header = _score_table(
-            det, data_source, label_column, list(id_columns))
+        with _sigterm_interrupts(), summarise(label_column is not None) as summary:
+            names = _score_table_chunks(det, data_source, label_column, list(id_columns),
+                                        out_path, top, chunked, summary)
+            summary.finish()
         what = "rows"
-    flagged = scores > thr
-    if not chunked:  # (chunks are written as they are scored)
-        idx, share = _top(contrib, names, top) if top else (None, None)
+    else:
+        if series:
+            rows_out, scores, labels, names, contrib = _score_series(
+                det, data_source, label_column, out_path)
+            what = "time steps"
+        else:
+            rows_out, scores, labels, names, contrib, header = _score_table(
+                det, data_source, label_column, list(id_columns))
+            what = "rows"
+        flagged = scores > thr
+        idx, share = top_contributions(contrib, top) if top else (None, None)
         if series:
             _write_series_scores(out_path, rows_out, scores, flagged, idx, names)
         else:
             _write_table_scores(out_path, header, rows_out, scores, flagged, idx, names)
-    click.echo(f"scored {len(scores)} {what}: {int(flagged.sum())} above the threshold "
+        with summarise(labels is not None) as summary:
+            summary.add(scores, 0, labels,
+                        **({} if idx is None else {"idx": idx, "share": share}))
+            summary.finish()
+    click.echo(f"scored {summary.count} {what}: {summary.flagged} above the threshold "
                f"{thr:.4g}")
-    metrics = _print_metrics(labels, scores, "labels") if labels is not None else {}
-    if show and len(scores):
-        order = np.argsort(-scores, kind="stable")[:show]
+    metrics = {}
+    if summary.curves is not None:
+        metrics = _echo_areas(summary.curves, summary.positives, summary.count, "labels")
+    elif summary.labelled and summary.count:
+        click.echo(f"labels: every label is {int(summary.positives > 0)}; AUROC/AUPRC need "
+                   "both classes")
+    if summary.top.k and summary.count:
         click.echo(f"\nmost anomalous {what} (top contributing "
                    f"{'channels' if series else 'columns'}, share of the "
                    "reconstruction error):")
-        for i in order:
-            tops = "" if idx is None else ", ".join(
-                f"{names[j]} {s:.0%}" for j, s in zip(idx[i], share[i]))
+        extras = summary.top.extras
+        for r, (i, score) in enumerate(zip(summary.top.rows, summary.top.scores)):
+            tops = "" if "idx" not in extras else ", ".join(
+                f"{names[j]} {s:.0%}" for j, s in zip(extras["idx"][r], extras["share"][r]))
             click.echo(f"  {'step' if series else 'row'} {i + 1:>6}  score "
-                       f"{scores[i]:10.4g}  {tops}")
-    summary = [{"rows": len(scores), "flagged": int(flagged.sum()), "threshold": thr,
-                **{k: round(v, 4) for k, v in metrics.items()}}]
-    _report(report, scores, thr, labels, f"anomaly scores: {Path(data_source).name}", summary,
-            series=rows_out if series else None)
+                       f"{score:10.4g}  {tops}")
+    table = [{"rows": summary.count, "flagged": summary.flagged, "threshold": thr,
+              **{k: round(v, 4) for k, v in metrics.items()}}]
+    _report(report, summary, f"anomaly scores: {Path(data_source).name}", table,
+            series=rows_out if series else None, scores=scores)
     click.echo(f"\nscores: {out_path}\nreport: {report}")
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (``kill``, a job scheduler's stop) interrupts like Ctrl-C meanwhile, so that
+    the half-written output and the sorted runs on disk are removed on the way out."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _chunk_rows(det, source: str, chunk_rows: int | None, series: bool) -> int | None:
@@ -375,55 +348,55 @@ def _chunk_rows(det, source: str, chunk_rows: int | None, series: bool) -> int |
 
 
 def _score_table_chunks(det, source: str, label_column: str | None, id_columns: list[str],
-                        out_path: Path, thr: float, top: int, rows: int):
+                        out_path: Path, top: int, rows: int, summary: Any) -> list[str]:
     """Score a table of any length chunk by chunk, writing each chunk's rows (input
-    columns, score, label, top columns) as it is done; returns the scores and labels."""
+    columns, score, label, top columns) as it is done and adding its scores (and labels)
+    to ``summary``; returns the feature names."""
     from aekit.apps.streaming import as_table, file_features, write_chunks
     from aekit.data.chunks import ChunkReader
+    from aekit.data.columns import parse_binary_labels, plan_columns
+    from aekit.metrics.score_summary import top_contributions
 
-    features = file_features(det)
-    header = ChunkReader(source, features=features).header
-    unknown = [c for c in [*id_columns, *([label_column] if label_column else [])]
-               if c not in header]
-    if unknown:
-        raise DataError(f"{source}: no column(s) {unknown}; columns are {header}")
-    passed = {*id_columns, *ID_NAMES, label_column}
-    extra = [c for c in header if c not in features and c not in passed]
-    if extra:
-        raise DataError(f"{source}: unexpected column(s) {extra}; the detector was fitted "
-                        f"on {features} (ids and a --label-column are passed through; name "
-                        "other columns to pass through with --id-column)")
+    fitted = file_features(det)
+    plan = plan_columns(source, ChunkReader(source, features=fitted).header,
+                        features=fitted, label_column=label_column, id_columns=id_columns,
+                        adds=OUT_COLUMNS)
+    features = plan.features
     k = min(top, len(features))
     tops = [f"top_{j + 1}" for j in range(k)]
-    scores: list[np.ndarray] = []
-    labels: list[np.ndarray] = []
+    thr = summary.threshold
+    names = np.array(features, dtype=object)
+    score_text = "{:.6g}".format
 
     def compute(chunk) -> dict[str, Any]:
         s, contrib = det.score_and_explain(as_table(chunk.x, features, source))
-        scores.append(s)
-        if label_column is not None:
-            labels.append(_parse_binary_labels(
-                [str(v) for v in chunk.kept[label_column]], label_column,
-                f"{source} (the chunk from data row {chunk.start + 1})"))
-        out: dict[str, Any] = {"anomaly_score": [f"{v:.6g}" for v in s],
+        labels = None if label_column is None else parse_binary_labels(
+            chunk.kept[label_column], label_column, source, first_row=chunk.start + 1)
+        out: dict[str, Any] = {"anomaly_score": list(map(score_text, s.tolist())),
                                "anomaly_label": (s > thr).astype(np.int64)}
+        extras = {}
         if k:
-            idx, _ = _top(contrib, features, k)
-            out.update({t: [features[i] for i in idx[:, j]] for j, t in enumerate(tops)})
+            idx, share = top_contributions(contrib, k)
+            out.update({t: names[idx[:, j]] for j, t in enumerate(tops)})
+            extras = {"idx": idx, "share": share}
+        summary.add(s, chunk.start, labels, **extras)
         return out
 
     write_chunks(source, out_path, compute, [*OUT_COLUMNS, *tops], features=features,
-                 keep=header, rows=rows, progress=True)
-    return np.concatenate(scores), (np.concatenate(labels) if label_column else None)
+                 keep=plan.header, values=[label_column] if label_column else [], rows=rows,
+                 progress=True)
+    return features
 
 
 def _score_table(det, source: str, label_column: str | None, id_columns: list[str]):
     names = getattr(det, "feature_names_in_", None)
     if _is_table(source):
-        t = _Table(source, features=None if names is None else list(names),
-                   label_column=label_column, id_columns=id_columns)
+        from aekit.data.columns import LabelledTable
+
+        t = LabelledTable(source, features=None if names is None else list(names),
+                          label_column=label_column, id_columns=id_columns, adds=OUT_COLUMNS)
         scores, contrib = det.score_and_explain(t.data)
-        return t.rows, scores, t.y, t.features, contrib, t.header
+        return t.rows, scores, t.y, t.plan.features, contrib, t.plan.header
     from aekit.cli._common import load_source
 
     ds = load_source(source, label_column)

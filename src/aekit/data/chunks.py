@@ -3,9 +3,12 @@
 :class:`ChunkReader` reads a CSV/TSV (optionally gzipped), a Parquet file (pyarrow, the
 ``parquet`` extra) or a ``.npy`` (memory-mapped) in chunks of ``rows`` rows: each
 :class:`Chunk` holds the chunk's features as float32 and, for tables, the text or values
-of any columns to pass through (ids, labels). :class:`ChunkWriter` writes result rows to
-a CSV or Parquet file chunk by chunk, into a temporary file renamed into place at the
-end, so a failed run leaves no half-written output. Memory stays at one chunk.
+of any columns to pass through (ids, labels) and, when asked (``text=True``), each whole
+row of a CSV as comma-separated text to copy to an output as it is (a quote-free line of a
+comma-separated file is its own text: nothing is split and joined again).
+:class:`ChunkWriter` writes result rows to a CSV or Parquet file chunk by chunk, into a
+temporary file renamed into place at the end, so a failed run leaves no half-written
+output. Memory stays at one chunk.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import gzip
 import io
 import itertools
 import operator
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +53,7 @@ class Chunk:
     x: np.ndarray  # float32 features, (n, d) for tables, (n, *shape) for .npy
     start: int  # index of the chunk's first data row in the input (0-based)
     kept: dict[str, list[Any]] = field(default_factory=dict)  # pass-through columns
+    text: list[str] | None = None  # each row, all columns, as CSV text (``text=True``)
 
 
 class ChunkReader:
@@ -66,16 +70,19 @@ class ChunkReader:
         Columns passed through as they are (tables only).
     rows : int
         Rows per chunk.
+    text : bool
+        Give each chunk of a CSV its rows as comma-separated text, every column in the
+        file's order (:attr:`Chunk.text`), as the csv module would write the parsed row.
     """
 
     def __init__(self, path: str | Path, *, features: Sequence[str] | None = None,
-                 keep: Sequence[str] = (), rows: int = CHUNK_ROWS) -> None:
+                 keep: Sequence[str] = (), rows: int = CHUNK_ROWS, text: bool = False) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise DataError(f"no such file: {path}")
         if rows < 1:
             raise ConfigError(f"rows must be >= 1, got {rows}")
-        self.rows, self.keep = rows, list(keep)
+        self.rows, self.keep, self.text = rows, list(keep), text
         name = self.path.name.lower().removesuffix(".gz")
         self.kind = "npy" if name.endswith(".npy") else \
             "parquet" if name.endswith(".parquet") else "csv"
@@ -100,6 +107,8 @@ class ChunkReader:
             [c for c in self.header if c not in self.keep]
         if not self.features:
             raise DataError(f"{path}: no feature columns left after {self.keep}")
+        self._idx = [self.header.index(c) for c in self.features]  # once per file
+        self._kept_idx = [self.header.index(c) for c in self.keep]
 
     # -- CSV -----------------------------------------------------------------------
     def _open_text(self) -> io.TextIOBase:
@@ -166,8 +175,7 @@ class ChunkReader:
                     start: int) -> Chunk:
         """One chunk of quote-free lines, parsed by ``np.loadtxt``; any problem sends the
         chunk to the csv module's path (:meth:`_csv_chunk`), which names it."""
-        idx = [self.header.index(c) for c in self.features]
-        kept_idx = [self.header.index(c) for c in self.keep]
+        idx, kept_idx = self._idx, self._kept_idx
         counts = set(map(operator.methodcaller("count", self.delimiter), data))
         x = None
         if counts == {width - 1}:
@@ -176,21 +184,27 @@ class ChunkReader:
                                usecols=idx, comments=None, quotechar=None, ndmin=2)
         if x is None or not np.isfinite(x).all():
             rows = list(csv.reader(data, delimiter=self.delimiter, skipinitialspace=True))
-            return self._csv_chunk(rows, lines, idx, kept_idx, start)
+            return self._csv_chunk(rows, lines, start)
         kept = {}
         if kept_idx:
             cells = np.loadtxt(data, dtype=str, delimiter=self.delimiter, usecols=kept_idx,
                                comments=None, quotechar=None, ndmin=2).T.tolist()
             for c, j, values in zip(self.keep, kept_idx, cells):  # as skipinitialspace
                 kept[c] = [v.lstrip(" ") for v in values] if j else values
-        return Chunk(x, start, kept)
+        text = None
+        if self.text:
+            text = [line.rstrip("\r\n") for line in data]
+            joined = "\n".join(text)
+            if self.delimiter != "," or "\r" in joined or ", " in joined \
+                    or joined.startswith(" ") or "\n " in joined:  # not its own CSV text
+                text = _csv_text(csv.reader(data, delimiter=self.delimiter,
+                                            skipinitialspace=True))
+        return Chunk(x, start, kept, text)
 
     def _csv_module_chunks(self, lines: Iterator[str], before: int, header_seen: bool,
                            start: int) -> Iterator[Chunk]:
         """Chunks read by the csv module from ``lines``, the file's lines after its line
         ``before``."""
-        idx = [self.header.index(c) for c in self.features]
-        kept_idx = [self.header.index(c) for c in self.keep]
         numbered = _numbered_rows(csv.reader(lines, delimiter=self.delimiter,
                                              skipinitialspace=True), self.path)
         rows: list[list[str]] = []
@@ -205,16 +219,15 @@ class ChunkReader:
             rows.append(row)
             numbers.append(before + line_no)
             if len(rows) == self.rows:
-                yield self._csv_chunk(rows, numbers, idx, kept_idx, start)
+                yield self._csv_chunk(rows, numbers, start)
                 start += len(rows)
                 rows, numbers = [], []
         if rows:
-            yield self._csv_chunk(rows, numbers, idx, kept_idx, start)
+            yield self._csv_chunk(rows, numbers, start)
 
-    def _csv_chunk(self, rows: list[list[str]], lines: list[int], idx: list[int],
-                   kept_idx: list[int], start: int) -> Chunk:
+    def _csv_chunk(self, rows: list[list[str]], lines: list[int], start: int) -> Chunk:
         """One chunk of rows split by the csv module: checked, then converted."""
-        width = len(self.header)
+        width, idx = len(self.header), self._idx
         for row, line in zip(rows, lines):
             if len(row) != width:
                 raise DataError(f"{self.path}: line {line} has {len(row)} fields, expected "
@@ -226,8 +239,8 @@ class ChunkReader:
             x = None
         if x is None or not np.isfinite(x).all():
             self._bad_cell(cells, lines)
-        kept = {c: [r[j] for r in rows] for c, j in zip(self.keep, kept_idx)}
-        return Chunk(x, start, kept)
+        kept = {c: [r[j] for r in rows] for c, j in zip(self.keep, self._kept_idx)}
+        return Chunk(x, start, kept, _csv_text(rows) if self.text else None)
 
     def _bad_cell(self, cells: list[list[str]], lines: list[int]) -> None:
         for row, line in zip(cells, lines):
@@ -298,12 +311,18 @@ class ChunkWriter:
         self._writer: Any = None
         if not self.parquet:
             self._file = open(self.tmp, "w", newline="", encoding="utf-8")  # noqa: SIM115
-            self._csv = csv.writer(self._file)
-            self._csv.writerow(self.columns)
+            csv.writer(self._file).writerow(self.columns)
 
-    def write(self, columns: dict[str, Sequence[Any] | np.ndarray]) -> None:
-        """Append rows given as one sequence per column (all of one length)."""
-        values = [columns[c] for c in self.columns]
+    def write(self, columns: dict[str, Sequence[Any] | np.ndarray],
+              text: Sequence[str] | None = None) -> None:
+        """Append rows given as one sequence per column (all of one length). To a CSV,
+        the leading columns may come instead as ``text``, each row's as CSV text (a
+        :attr:`Chunk.text`): ``columns`` then holds the columns after them."""
+        given = [c for c in self.columns if c in columns]
+        lead = self.columns[:len(self.columns) - len(given)]
+        if lead and (text is None or self.parquet or self.columns[len(lead):] != given):
+            raise ValueError(f"columns {lead} are missing")
+        values = [columns[c] for c in given]
         if self.parquet:
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -312,10 +331,11 @@ class ChunkWriter:
             if self._writer is None:
                 self._writer = pq.ParquetWriter(self.tmp, table.schema)
             self._writer.write_table(table)
-        else:
-            self._csv.writerows(zip(*(col.tolist() if isinstance(col, np.ndarray) else col
-                                      for col in values)))
-        self.rows += len(values[0]) if values else 0
+        else:  # one string per chunk, no csv module call per row
+            cells = ([list(text)] if lead else []) + [_csv_cells(v) for v in values]
+            if cells and cells[0]:
+                self._file.write("\r\n".join(map(",".join, zip(*cells))) + "\r\n")
+        self.rows += len(text) if lead else len(values[0]) if values else 0
 
     def __enter__(self) -> ChunkWriter:
         return self
@@ -329,3 +349,25 @@ class ChunkWriter:
                 self._file.close()
         finally:
             self._atomic.__exit__(kind, error, tb)  # renamed into place, or removed
+
+
+def _csv_cells(column: Sequence[Any] | np.ndarray) -> list[str]:
+    """A column's values as CSV fields, as the csv module writes them (``None`` empty,
+    other values ``str``; a field holding a comma, a quote or a line break quoted)."""
+    if isinstance(column, np.ndarray) and column.dtype.kind in "biuf":
+        return list(map(str, column.tolist()))
+    values = column.tolist() if isinstance(column, np.ndarray) else list(column)
+    try:
+        joined = "".join(values)  # (every value a str)
+    except TypeError:
+        values = ["" if v is None else str(v) for v in values]
+        joined = "".join(values)
+    if any(c in joined for c in ',"\r\n'):
+        values = ['"' + v.replace('"', '""') + '"' if any(c in v for c in ',"\r\n') else v
+                  for v in values]
+    return values
+
+
+def _csv_text(rows: Iterable[Sequence[str]]) -> list[str]:
+    """Each row as one line of CSV text (without the line end)."""
+    return [",".join(_csv_cells(row)) for row in rows]

@@ -674,7 +674,8 @@ def bar_chart(values: Any, path: str | Path, *, labels: Sequence[str] | None = N
 
 
 def histogram(values: Any, path: str | Path, *, threshold: float | None = None,
-              title: str | None = None, xlabel: str | None = None) -> Path:
+              title: str | None = None, xlabel: str | None = None,
+              counts: Any = None) -> Path:
     """Write a histogram, optionally with a vertical threshold line (e.g. anomaly scores).
 
     Parameters
@@ -687,23 +688,34 @@ def histogram(values: Any, path: str | Path, *, threshold: float | None = None,
         Draws a dashed vertical line, labelled with the share of values above it.
     title, xlabel : str, optional
         Plot title and x-axis label.
+    counts : array, optional
+        Counts already binned: then ``values`` are the bin edges (one more than the
+        counts), e.g. from :class:`aekit.metrics.score_summary.StreamingHistogram`.
 
     Returns
     -------
     Path
         ``path``.
     """
-    v = _np(values).astype(np.float64).reshape(-1)
+    if counts is not None:
+        edges = _np(values).astype(np.float64).reshape(-1)
+        w = _np(counts).astype(np.float64).reshape(-1)
+        v = (edges[:-1] + edges[1:]) / 2  # each bin's count drawn at its centre
+    else:
+        v = _np(values).astype(np.float64).reshape(-1)
+        w = np.ones_like(v)
     finite = v[np.isfinite(v)]
+    w = w[np.isfinite(v)]
     fig = _figure(6.0, 3.6)
     ax = fig.add_subplot()
     if finite.size:
-        ax.hist(finite, bins=min(100, max(10, int(math.sqrt(finite.size)))), color="C0",
-                alpha=0.85)
+        ax.hist(finite, weights=w, color="C0", alpha=0.85,
+                bins=edges if counts is not None else
+                min(100, max(10, int(math.sqrt(finite.size)))))
     else:
         ax.text(0.5, 0.5, "no finite values", ha="center", va="center", transform=ax.transAxes)
     if threshold is not None:
-        above = float((finite > threshold).mean()) if finite.size else 0.0
+        above = float(w[finite > threshold].sum() / w.sum()) if finite.size else 0.0
         ax.axvline(float(threshold), color="C3", ls="--", lw=1.5,
                    label=f"threshold {float(threshold):.4g} ({100 * above:.1f}% above)")
         ax.legend(fontsize=8)
