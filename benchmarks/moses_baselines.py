@@ -26,7 +26,8 @@ the MOSES paper's rows (quoted)::
     python benchmarks/moses_baselines.py --train-size 30000 --table --aekit \
         benchmarks/results/moses.json benchmarks/results/moses_wd0.json \
         benchmarks/results/moses_stream.json benchmarks/results/moses_stream_wd0.json \
-        benchmarks/results/moses_fb05.json
+        benchmarks/results/moses_fb05.json benchmarks/results/moses_wd0_t08.json \
+        benchmarks/results/moses_wd0_t06.json
 
 Writes benchmarks/results/moses_baselines.md and .json (one entry per baseline, so one
 can be re-measured alone).
