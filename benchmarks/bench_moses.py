@@ -55,13 +55,19 @@ def main() -> None:
     ap.add_argument("--train-size", type=int, default=100000)
     ap.add_argument("--run", default="/work/cache/i14/moses_run", help="model folder written")
     ap.add_argument("--heldout", type=int, default=1000, help="test molecules reconstructed")
-    ap.add_argument("--property-sample", type=int, default=500)
+    ap.add_argument("--property-sample", type=int, nargs="+", default=[500],
+                    help="sizes of the training samples property heads are fitted on")
+    ap.add_argument("--latent-only", action="store_true",
+                    help="with --measure-only: only reconstruction, interpolation and "
+                    "optimisation (no samples, no MOSES metrics)")
     ap.add_argument("--measure-only", action="store_true",
                     help="measure the model already in --run instead of training one")
     ap.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=str(RESULTS / "moses.md"))
     args = ap.parse_args()
+    if args.latent_only and not args.measure_only:
+        ap.error("--latent-only needs --measure-only (a saved run)")
     torch.set_num_threads(args.threads)
     data = Path(args.data_dir)
     train = read_column(data / "train.csv.gz", limit=args.train_size)
@@ -77,10 +83,18 @@ def main() -> None:
         train_s = time.perf_counter() - t0
     last = est.history_[-1]
     print(f"trained in {train_s:.0f} s; last epoch {last}")
+    work = latent_work(est, train, test, tuple(args.property_sample), n_recon=args.heldout)
+    if args.latent_only:
+        write_result(args.out, [
+            "## MOSES: latent-space work of a saved aekit molecule VAE", "",
+            f"`nice python benchmarks/bench_moses.py {' '.join(sys.argv[1:])}`", "",
+            f"Model: {args.run}, {last['epoch']} epochs ({last['step']} steps) on "
+            f"{len(train)} MOSES train molecules; settings {json.dumps(est.get_params())}. "
+            "2-core machine shared with other jobs.", "", *latent_lines(work)])
+        return
     t0 = time.perf_counter()
     gen = est.sample(args.samples, temperature=args.temperature, seed=1)
     sample_s = time.perf_counter() - t0
-    work = latent_work(est, train, test, (args.property_sample,), n_recon=args.heldout)
     t0 = time.perf_counter()
     metrics, where = evaluate(gen, args)
     metrics_s = time.perf_counter() - t0

@@ -23,7 +23,10 @@ the score of the window ending at ``t``):
 * variants of aekit's scoring, for the question why causal scores lost AUROC on the
   synthetic series (``--detectors aekit,aekit-window32,aekit-spread,aekit-recent8``):
   a fixed 32-step window, the window scores spread back over the steps they cover (not
-  causal), and a causal score from the last 8 positions of each window.
+  causal), a causal score from the last 8 positions of each window, and two scales
+  (``aekit-2scales``, ``aekit-2scales-max``: the default plus a 32-step window detector
+  where the period is longer, scores added or their maximum; ``aekit-2scales16``: a
+  16-step one).
 
     python benchmarks/bench_nab.py [--data-dir ../shared/data/nab] [--out FILE.md]
 """
@@ -161,11 +164,27 @@ def aekit_recent(train: np.ndarray, test: np.ndarray, seed: int, last: int = 8
     return (recent - med) / spread + latent
 
 
+def aekit_two_scales(train: np.ndarray, test: np.ndarray, seed: int, short: int = 32,
+                     combine: Callable[..., np.ndarray] = np.add) -> np.ndarray:
+    """Causal, two scales: the default (one period) and, when the period is longer than
+    ``short`` steps, a second detector on ``short``-step windows; their scores (each
+    already in robust training units) added, or ``combine``d."""
+    det = TimeSeriesAnomalyDetector().fit(train)
+    scores = det.decision_function(test)
+    if det.window_ <= short:
+        return scores
+    return combine(scores, TimeSeriesAnomalyDetector(window=short).fit(train)
+                   .decision_function(test))
+
+
 DETECTORS: dict[str, Detector] = {
     "aekit": aekit_default,
     "aekit-window32": aekit_window32,
     "aekit-spread": aekit_spread,
     "aekit-recent8": aekit_recent,
+    "aekit-2scales": aekit_two_scales,
+    "aekit-2scales-max": lambda tr, te, k: aekit_two_scales(tr, te, k, combine=np.maximum),
+    "aekit-2scales16": lambda tr, te, k: aekit_two_scales(tr, te, k, short=16),
     "mp-train": mp_train,
     "mp-self": mp_self,
     "iforest-windows": iforest_windows,

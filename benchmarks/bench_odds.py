@@ -242,7 +242,9 @@ def throughput(rows: int, features: int, train_rows: int, threads: int) -> str:
                       + 0.3 * rng.normal(size=(n, features))).astype(np.float32)
     x_train, x_score = make(train_rows), make(rows)
     detectors: dict[str, Callable[[], object]] = {
-        "aekit default (reconstruction+latent, 3 models)": lambda: AnomalyDetector(),
+        "aekit default (reconstruction+latent_kth, 3 models)": lambda: AnomalyDetector(),
+        "aekit score_type='reconstruction+latent' (the former default), 3 models":
+            lambda: AnomalyDetector(score_type="reconstruction+latent"),
         "aekit score_type='reconstruction', 1 model": lambda: AnomalyDetector(
             score_type="reconstruction", n_estimators=1),
     }

@@ -199,7 +199,9 @@ def detect_job(folder: Path, big: Path, m: int, threads: int, sizes: list[int],
     subprocess.run([*aekit, "detect", "fit", "--data", str(small), "--out",
                     str(folder / "det"), "--label-column", "is_anomaly",
                     "--id-column", "id", "--n-estimators", "1", "--epochs", "5",
-                    "--quiet"], check=True, env=fit_env())
+                    # the score the recorded runs used (detect's default before stop 21;
+                    # the latent_kth default selects 103 neighbours instead of 10)
+                    "--score", "reconstruction+latent", "--quiet"], check=True, env=fit_env())
     det = in_process("detect", folder / "det", part, m, threads,
                      folder / "memory_scores.npy")
     runs = []

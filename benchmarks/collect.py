@@ -17,8 +17,9 @@ ORDER = ["vae_digits", "vae_digits_1thread", "metrics", "compare", "compare_8bit
          "reduce_jitter_cardio",
          "reduce_jitter_rank", "reduce_heldout", "reduce_scale", "reduce_rank", "reduce_q1",
          "reduce_q2", "reduce_q3", "reduce_odds",
-         "anomaly",
-         "anomaly_recheck", "throughput", "timeseries", "denoise", "code_prior", "gpu", "gpu_steps"]
+         "anomaly", "anomaly_digits",
+         "anomaly_recheck", "throughput", "timeseries", "denoise", "code_prior", "gpu", "gpu_steps",
+         "nab_two_scales"]
 HEADER = """# Benchmarks
 
 Every number below was measured by a script in `benchmarks/`; each section names the

@@ -81,7 +81,7 @@ def test_explain_puts_the_corrupted_column_first(fitted):
 def test_sklearn_conventions_get_params_clone_pickle(fitted):
     det, X, _ = fitted
     params = det.get_params()
-    assert params["contamination"] == 0.05 and params["score_type"] == "reconstruction+latent"
+    assert params["contamination"] == 0.05 and params["score_type"] == "reconstruction+latent_kth"
     twin = clone(det)
     assert not hasattr(twin, "decision_scores_") and twin.get_params() == params
     again = pickle.loads(pickle.dumps(det))
@@ -145,7 +145,7 @@ def test_images_and_architecture_ensemble(digits):
     assert det.explain(X[:4]).shape == (4, 1, 8, 8)
 
 
-@pytest.mark.parametrize("score", ["reconstruction", "latent", "latent_gaussian",
+@pytest.mark.parametrize("score", ["reconstruction", "latent", "latent_kth", "latent_gaussian",
                                    "reconstruction+latent_gaussian"])
 def test_every_score_type_ranks_outliers(score):
     X, y = planted(n=300, n_out=15)
@@ -363,3 +363,34 @@ def test_leave_one_dataset_out_choice_on_fake_results():
         choose_by_leave_one_out({"x": {"a": 1.0}, "y": {"a": 0.5}})
     with pytest.raises(ConfigError, match="same two or more datasets"):
         choose_by_leave_one_out({"x": {"a": 1.0, "b": 1.0}, "y": {"a": 0.5, "c": 1.0}})
+
+
+def test_latent_kth_part_is_the_mth_neighbour_distance_and_unmasks_a_tight_group():
+    """Its defining property: the part is the distance from the whitened code to its m-th
+    nearest reference code, m = max(n_neighbors, ceil(0.05 n_ref)). A tight group of
+    anomalies in the training data larger than n_neighbors but smaller than m is hidden
+    from the 10-neighbour latent part by its own members, not from this one."""
+    import math
+
+    rng = np.random.default_rng(0)
+    X, _ = planted(n=600, n_out=0)
+    group = X[0] + np.array([6.0, -6, 6, -6, 6, -6]) + 0.01 * rng.normal(size=(30, 6))
+    X_train = np.vstack([X, group[:20]])  # 20 group members: n_neighbors 10 < 20 < m 32
+    X_test = np.vstack([planted(n=200, n_out=0, seed=1)[0], group[20:]])
+    y_test = np.r_[np.zeros(200), np.ones(10)]
+    det = AnomalyDetector(score_type="latent+latent_kth", **FAST).fit(X_train)
+    parts = det.score_parts(X_test)
+    assert roc_auc_score(y_test, parts["latent_kth"]) > 0.95
+    assert roc_auc_score(y_test, parts["latent"]) < 0.6  # masked by the group's members
+    member = det.members_[0]
+    white = ((det._codes(member.model, det._standardised(X_test)) - member.code_mean)
+             @ member.whiten).float()
+    m = max(10, math.ceil(0.05 * len(member.refs)))
+    brute = torch.cdist(white.double(), member.refs.double()).sort(1).values[:, m - 1]
+    med, spread = member.calib["latent_kth"]
+    np.testing.assert_allclose(parts["latent_kth"], (brute.numpy() - med) / spread,
+                               rtol=1e-4, atol=1e-4)
+    # sharing one neighbour search leaves the latent part as it is alone
+    alone = AnomalyDetector(score_type="latent", **FAST).fit(X_train)
+    np.testing.assert_allclose(alone.score_parts(X_test)["latent"], parts["latent"],
+                               rtol=0, atol=1e-5)  # a float32 mean there, float64 here

@@ -90,6 +90,17 @@ def test_frag_and_scaf_are_cosines_of_count_vectors():
     assert moses.count_cosine(Counter(a=1, b=2), Counter(a=2, b=4)) == pytest.approx(1.0)
 
 
+def test_molecule_fragments_are_moses_brics_fragments():
+    # MOSES' fragmenter: Chem.MolToSmiles(AllChem.FragmentOnBRICSBonds(mol)).split(".")
+    for smiles in read_smiles(FIXTURE).smiles[:50]:
+        mol = Chem.MolFromSmiles(smiles)
+        expected = Chem.MolToSmiles(AllChem.FragmentOnBRICSBonds(mol)).split(".")
+        assert sorted(moses.molecule_fragments(mol)) == sorted(expected)
+    # paracetamol breaks at both bonds of its NH: acetyl, NH (two dummies), phenol
+    frags = moses.molecule_fragments(Chem.MolFromSmiles(B))
+    assert sorted(f.count("*") for f in frags) == [1, 1, 2]
+
+
 def test_properties():
     mol = Chem.MolFromSmiles(B)
     assert moses.molecule_property(B, "qed") == pytest.approx(QED.qed(mol))

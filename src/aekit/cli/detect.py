@@ -106,7 +106,9 @@ def command() -> None:
               help="Column(s) that identify rows (not features); a column named id is one.")
 @click.option("--model", default="ae", show_default=True,
               help="Backbone model(s), e.g. ae, vae, or ae,vae for a mixed ensemble.")
-@click.option("--score", default=None, help="Score type [default: reconstruction+latent].")
+@click.option("--score", default=None,
+              help="Score type [default: reconstruction+latent_kth; with --series the "
+                   "window detector's reconstruction+latent].")
 @click.option("--contamination", type=click.FloatRange(0, 0.5, min_open=True), default=None,
               help="Expected share of anomalies (sets the threshold) [default 0.1; 0.05 "
                    "for --series].")
@@ -137,7 +139,7 @@ def fit_command(data_source, out, label_column, id_columns, model, score, contam
       aekit detect fit --data train.csv --out detector --model vae --score elbo
       aekit detect fit --data nyc_taxi.csv --series --out ts_detector
     """
-    from aekit.apps.detect import AnomalyDetector
+    from aekit.apps.detect import DEFAULT_SCORE, AnomalyDetector
 
     writable(out, data_source, folder=True, force=force)
     models = tuple(m.strip() for m in model.split(",") if m.strip())
@@ -163,7 +165,7 @@ def fit_command(data_source, out, label_column, id_columns, model, score, contam
     else:
         data, ids, labels = _fit_data(data_source, label_column, list(id_columns))
         det = AnomalyDetector(contamination=contamination or 0.1,
-                              score_type=score or "reconstruction+latent",
+                              score_type=score or DEFAULT_SCORE,
                               **{k: v for k, v in common.items() if v is not None}).fit(data)
         det.save(out)
         flagged = int(det.labels_.sum())

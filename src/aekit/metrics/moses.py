@@ -188,13 +188,18 @@ def filters(gen: list[str]) -> float:
     return float(np.mean([passes_filters(s) for s in valid]))
 
 
+def molecule_fragments(mol: Any) -> list[str]:
+    """The BRICS fragments of one RDKit molecule as canonical SMILES, with repeats; each
+    broken bond leaves a dummy atom ``[n*]`` (n its BRICS environment) on both sides."""
+    chem = _quiet_rdkit()
+    return chem.MolToSmiles(require("rdkit.Chem.BRICS").BreakBRICSBonds(mol)).split(".")
+
+
 def fragments(smiles: Iterable[str]) -> Counter:
     """Counts of BRICS fragments (canonical SMILES) over molecules."""
-    chem = _quiet_rdkit()
-    brics = require("rdkit.Chem.BRICS")
     counts: Counter = Counter()
     for m in _mols(smiles):
-        counts.update(chem.MolToSmiles(brics.BreakBRICSBonds(m)).split("."))
+        counts.update(molecule_fragments(m))
     return counts
 
 
