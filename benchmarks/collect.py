@@ -13,7 +13,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 ORDER = ["vae_digits", "vae_digits_1thread", "metrics", "compare", "compare_8bit", "reduce",
-         "reduce_quality", "reduce_quality_mid", "reduce_quality_big", "reduce_jitter",
+         "reduce_quality", "reduce_seeds", "reduce_quality_mid", "reduce_quality_big",
+         "reduce_jitter",
          "reduce_jitter_cardio",
          "reduce_jitter_rank", "reduce_heldout", "reduce_scale", "reduce_rank", "reduce_q1",
          "reduce_q2", "reduce_q3", "reduce_odds",

@@ -1,0 +1,79 @@
+"""Seed-to-seed spread of the digits 2-D map: aekit's default reducer beside UMAP.
+
+    nice python benchmarks/bench_reduce_seeds.py --seeds 0,1,2,3,4 --threads 1
+
+For each seed, fit on scikit-learn's digits (raw, 1797 x 64) and report trustworthiness
+and continuity at k=10 and the 5-NN accuracy of the map (5-fold CV), as bench_reduce.py
+does for one seed; then the mean and the range over seeds. Writes
+benchmarks/results/reduce_seeds.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.datasets import load_digits
+from sklearn.manifold import trustworthiness
+from sklearn.model_selection import cross_val_score
+from sklearn.neighbors import KNeighborsClassifier
+
+from aekit import AutoencoderReducer
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def scores(X: np.ndarray, y: np.ndarray, Z: np.ndarray) -> tuple[float, float, float]:
+    """Trustworthiness@10, continuity@10 and 5-NN accuracy (5-fold CV) of map ``Z``."""
+    return (trustworthiness(X, Z, n_neighbors=10), trustworthiness(Z, X, n_neighbors=10),
+            cross_val_score(KNeighborsClassifier(5), Z, y, cv=5).mean())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", default="0,1,2,3,4")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", default=str(RESULTS / "reduce_seeds.md"))
+    args = parser.parse_args()
+    import umap
+
+    X, y = load_digits(return_X_y=True)
+    fits = {"aekit (default)": lambda s: AutoencoderReducer(random_state=s).fit_transform(X),
+            "UMAP": lambda s: umap.UMAP(random_state=s).fit_transform(X)}
+    load0 = os.getloadavg()[0]
+    lines = ["## Digits 2-D over seeds: aekit's default vs UMAP (issue 17)", "",
+             f"Command: `nice python benchmarks/bench_reduce_seeds.py --seeds {args.seeds} "
+             f"--threads {args.threads}`", "",
+             f"torch {args.threads} thread(s), reset before every aekit fit (umap-learn's "
+             f"numba changes it); 2-core machine, load average {load0:.1f} at the start.", "",
+             "| method | seed | trust@10 | continuity@10 | 5-NN acc | fit s |",
+             "|---|---|---|---|---|---|"]
+    per: dict[str, list[tuple[float, float, float]]] = {name: [] for name in fits}
+    for name, fit in fits.items():
+        for seed in (int(s) for s in args.seeds.split(",")):
+            torch.set_num_threads(args.threads)
+            t = time.perf_counter()
+            Z = fit(seed)
+            sec = time.perf_counter() - t
+            per[name].append(scores(X, y, Z))
+            line = (f"| {name} | {seed} | "
+                    + " | ".join(f"{v:.4f}" for v in per[name][-1]) + f" | {sec:.1f} |")
+            print(line, flush=True)
+            lines.append(line)
+    lines += ["", "| method | trust@10 mean [min, max] | continuity@10 | 5-NN acc |",
+              "|---|---|---|---|"]
+    for name, rows in per.items():
+        a = np.array(rows)
+        lines.append(f"| {name} | " + " | ".join(
+            f"{a[:, j].mean():.4f} [{a[:, j].min():.4f}, {a[:, j].max():.4f}]"
+            for j in range(3)) + " |")
+    Path(args.out).write_text("\n".join(lines) + "\n")
+    print("\n".join(lines[-4:]))
+
+
+if __name__ == "__main__":
+    main()
