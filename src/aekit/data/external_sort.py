@@ -29,6 +29,11 @@ from aekit.errors import ConfigError
 __all__ = ["ExternalSort"]
 
 
+RUN_ROWS = 1 << 21
+"""(key, tag) pairs held in memory before they are sorted and written to disk as one run,
+by default (2M pairs of a float64 and an int8: 19 MB)."""
+
+
 class ExternalSort:
     """(float64 key, small integer tag) pairs, handed back in decreasing key order.
 
@@ -47,7 +52,7 @@ class ExternalSort:
         The tags' type (e.g. ``np.int8`` for 0/1 labels).
     """
 
-    def __init__(self, folder: str | Path, *, run_rows: int = 1 << 21, fan_in: int = 64,
+    def __init__(self, folder: str | Path, *, run_rows: int = RUN_ROWS, fan_in: int = 64,
                  block: int = 1 << 15, tag_dtype: Any = np.int8) -> None:
         if run_rows < 1 or block < 1 or fan_in < 2:
             raise ConfigError(f"run_rows and block must be >= 1 and fan_in >= 2, got "

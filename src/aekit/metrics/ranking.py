@@ -28,14 +28,13 @@ from typing import Any
 
 import numpy as np
 
-from aekit.data.external_sort import ExternalSort
+from aekit.data.external_sort import RUN_ROWS, ExternalSort
 from aekit.errors import DataError
 
 __all__ = ["RUN_ROWS", "Ranking", "StreamingRanking", "ranking"]
 
-RUN_ROWS = 1 << 21
-"""(score, label) pairs a :class:`StreamingRanking` holds before it sorts them and writes
-them to disk as one run, by default (2M pairs: 19 MB)."""
+# RUN_ROWS: (score, label) pairs a StreamingRanking holds before it sorts them and writes
+# them to disk as one run, by default (ExternalSort's; tests may change it here)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ with the activations of the whole map.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -59,28 +59,37 @@ def blend_cols(left: torch.Tensor, tile: torch.Tensor, extent: int) -> torch.Ten
     return tile
 
 
+def tile_starts(x: torch.Tensor, plan: TilePlan) -> Iterator[tuple[int, int, int]]:
+    """``(i, j, jj)`` for every tile of ``x``, row by row: its top-left corner and its
+    index within the row of tiles."""
+    h, w = x.shape[-2:]
+    for i in range(0, h, plan.stride):
+        for jj, j in enumerate(range(0, w, plan.stride)):
+            yield i, j, jj
+
+
 def tiled(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
           plan: TilePlan) -> torch.Tensor:
     """``fn(x)`` computed tile by tile with blended overlaps; ``x`` is ``(B, C, H, W)``."""
     h, w = x.shape[-2:]
     out: torch.Tensor | None = None
     above: list[torch.Tensor] = []
-    for i in range(0, h, plan.stride):
-        row: list[torch.Tensor] = []
-        for jj, j in enumerate(range(0, w, plan.stride)):
-            t = fn(x[:, :, i:i + plan.tile, j:j + plan.tile])
-            if above:
-                t = blend_rows(above[jj], t, plan.blend)
-            if row:
-                t = blend_cols(row[-1], t, plan.blend)
-            row.append(t)
-            if out is None:
-                out = t.new_empty((t.shape[0], t.shape[1], round(h * plan.scale),
-                                   round(w * plan.scale)))
-            oi, oj = round(i * plan.scale), round(j * plan.scale)
-            part = t[:, :, :plan.keep, :plan.keep]
-            out[:, :, oi:oi + part.shape[2], oj:oj + part.shape[3]] = part
-        above = row
+    row: list[torch.Tensor] = []
+    for i, j, jj in tile_starts(x, plan):
+        if jj == 0 and row:  # a new row of tiles: the finished one is now above
+            above, row = row, []
+        t = fn(x[:, :, i:i + plan.tile, j:j + plan.tile])
+        if above:
+            t = blend_rows(above[jj], t, plan.blend)
+        if row:
+            t = blend_cols(row[-1], t, plan.blend)
+        row.append(t)
+        if out is None:
+            out = t.new_empty((t.shape[0], t.shape[1], round(h * plan.scale),
+                               round(w * plan.scale)))
+        oi, oj = round(i * plan.scale), round(j * plan.scale)
+        part = t[:, :, :plan.keep, :plan.keep]
+        out[:, :, oi:oi + part.shape[2], oj:oj + part.shape[3]] = part
     assert out is not None
     return out
 
@@ -98,14 +107,12 @@ def tiled_pooled_norm(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tenso
     statistics of the deep layers swing about those of the whole image for as many passes
     as it has norms (measured on the SD VAE's encoder: worse from the third pass on).
     """
-    h, w = x.shape[-2:]
     try:
         for norm in norms:
             norm.gather()
         with torch.no_grad():
-            for i in range(0, h, plan.stride):
-                for j in range(0, w, plan.stride):
-                    fn(x[:, :, i:i + plan.tile, j:j + plan.tile])
+            for i, j, _ in tile_starts(x, plan):
+                fn(x[:, :, i:i + plan.tile, j:j + plan.tile])
         for norm in norms:
             norm.pool()
         return tiled(fn, x, plan)
