@@ -106,8 +106,8 @@ def big_roundtrip(mode: str, side: int) -> dict:
     """Run in a subprocess: one roundtrip, its output and peak RSS."""
     ref = diffusers_vae(NARROW)
     model = aekit_twin(ref)
-    if mode.startswith("tiled"):  # tiled: each tile's own GroupNorm statistics; tiled-image
-        model.enable_tiling(512, norm="image" if mode == "tiled-image" else "tile")
+    if mode.startswith("tiled"):  # tiled: tiles that see themselves; tiled-image: the image
+        model.enable_tiling(512, context="image" if mode == "tiled-image" else "tile")
     torch.manual_seed(2)
     x = torch.rand(1, 3, side, side) * 2 - 1
     t = time.perf_counter()
@@ -126,43 +126,65 @@ def tiling(side: int) -> tuple[list[dict], list[dict]]:
                              capture_output=True, text=True, check=True)
         rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
     whole = np.load("/tmp/sd_vae_whole.npy")
-    stats = [{"mode": mode, **seam_stats(whole, np.load(f"/tmp/sd_vae_{mode}.npy"), keep=384,
-                                         blend=128)} for mode in ("tiled", "tiled-image")]
+    # 512-px tiles, overlap 0.25: blended tiles start every 384 px and blend over 128;
+    # tiles in context own 384-px cores (margin 64) that meet without a band: count 16 px
+    # about each core border as border
+    bands = {"tiled": (384, 128), "tiled-image": (384, 16)}
+    stats = [{"mode": mode, **seam_stats(whole, np.load(f"/tmp/sd_vae_{mode}.npy"), *bands[mode])}
+             for mode in bands]
     return rows, stats
 
 
-def seam_stats(whole: np.ndarray, tiled: np.ndarray, keep: int, blend: int) -> dict:
-    """Largest |tiled - whole| away from and along tile borders: the blend bands (tiles
-    start every ``keep`` output pixels and blend over ``blend``) plus ``blend / 2`` either
-    side count as borders."""
+def border_mask(n: int, start: int, every: int, before: int, after: int) -> np.ndarray:
+    """Pixels ``s - before .. s + after - 1`` about every tile border ``s = start, start +
+    every, ...`` of an ``n``-pixel side."""
+    mask = np.zeros(n, dtype=bool)
+    for s in range(start, n, every):
+        mask[max(0, s - before):s + after] = True
+    return mask
+
+
+def borders_of(model, n: int) -> np.ndarray:
+    """The tile-border pixels of a decoded side of ``n`` pixels: a blend band and half a
+    band either side (``context="tile"``), or 8 pixels either side of where two cores meet
+    (``context="image"``)."""
+    if model.tile_context == "image":
+        core, _ = model._context_plan()
+        return border_mask(n, core, core, 8, 8)
+    plan = model._tile_plan(decoding=True)
+    return border_mask(n, plan.keep, plan.keep, plan.blend // 2, plan.blend + plan.blend // 2)
+
+
+def seam_stats(whole: np.ndarray, tiled: np.ndarray, rows: np.ndarray,
+               cols: np.ndarray) -> dict:
+    """Largest |tiled - whole| away from and along tile borders (``rows`` / ``cols``: the
+    border pixels of each side, :func:`borders_of`)."""
     err = np.abs(whole - tiled).max(axis=(0, 1))  # (H, W)
-    border = np.zeros_like(err, dtype=bool)
-    for axis_len, axis in ((err.shape[0], 0), (err.shape[1], 1)):
-        for s in range(keep, axis_len, keep):
-            band = slice(max(0, s - blend // 2), s + blend + blend // 2)
-            if axis == 0:
-                border[band] = True
-            else:
-                border[:, band] = True
+    border = rows[:, None] | cols[None, :]
     return {"max_err_away_from_borders": float(err[~border].max()) if (~border).any() else 0,
             "max_err_along_borders": float(err[border].max()), "mean_err": float(err.mean())}
 
 
 @torch.inference_mode()
-def tiled_vs_whole(model, image: np.ndarray, tile: int, norm: str) -> dict:
-    """Seam statistics of a trained model's round trip of one image, tiled (GroupNorm
-    statistics ``norm``: each tile's own, or the image's) vs whole."""
+def tiled_vs_whole(model, image: np.ndarray, tile: int, context: str,
+                   overlap: float = 0.25) -> dict:
+    """Seam statistics of a trained model's round trip of one image, tiled (tiles that see
+    ``context``: themselves, or the image) vs whole."""
     x = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 127.5 - 1
     f = model.config.factor
     x = x[..., :x.shape[2] // f * f, :x.shape[3] // f * f]
     whole = model.disable_tiling().decode_logits(model.encode(x).mean)
-    tiled = model.enable_tiling(tile, norm=norm).decode_logits(model.encode(x).mean)
-    plan = model._tile_plan(decoding=True)  # the plan it used
+    t0 = time.perf_counter()
+    model.enable_tiling(tile, overlap, context=context)
+    tiled = model.decode_logits(model.encode(x).mean)
+    sec = time.perf_counter() - t0
+    rows, cols = borders_of(model, x.shape[2]), borders_of(model, x.shape[3])
     model.disable_tiling()
-    return {"image": f"{x.shape[3]}x{x.shape[2]}", "tile_px": tile, "norm": norm,
+    return {"image": f"{x.shape[3]}x{x.shape[2]}", "tile_px": tile, "overlap": overlap,
+            "context": context, "seconds": round(sec, 1),
             "mean_abs_tiled_vs_whole": float((tiled - whole).abs().mean()),
-            **seam_stats(whole.numpy(), tiled.numpy(), keep=plan.keep, blend=plan.blend),
-            **edge_energy(whole.numpy(), tiled.numpy(), keep=plan.keep, blend=plan.blend)}
+            **seam_stats(whole.numpy(), tiled.numpy(), rows, cols),
+            **edge_energy(whole.numpy(), tiled.numpy(), rows, cols)}
 
 
 def diffusers_twin(model):
@@ -183,18 +205,17 @@ def diffusers_twin(model):
     return ref.eval()
 
 
-def edge_energy(whole: np.ndarray, tiled: np.ndarray, keep: int, blend: int) -> dict:
-    """Mean |difference of neighbouring pixels| across tile borders in the tiled output
-    over the same in the whole-image output ("edge ratio", 1 = no added edges), at the
-    borders (the rows / columns from one before a tile's blend band starts to one after it
-    ends) and elsewhere. A visible seam shows as a ratio above 1 at the borders only."""
+def edge_energy(whole: np.ndarray, tiled: np.ndarray, rows: np.ndarray,
+                cols: np.ndarray) -> dict:
+    """Mean |difference of neighbouring pixels| in the tiled output over the same in the
+    whole-image output ("edge ratio", 1 = no added edges), across tile borders (a pair of
+    neighbours with a border pixel, ``rows`` / ``cols`` as :func:`seam_stats`) and
+    elsewhere. A visible seam shows as a ratio above 1 at the borders only."""
     at, away = [], []
-    for axis in (2, 3):
+    for axis, mask in ((2, rows), (3, cols)):
         dt = np.abs(np.diff(tiled, axis=axis)).mean(axis=tuple(a for a in range(4) if a != axis))
         dw = np.abs(np.diff(whole, axis=axis)).mean(axis=tuple(a for a in range(4) if a != axis))
-        border = np.zeros(len(dt), dtype=bool)  # dt[r] is between pixels r and r + 1
-        for start in range(keep, len(dt) + 1, keep):
-            border[max(0, start - 2):start + blend + 1] = True
+        border = mask[:-1] | mask[1:]  # dt[r] is between pixels r and r + 1
         at.append((dt[border], dw[border]))
         away.append((dt[~border], dw[~border]))
     ratio = lambda parts: float(sum(t.sum() for t, _ in parts) / sum(w.sum() for _, w in parts))
