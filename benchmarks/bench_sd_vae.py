@@ -222,10 +222,12 @@ def edge_energy(whole: np.ndarray, tiled: np.ndarray, rows: np.ndarray,
     return {"edge_ratio_at_borders": ratio(at), "edge_ratio_elsewhere": ratio(away)}
 
 
-def seams(steps: int, crop: int, size: int, tile: int,
-          lr: float) -> tuple[list[dict], float, float]:
+def seams(steps: int, crop: int, size: int, tile: int, lr: float,
+          overlap: float) -> tuple[list[dict], float, float]:
     """Tiled vs whole round trips of held-out astronaut through a briefly trained
-    full-width SD 1.x sd_vae, in aekit and in diffusers (same weights)."""
+    full-width SD 1.x sd_vae: aekit's tiles that see themselves and diffusers' tiling on
+    the same weights (overlap 0.25, as diffusers), and aekit's tiles that see the image
+    (``overlap``)."""
     from PIL import Image
 
     from aekit.metrics.reconstruction import psnr
@@ -239,31 +241,37 @@ def seams(steps: int, crop: int, size: int, tile: int,
     im = np.asarray(Image.fromarray(held).resize((size, size), Image.LANCZOS))
     x = torch.from_numpy(im.copy()).permute(2, 0, 1)[None].float() / 127.5 - 1
     pix = lambda t: ((t.double().clamp(-1, 1) + 1) / 2).numpy()
+    masks, outs, secs = {}, {}, {}
     with torch.inference_mode():
-        outs = {"aekit whole": model.disable_tiling().decode_logits(model.encode(x).mean),
-                "aekit tiled": model.enable_tiling(tile).decode_logits(model.encode(x).mean),
-                "aekit, image norm tiled": model.enable_tiling(tile, norm="image")
-                .decode_logits(model.encode(x).mean)}
-        outs["aekit, image norm whole"] = outs["aekit whole"]
-        plan = model._tile_plan(decoding=True)
+        whole = model.disable_tiling().decode_logits(model.encode(x).mean)
+        for name, ov, context in (("aekit, tiles see themselves", 0.25, "tile"),
+                                  ("aekit, tiles see the image", overlap, "image")):
+            model.enable_tiling(tile, ov, context=context)
+            t = time.perf_counter()
+            outs[name] = model.decode_logits(model.encode(x).mean)
+            secs[name] = time.perf_counter() - t
+            masks[name] = borders_of(model, size)
+        masks["diffusers"] = masks["aekit, tiles see themselves"]
         ref.tile_sample_min_size, ref.tile_latent_min_size = tile, tile // 8
         ref.enable_tiling()
-        outs["diffusers tiled"] = ref.decode(ref.encode(x).latent_dist.mean).sample
-        ref.disable_tiling()
-        outs["diffusers whole"] = ref.decode(ref.encode(x).latent_dist.mean).sample
+        t = time.perf_counter()
+        outs["diffusers"] = ref.decode(ref.encode(x).latent_dist.mean).sample
+        secs["diffusers"] = time.perf_counter() - t
+        model.disable_tiling()
     rows = []
-    for lib in ("aekit", "diffusers", "aekit, image norm"):
-        whole, tiled = outs[f"{lib} whole"].numpy(), outs[f"{lib} tiled"].numpy()
-        diff = np.abs(whole - tiled)
-        rows.append({"library": lib, "psnr_whole_vs_image": psnr(pix(x), pix(outs[f"{lib} whole"])),
-                     "psnr_tiled_vs_image": psnr(pix(x), pix(outs[f"{lib} tiled"])),
+    w = whole.numpy()
+    for name in ("aekit, tiles see themselves", "diffusers", "aekit, tiles see the image"):
+        tiled = outs[name].numpy()
+        diff = np.abs(w - tiled)
+        rows.append({"tiling": name, "seconds": round(secs[name], 1),
+                     "psnr_whole_vs_image": psnr(pix(x), pix(whole)),
+                     "psnr_tiled_vs_image": psnr(pix(x), pix(outs[name])),
                      "max_abs_tiled_vs_whole": float(diff.max()),
                      "mean_abs_tiled_vs_whole": float(diff.mean()),
-                     "psnr_tiled_vs_whole": psnr(pix(outs[f"{lib} whole"]),
-                                                 pix(outs[f"{lib} tiled"])),
-                     **seam_stats(whole, tiled, keep=plan.keep, blend=plan.blend),
-                     **edge_energy(whole, tiled, keep=plan.keep, blend=plan.blend)})
-    same = float((outs["aekit tiled"] - outs["diffusers tiled"]).abs().max())
+                     "psnr_tiled_vs_whole": psnr(pix(whole), pix(outs[name])),
+                     **seam_stats(w, tiled, masks[name], masks[name]),
+                     **edge_energy(w, tiled, masks[name], masks[name])})
+    same = float((outs["aekit, tiles see themselves"] - outs["diffusers"]).abs().max())
     return rows, train_s, same
 
 
@@ -348,6 +356,8 @@ def main() -> None:
     ap.add_argument("--seam-lr", type=float, default=3e-4)
     ap.add_argument("--seam-size", type=int, default=256)
     ap.add_argument("--seam-tile", type=int, default=128)
+    ap.add_argument("--seam-overlap", type=float, default=0.5,
+                    help="overlap of the tiles that see the image in the seams section")
     ap.add_argument("--sections", default="speed,tiling,real,seams",
                     help="comma-separated: speed (-> results/sd_vae_speed.md), tiling "
                          "(-> results/sd_vae.md), real "
@@ -364,7 +374,8 @@ def main() -> None:
     command = (f"`nice python benchmarks/bench_sd_vae.py --size {a.size} --reps {a.reps} "
                f"--threads {a.threads} --big {a.big} --steps {a.steps} --seam-steps "
                f"{a.seam_steps} --seam-crop {a.seam_crop} --seam-lr {a.seam_lr} --seam-size "
-               f"{a.seam_size} --seam-tile {a.seam_tile} --sections {a.sections}`")
+               f"{a.seam_size} --seam-tile {a.seam_tile} --seam-overlap {a.seam_overlap} "
+               f"--sections {a.sections}`")
 
     def machine() -> str:
         return (f"Machine: {a.threads} torch thread(s) for both libraries, torch "
@@ -388,9 +399,11 @@ def main() -> None:
         lines += [f"### {a.big}x{a.big} round trip, whole vs 512-px tiles (reduced widths "
                   f"{NARROW['block_out_channels']}, random weights)", "", machine(), "",
                   table(trows), "", table(stats), "",
-                  "Random weights: the mid-block attention is global, so tiles differ from "
-                  "the whole image everywhere; the seam numbers mean more with trained "
-                  "weights.", ""]
+                  "Modes: whole; tiled (512-px tiles that see only themselves, as "
+                  "diffusers' tiling); tiled-image (tiles that see the image: middle block "
+                  "whole, the image's GroupNorm statistics, 384-px cores kept). Random "
+                  "weights: the middle block's attention is global, so tiles that see only "
+                  "themselves differ from the whole image everywhere.", ""]
         print(table(trows), table(stats), sep="\n", flush=True)
         write(f"{a.results}/sd_vae.md", lines)
     if "real" in sections:
@@ -399,8 +412,8 @@ def main() -> None:
         out_dir = Path("/tmp/sd_vae_bench")
         out_dir.mkdir(exist_ok=True)
         q = quality(model, imgs, out_dir)
-        seam = [tiled_vs_whole(model, imgs["astronaut"], tile=128, norm=n)
-                for n in ("tile", "image")]
+        seam = [tiled_vs_whole(model, imgs["astronaut"], 128, context, overlap)
+                for overlap in (0.25, 0.5) for context in ("tile", "image")]
         write(f"{a.results}/sd_vae_real.md", [
             "### SD VAE: real images (issue 15 benchmark)", "", command, "", machine(), "",
             f"scikit-image's astronaut, coffee, chelsea and scikit-learn's china, flower, "
@@ -410,14 +423,19 @@ def main() -> None:
             "shows the pipeline on real pixels, it is not Stable Diffusion's VAE.", "",
             table(q), "",
             "The same model on astronaut, encoded and decoded whole and in 128-pixel tiles "
-            "(blended over a quarter tile), each tile normalised with its own GroupNorm "
-            "statistics (norm tile, diffusers' tiling) or with the image's, pooled over the "
-            "tiles in one extra pass (norm image); pixels in [-1, 1]; edge ratio as in "
-            "sd_vae_seams.md (1 = no added edges):", "", table(seam), ""])
+            "overlapping by a quarter or a half of a tile: tiles that see only themselves "
+            "(context tile, diffusers' tiling: each tile's own GroupNorm statistics and "
+            "attention, overlaps blended) or the image (context image: the middle block "
+            "whole, the image's GroupNorm statistics, cores with half the overlap as "
+            "margin kept); seconds for the tiled encode + decode; pixels in [-1, 1]; "
+            "borders: a blend band and half a band either side, or 8 pixels either side "
+            "of where two cores meet; edge ratio: mean |neighbour difference| of the tiled "
+            "output over that of the whole output, across the borders and elsewhere (1 = "
+            "no added edges):", "", table(seam), ""])
         print(table(q), table(seam), sep="\n", flush=True)
     if "seams" in sections:
         rows, train_s, same = seams(a.seam_steps, a.seam_crop, a.seam_size, a.seam_tile,
-                                    a.seam_lr)
+                                    a.seam_lr, a.seam_overlap)
         write(f"{a.results}/sd_vae_seams.md", [
             "### SD VAE: seams of tiled coding, full-width SD 1.x (issue 15 benchmark)", "",
             command, "", machine(), "",
@@ -430,13 +448,14 @@ def main() -> None:
             "stand-in, better than random weights because its activations have a trained "
             "scale.", "",
             f"Held-out scikit-image astronaut, resized to {a.seam_size}x{a.seam_size}, "
-            f"encoded (posterior mean) and decoded whole and in {a.seam_tile}-pixel tiles "
-            "blended over a quarter tile, by aekit and by diffusers' `enable_tiling` on "
-            "the same weights. Differences on pixels in [-1, 1]; PSNR on pixels in [0, 1]; "
-            "'along borders' is the blend band and half a band either side; edge ratio: "
-            "mean |neighbour difference| of the tiled output over that of the whole "
-            "output, at the borders (from just before each blend band to just after it) "
-            "and elsewhere (1 = no added edges).", "",
+            f"encoded (posterior mean) and decoded whole and in {a.seam_tile}-pixel tiles: "
+            "tiles that see only themselves, blended over a quarter tile, by aekit and by "
+            "diffusers' `enable_tiling` on the same weights; and aekit's tiles that see the "
+            f"image (overlap {a.seam_overlap}, half of it as margin). Seconds for the tiled "
+            "encode + decode; differences on pixels in [-1, 1]; PSNR on pixels in [0, 1]; "
+            "borders as in sd_vae_real.md; edge ratio: mean |neighbour difference| of the "
+            "tiled output over that of the whole output, across the borders and elsewhere "
+            "(1 = no added edges).", "",
             table(rows), "",
             f"aekit's tiled output and diffusers' tiled output differ by at most {same:.2g}.",
             ""])
