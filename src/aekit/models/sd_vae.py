@@ -390,10 +390,16 @@ class SDVAE(KLAutoencoder):
         return out[0] if len(out) == 1 else torch.cat(out)
 
     def _in_context(self, t: torch.Tensor, decoding: bool) -> torch.Tensor:
-        """:meth:`_moments` or :meth:`_pixels` of ``t`` with ``context="image"``: the
-        full-resolution part in tiles in context (:meth:`_context_plan`: cores of ``tile -
-        2 margin`` pixels, ``margin`` half the overlap rounded up to a multiple of ``f``,
-        leaving a core of at least ``f``), the lowest-resolution part whole."""
+        """:meth:`_moments` or :meth:`_pixels` of ``t`` with ``context="image"``.
+
+        Decoding: the input layer and middle block on the whole latent map, then the
+        levels in tiles in context (:meth:`_context_plan`: cores of ``tile - 2 margin``
+        pixels, ``margin`` half the overlap rounded up to a multiple of ``f``). Encoding:
+        level by level, each level that halves the size in tiles in context over the whole
+        map the level before it left (``core / 2^k`` at level ``k``, with a margin that
+        covers the level's receptive field, so no later GroupNorm's pass recomputes an
+        earlier level), then the deepest level and the middle block whole. The maps kept
+        between levels hold ``width / 4^(k+1)`` values per pixel."""
         f = self.config.factor
         core, margin = self._context_plan()
 
@@ -407,7 +413,12 @@ class SDVAE(KLAutoencoder):
             return tiled_in_context(dec.pixels, dec.body(z), core // f, margin // f, f,
                                     one_by_one(*reversed(dec.up), dec.norm_out))
         enc = self.encoder
-        h = enc.head(tiled_in_context(enc.features, t, core, margin, 1 / f, one_by_one(*enc.down)))
+        reach = 2 * (self.config.layers_per_block + 3)  # the convolutions of a level (and
+        h = t  # conv_in), its stride-2 conv: even, so the stride-2 grids stay aligned
+        for k, level in enumerate(enc.down[:-1]):
+            stage = level if k else (lambda x: enc.down[0](enc.conv_in(x)))
+            h = tiled_in_context(stage, h, core >> k, reach, 0.5, one_by_one(level))
+        h = enc.head(enc.down[-1](h))
         return h if self.quant_conv is None else self.quant_conv(h)
 
     def _context_plan(self) -> tuple[int, int]:
