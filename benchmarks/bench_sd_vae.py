@@ -129,9 +129,11 @@ def tiling(side: int) -> tuple[list[dict], list[dict]]:
     # 512-px tiles, overlap 0.25: blended tiles start every 384 px and blend over 128;
     # tiles in context own 384-px cores (margin 64) that meet without a band: count 16 px
     # about each core border as border
-    bands = {"tiled": (384, 128), "tiled-image": (384, 16)}
-    stats = [{"mode": mode, **seam_stats(whole, np.load(f"/tmp/sd_vae_{mode}.npy"), *bands[mode])}
-             for mode in bands]
+    n = whole.shape[-1]
+    bands = {"tiled": border_mask(n, 384, 384, 64, 192),
+             "tiled-image": border_mask(n, 384, 384, 8, 8)}
+    stats = [{"mode": mode, **seam_stats(whole, np.load(f"/tmp/sd_vae_{mode}.npy"),
+                                         bands[mode], bands[mode])} for mode in bands]
     return rows, stats
 
 
