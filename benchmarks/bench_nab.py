@@ -11,7 +11,8 @@ Detectors (each window-based one uses the same window: one period of the trainin
 ``aekit.data.series.dominant_period`` clipped as aekit clips it, and gives step ``t``
 the score of the window ending at ``t``):
 
-* ``aekit``: ``TimeSeriesAnomalyDetector()`` with its defaults;
+* ``aekit``: ``TimeSeriesAnomalyDetector()`` with its defaults (scores half a window
+  late);
 * ``mp-train``: matrix-profile discords, ``stumpy.stump`` AB-join of the series against
   its training part (each window's z-normalised distance to its nearest training
   window); on several channels the mean over channels;
@@ -26,7 +27,12 @@ the score of the window ending at ``t``):
   causal), a causal score from the last 8 positions of each window, and two scales
   (``aekit-2scales``, ``aekit-2scales-max``: the default plus a 32-step window detector
   where the period is longer, scores added or their maximum; ``aekit-2scales16``: a
-  16-step one).
+  16-step one);
+* delays (``aekit-causal``, ``aekit-delay4/8/16``, ``aekit-delay-quarter/half/full``):
+  step ``t`` gets the mean causal score of the windows ending at ``t .. t + delay``, as
+  ``TimeSeriesAnomalyDetector(delay=...)`` gives it (``aekit`` is the default, half a
+  window); ``--diagnose`` shows per synthetic system and anomaly kind where the causal
+  score loses.
 
     python benchmarks/bench_nab.py [--data-dir ../shared/data/nab] [--out FILE.md]
 """
@@ -59,7 +65,7 @@ from aekit.apps.timeseries import (
     delayed_mean,
 )
 from aekit.data.series import dominant_period, read_series_csv
-from aekit.data.synthetic_series import make_series
+from aekit.data.synthetic_series import ANOMALY_KINDS, make_series
 
 REPO = Path(__file__).resolve().parent.parent
 TRAIN_SHARE = 0.15
@@ -286,6 +292,40 @@ def timing(data_dir: Path, repeats: int) -> list[str]:
     return lines
 
 
+def diagnose(systems: int, length: int) -> list[str]:
+    """Where the causal score loses on the synthetic series: per system, AUROC over all
+    steps, over the steps outside the ``window - 1`` steps after each anomaly (the
+    "tail", labelled normal, where a window ending there still holds the anomaly), and
+    per anomaly kind (that kind's steps against the normal ones), for delays 0, a
+    quarter, half and all but one of the window (one fit per system)."""
+    lines = ["| system | window | delay | AUROC | AUROC without the tails | tail steps "
+             "(of normal) | " + " | ".join(ANOMALY_KINDS) + " |",
+             "|---|---|---|---|---|---|" + "---|" * len(ANOMALY_KINDS)]
+    for k in range(systems):
+        train = make_series(length=length, seed=1000 + k, system_seed=k)
+        test = make_series(length=length, seed=2000 + k, system_seed=k)
+        det = TimeSeriesAnomalyDetector(delay=0).fit(train.values)
+        causal, w, y = det.decision_function(test.values), det.window_, test.labels
+        tail = np.zeros(len(y), bool)
+        for e in test.events:
+            tail[e.end:e.end + w - 1] = True
+        tail &= y == 0
+        for name, d in (("0", 0), ("window/4", w // 4), ("window/2", w // 2),
+                        ("window - 1", w - 1)):
+            s = delayed_mean(causal, d)
+            kinds = []
+            for kind in ANOMALY_KINDS:
+                steps = np.zeros(len(y), bool)
+                for e in test.events:
+                    steps[e.start:e.end] |= e.kind == kind
+                keep = steps | (y == 0)
+                kinds.append(f"{roc_auc_score(steps[keep], s[keep]):.3f}")
+            lines.append(f"| {k} | {w} | {name} | {roc_auc_score(y, s):.3f} | "
+                         f"{roc_auc_score(y[~tail], s[~tail]):.3f} | {int(tail.sum())} of "
+                         f"{int((y == 0).sum())} | " + " | ".join(kinds) + " |")
+    return lines
+
+
 def evaluate(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
     """AUROC, AUPRC and top-1 hit of per-step scores (NaN where a class is missing)."""
     if labels.min() == labels.max():
@@ -379,6 +419,10 @@ def main() -> None:
     p.add_argument("--select", action="store_true",
                    help="instead: run the candidate default configurations, leave one "
                         "series out (writes results/nab_selection.md)")
+    p.add_argument("--diagnose", action="store_true",
+                   help="instead: per synthetic system, AUROC with and without the steps "
+                        "after each anomaly and per anomaly kind, for several delays "
+                        "(writes results/nab_diagnosis.md)")
     p.add_argument("--timing", type=int, default=0, metavar="REPEATS",
                    help="instead: time fit + score of 10,000 steps (writes "
                         "results/nab_timing.md)")
@@ -406,6 +450,17 @@ def main() -> None:
             "threads of the process) are less affected by the other jobs than wall "
             f"seconds; the load average was {os.getloadavg()[0]:.0f} at the end.", "",
             *rows])
+        return
+    if args.diagnose:
+        write_result(args.out or RESULTS / "nab_diagnosis.md", [
+            "# Where causal series scores lose AUROC on the synthetic series", "",
+            f"`python benchmarks/bench_nab.py --diagnose --systems {args.systems} --length "
+            f"{args.length} --threads {args.threads}`", "",
+            f"{machine}. `TimeSeriesAnomalyDetector(delay=0)` fitted on each system's "
+            "training series; the test series' causal scores (the window ending at each "
+            "step) averaged over the windows ending within `delay` steps after each step "
+            "(`delayed_mean`). Tails: the `window - 1` normal steps after each anomaly.", "",
+            *diagnose(args.systems, args.length)])
         return
     if args.select:
         write_result(args.out or RESULTS / "nab_selection.md", [
