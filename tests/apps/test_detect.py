@@ -427,3 +427,31 @@ def test_latent_kth_subset_bounds_the_search_over_all_references():
     assert lo < 103 < hi and hi - lo < 130
     inside = ((rank >= lo) & (rank <= hi)).double().mean()
     assert inside >= 0.99
+
+
+def test_a_folder_saved_before_the_kth_subset_searches_all_references(tmp_path):
+    """Folders written before ``kth_refs`` existed were calibrated on all the references:
+    loading one keeps ``latent_kth`` searching all of them."""
+    import math
+
+    from safetensors.numpy import load_file, save_file
+
+    X, _ = planted(n=700, n_out=0)
+    det = AnomalyDetector(score_type="latent_kth", n_estimators=1, epochs=2,
+                          random_state=0).fit(X)
+    det.save(tmp_path / "d")
+    weights = tmp_path / "d" / "estimator.safetensors"
+    arrays = load_file(str(weights))
+    assert arrays["members.0.kth_refs"].shape[0] == 512 < arrays["members.0.refs"].shape[0]
+    save_file({k: v for k, v in arrays.items() if "kth_refs" not in k}, str(weights))
+    old = AnomalyDetector.load(tmp_path / "d")
+    member = old.members_[0]
+    assert member.kth_refs is None
+    X_new = planted(n=50, seed=4)[0]
+    white = ((old._codes(member.model, old._standardised(X_new)) - member.code_mean)
+             @ member.whiten).float()
+    m = max(10, math.ceil(0.05 * len(member.refs)))
+    brute = torch.cdist(white.double(), member.refs.double()).sort(1).values[:, m - 1]
+    med, spread = member.calib["latent_kth"]
+    np.testing.assert_allclose(old.score_parts(X_new)["latent_kth"],
+                               (brute.numpy() - med) / spread, rtol=1e-4, atol=1e-4)
