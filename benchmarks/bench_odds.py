@@ -8,9 +8,10 @@ precision) of its scores on the test part. Reported: mean and std over trials.
 
 Detectors: aekit's default ``AnomalyDetector()`` (one configuration for every dataset),
 optional ablations of it (``aekit-recon``, ``aekit-latent``, ``aekit-nonrobust``,
-``aekit-1model``, ``aekit-vae-elbo``; see ``AEKIT_VARIANTS``; ``aekit-kth-all``
-recalibrates the same trial's ``aekit`` fit so that ``latent_kth`` searches all reference
-codes instead of its 512-code subset, and must be listed after ``aekit``) and, when PyOD is
+``aekit-1model``, ``aekit-vae-elbo``; see ``AEKIT_VARIANTS``; ``aekit-kth-all`` and
+``aekit-kth256`` recalibrate the same trial's ``aekit`` fit so that ``latent_kth``
+searches all reference codes, or a 256-code subset, instead of its 512-code subset, and
+must be listed after ``aekit``) and, when PyOD is
 installed (the ``bench`` extra), PyOD's AutoEncoder, VAE, IForest, PCA, INNE, ECOD and
 KNN with their default settings, all in the same run.
 
@@ -59,19 +60,21 @@ AEKIT_VARIANTS: dict[str, dict] = {
     "aekit-nonrobust": {"robust_fraction": 0.0},
     "aekit-1model": {"n_estimators": 1},
     "aekit-kth-all": {},  # aekit's networks, latent_kth over all references (below)
+    "aekit-kth256": {},  # aekit's networks, latent_kth over 256 references (below)
     "aekit-vae-elbo": {"model": "vae", "score_type": "elbo"},
 }
 
 
-def kth_over_all_refs(det: object, x_train: np.ndarray) -> object:
-    """A fitted aekit detector recalibrated so that ``latent_kth`` searches all its
-    reference codes (up to ``MAX_REFERENCE``, m = 5 % of them), as before the 512-code
-    subset (``KTH_REFERENCE``): the exact search the subset estimates, with the same
-    networks and the same references (nothing else depends on the subset)."""
+def kth_over_refs(det: object, x_train: np.ndarray, n_refs: int | None = None) -> object:
+    """A fitted aekit detector recalibrated so that ``latent_kth`` searches a subset of
+    ``n_refs`` of its reference codes (default: all of them, up to ``MAX_REFERENCE``, m =
+    5 % of them, as before the subset ``KTH_REFERENCE``: the exact search the subset
+    estimates), with the same networks and the same references (nothing else depends on
+    the subset)."""
     from aekit.apps import detect
 
     z = det._standardised(x_train)
-    kept, detect.KTH_REFERENCE = detect.KTH_REFERENCE, detect.MAX_REFERENCE
+    kept, detect.KTH_REFERENCE = detect.KTH_REFERENCE, n_refs or detect.MAX_REFERENCE
     try:
         det.members_ = [det._calibrate(m.model, z, int(det.random_state) * 1000 + i,
                                        det.parts_) for i, m in enumerate(det.members_)]
@@ -80,6 +83,9 @@ def kth_over_all_refs(det: object, x_train: np.ndarray) -> object:
     det.decision_scores_ = det._decision(z)
     det._set_threshold()
     return det
+
+
+KTH_VARIANTS = {"aekit-kth-all": None, "aekit-kth256": 256}  # recalibrations of aekit's fit
 
 
 def load_odds(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -170,8 +176,8 @@ def run(data_dir: Path, detectors: list[str], trials: int, max_train: int | None
                 t0 = time.perf_counter()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    if name == "aekit-kth-all":  # recalibrates aekit's fit (listed first)
-                        det = kth_over_all_refs(fitted["aekit"], x_tr)
+                    if name in KTH_VARIANTS:  # recalibrates aekit's fit (listed first)
+                        det = kth_over_refs(fitted["aekit"], x_tr, KTH_VARIANTS[name])
                     else:
                         det = fitted[name] = factory().fit(x_tr)
                     s = np.asarray(det.decision_function(x_te), dtype=np.float64)
@@ -297,7 +303,7 @@ def throughput(rows: int, features: int, train_rows: int, threads: int) -> str:
             warnings.simplefilter("ignore")
             det.fit(x_train)
             if name == ALL_REFS:
-                det = kth_over_all_refs(det, x_train)
+                det = kth_over_refs(det, x_train)
         fit_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         det.decision_function(x_score)

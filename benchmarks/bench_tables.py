@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from bench_odds import DEFAULT_DIR, kth_over_all_refs, load_odds, split
+from bench_odds import DEFAULT_DIR, kth_over_refs, load_odds, split
 from machine import describe
 from results_file import RESULTS, write_result
 from sklearn import datasets as skdata
@@ -168,7 +168,7 @@ def run(tables: list[str], data_dir: Path, trials: int, max_train: int,
                         out.setdefault(f"{cfg}/{combo}", {}).setdefault(table, []).append(
                             roc_auc_score(y_te, s))
                     if kth_all:
-                        p_all = kth_over_all_refs(det, x_tr).score_parts(x_te)
+                        p_all = kth_over_refs(det, x_tr).score_parts(x_te)
                         out.setdefault(f"{cfg}-kth-all/reconstruction+latent_kth", {}) \
                             .setdefault(table, []).append(roc_auc_score(
                                 y_te, p_all["reconstruction"] + p_all["latent_kth"]))
