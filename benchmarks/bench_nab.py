@@ -139,8 +139,9 @@ def aekit_default(train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
 
 
 def aekit_window32(train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
-    """The default with a fixed 32-step window instead of one period."""
-    return TimeSeriesAnomalyDetector(window=32).fit(train).decision_function(test)
+    """The causal default (``delay=0``) with a fixed 32-step window instead of one
+    period."""
+    return TimeSeriesAnomalyDetector(window=32, delay=0).fit(train).decision_function(test)
 
 
 _CAUSAL: dict[tuple[int, int], tuple[np.ndarray, int, float]] = {}
@@ -185,7 +186,7 @@ def aekit_recent(train: np.ndarray, test: np.ndarray, seed: int, last: int = 8
     default's latent part of that window."""
     from aekit.apps.detect import _robust_scale
 
-    det = TimeSeriesAnomalyDetector().fit(train)
+    det = TimeSeriesAnomalyDetector(delay=0).fit(train)
 
     def parts(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         inputs = det._inputs(causal_windows(x, det.window_))
@@ -202,11 +203,11 @@ def aekit_two_scales(train: np.ndarray, test: np.ndarray, seed: int, short: int 
     """Causal, two scales: the default (one period) and, when the period is longer than
     ``short`` steps, a second detector on ``short``-step windows; their scores (each
     already in robust training units) added, or ``combine``d."""
-    det = TimeSeriesAnomalyDetector().fit(train)
+    det = TimeSeriesAnomalyDetector(delay=0).fit(train)
     scores = det.decision_function(test)
     if det.window_ <= short:
         return scores
-    return combine(scores, TimeSeriesAnomalyDetector(window=short).fit(train)
+    return combine(scores, TimeSeriesAnomalyDetector(window=short, delay=0).fit(train)
                    .decision_function(test))
 
 
@@ -248,7 +249,7 @@ def candidate(config: dict) -> Detector:
         inner = kw.pop("detector", None)
         if inner is not None:
             kw["detector"] = default_window_detector().set_params(**inner)
-        return TimeSeriesAnomalyDetector(**kw).fit(train).decision_function(test)
+        return TimeSeriesAnomalyDetector(delay=0, **kw).fit(train).decision_function(test)
     return run
 
 
@@ -466,7 +467,7 @@ def main() -> None:
         write_result(args.out or RESULTS / "nab_selection.md", [
             "# Choosing the time-series default (NAB, leave one series out)", "",
             f"`python benchmarks/bench_nab.py --select --threads {args.threads}`", "",
-            f"{machine}. Each candidate is TimeSeriesAnomalyDetector(window='auto') with "
+            f"{machine}. Each candidate is TimeSeriesAnomalyDetector(window='auto', delay=0) with "
             "the default window detector (`default_window_detector()`) with the score named; "
             "series with no anomaly window are left out. The default is the candidate "
             "most folds choose.", "", *select(data_dir)])
