@@ -21,7 +21,7 @@ ORDER = ["vae_digits", "vae_digits_1thread", "metrics", "compare", "compare_8bit
          "anomaly", "anomaly_digits",
          "anomaly_recheck", "throughput", "timeseries", "denoise", "code_prior", "gpu", "gpu_steps",
          "nab_two_scales",
-         "nab_diagnosis", "nab_delay", "anomaly_kth"]
+         "nab_diagnosis", "nab_delay", "anomaly_kth", "anomaly_kth256", "anomaly_lodo_kth"]
 HEADER = """# Benchmarks
 
 Every number below was measured by a script in `benchmarks/`; each section names the
