@@ -8,7 +8,10 @@ precision) of its scores on the test part. Reported: mean and std over trials.
 
 Detectors: aekit's default ``AnomalyDetector()`` (one configuration for every dataset),
 optional ablations of it (``aekit-recon``, ``aekit-latent``, ``aekit-nonrobust``,
-``aekit-1model``, ``aekit-vae-elbo``; see ``AEKIT_VARIANTS``) and, when PyOD is
+``aekit-1model``, ``aekit-vae-elbo``; see ``AEKIT_VARIANTS``; ``aekit-kth-all`` and
+``aekit-kth256`` recalibrate the same trial's ``aekit`` fit so that ``latent_kth``
+searches all reference codes, or a 256-code subset, instead of its 512-code subset, and
+must be listed after ``aekit``) and, when PyOD is
 installed (the ``bench`` extra), PyOD's AutoEncoder, VAE, IForest, PCA, INNE, ECOD and
 KNN with their default settings, all in the same run.
 
@@ -56,8 +59,33 @@ AEKIT_VARIANTS: dict[str, dict] = {
     "aekit-latent": {"score_type": "latent"},
     "aekit-nonrobust": {"robust_fraction": 0.0},
     "aekit-1model": {"n_estimators": 1},
+    "aekit-kth-all": {},  # aekit's networks, latent_kth over all references (below)
+    "aekit-kth256": {},  # aekit's networks, latent_kth over 256 references (below)
     "aekit-vae-elbo": {"model": "vae", "score_type": "elbo"},
 }
+
+
+def kth_over_refs(det: object, x_train: np.ndarray, n_refs: int | None = None) -> object:
+    """A fitted aekit detector recalibrated so that ``latent_kth`` searches a subset of
+    ``n_refs`` of its reference codes (default: all of them, up to ``MAX_REFERENCE``, m =
+    5 % of them, as before the subset ``KTH_REFERENCE``: the exact search the subset
+    estimates), with the same networks and the same references (nothing else depends on
+    the subset)."""
+    from aekit.apps import detect
+
+    z = det._standardised(x_train)
+    kept, detect.KTH_REFERENCE = detect.KTH_REFERENCE, n_refs or detect.MAX_REFERENCE
+    try:
+        det.members_ = [det._calibrate(m.model, z, int(det.random_state) * 1000 + i,
+                                       det.parts_) for i, m in enumerate(det.members_)]
+    finally:
+        detect.KTH_REFERENCE = kept
+    det.decision_scores_ = det._decision(z)
+    det._set_threshold()
+    return det
+
+
+KTH_VARIANTS = {"aekit-kth-all": None, "aekit-kth256": 256}  # recalibrations of aekit's fit
 
 
 def load_odds(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -142,13 +170,16 @@ def run(data_dir: Path, detectors: list[str], trials: int, max_train: int | None
         x, y = load_odds(path)
         for trial in range(trials):
             x_tr, x_te, _, y_te = split(x, y, trial, max_train)
+            fitted = {}
             for name, factory in make_detectors(detectors, trial).items():
                 torch.manual_seed(trial)
                 t0 = time.perf_counter()
-                det = factory()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    det.fit(x_tr)
+                    if name in KTH_VARIANTS:  # recalibrates aekit's fit (listed first)
+                        det = kth_over_refs(fitted["aekit"], x_tr, KTH_VARIANTS[name])
+                    else:
+                        det = fitted[name] = factory().fit(x_tr)
                     s = np.asarray(det.decision_function(x_te), dtype=np.float64)
                 sec = time.perf_counter() - t0
                 finite = bool(np.isfinite(s).all())
@@ -231,6 +262,11 @@ def summarise(rows: list[dict], detectors: list[str], max_train: int | None,
     return "\n".join(lines) + "\n"
 
 
+ALL_REFS = ("aekit default, latent_kth over all 2048 reference codes (before the 512-code "
+            "subset)")
+REFS_256 = "aekit default, latent_kth over a 256-code subset (not adopted)"
+
+
 def throughput(rows: int, features: int, train_rows: int, threads: int) -> str:
     """Scoring rows/s on ``rows`` x ``features`` (fitted on ``train_rows`` rows)."""
     from aekit.apps.detect import AnomalyDetector
@@ -243,6 +279,8 @@ def throughput(rows: int, features: int, train_rows: int, threads: int) -> str:
     x_train, x_score = make(train_rows), make(rows)
     detectors: dict[str, Callable[[], object]] = {
         "aekit default (reconstruction+latent_kth, 3 models)": lambda: AnomalyDetector(),
+        ALL_REFS: lambda: AnomalyDetector(),
+        REFS_256: lambda: AnomalyDetector(),
         "aekit score_type='reconstruction+latent' (the former default), 3 models":
             lambda: AnomalyDetector(score_type="reconstruction+latent"),
         "aekit score_type='reconstruction', 1 model": lambda: AnomalyDetector(
@@ -255,7 +293,8 @@ def throughput(rows: int, features: int, train_rows: int, threads: int) -> str:
     except ImportError:
         pass
     lines = ["## Scoring throughput", "",
-             f"`python benchmarks/bench_odds.py --throughput --threads {threads}`: fit on "
+             f"`python benchmarks/bench_odds.py --throughput --rows {rows} --threads "
+             f"{threads}`: fit on "
              f"{train_rows} rows, then `decision_function` on {rows:,} rows x {features} "
              f"features (float32, synthetic); {os.cpu_count()} cores, {threads} torch "
              "thread(s).", "", "| detector | fit s | score s | rows/s |", "|---|---|---|---|"]
@@ -265,6 +304,8 @@ def throughput(rows: int, features: int, train_rows: int, threads: int) -> str:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             det.fit(x_train)
+            if name in (ALL_REFS, REFS_256):
+                det = kth_over_refs(det, x_train, None if name == ALL_REFS else 256)
         fit_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         det.decision_function(x_score)

@@ -20,7 +20,8 @@ ORDER = ["vae_digits", "vae_digits_1thread", "metrics", "compare", "compare_8bit
          "reduce_q2", "reduce_q3", "reduce_odds",
          "anomaly", "anomaly_digits",
          "anomaly_recheck", "throughput", "timeseries", "denoise", "code_prior", "gpu", "gpu_steps",
-         "nab_two_scales"]
+         "nab_two_scales",
+         "nab_diagnosis", "nab_delay", "anomaly_kth", "anomaly_kth256", "anomaly_lodo_kth"]
 HEADER = """# Benchmarks
 
 Every number below was measured by a script in `benchmarks/`; each section names the

@@ -367,7 +367,8 @@ def test_leave_one_dataset_out_choice_on_fake_results():
 
 def test_latent_kth_part_is_the_mth_neighbour_distance_and_unmasks_a_tight_group():
     """Its defining property: the part is the distance from the whitened code to its m-th
-    nearest reference code, m = max(n_neighbors, ceil(0.05 n_ref)). A tight group of
+    nearest code of a random subset of at most 512 reference codes, m = max(n_neighbors,
+    ceil(0.05 n_ref)). A tight group of
     anomalies in the training data larger than n_neighbors but smaller than m is hidden
     from the 10-neighbour latent part by its own members, not from this one."""
     import math
@@ -385,8 +386,9 @@ def test_latent_kth_part_is_the_mth_neighbour_distance_and_unmasks_a_tight_group
     member = det.members_[0]
     white = ((det._codes(member.model, det._standardised(X_test)) - member.code_mean)
              @ member.whiten).float()
-    m = max(10, math.ceil(0.05 * len(member.refs)))
-    brute = torch.cdist(white.double(), member.refs.double()).sort(1).values[:, m - 1]
+    assert len(member.kth_refs) == 512 < len(member.refs)  # a subset of the references
+    m = max(10, math.ceil(0.05 * len(member.kth_refs)))
+    brute = torch.cdist(white.double(), member.kth_refs.double()).sort(1).values[:, m - 1]
     med, spread = member.calib["latent_kth"]
     np.testing.assert_allclose(parts["latent_kth"], (brute.numpy() - med) / spread,
                                rtol=1e-4, atol=1e-4)
@@ -394,3 +396,62 @@ def test_latent_kth_part_is_the_mth_neighbour_distance_and_unmasks_a_tight_group
     alone = AnomalyDetector(score_type="latent", **FAST).fit(X_train)
     np.testing.assert_allclose(alone.score_parts(X_test)["latent"], parts["latent"],
                                rtol=0, atol=1e-5)  # a float32 mean there, float64 here
+
+
+def test_latent_kth_subset_bounds_the_search_over_all_references():
+    """The subset's m'-th neighbour (m' = ceil(0.05 * 512) = 26) estimates the m-th one of
+    all 2048 references (m = 103): never nearer than the full set's m'-th, and its rank
+    among all references lies in the 99.9 % interval of that rank for a uniform subset
+    (a negative hypergeometric draw) for nearly every query."""
+    from scipy.stats import hypergeom
+
+    X, _ = planted(n=3000, n_out=0)
+    det = AnomalyDetector(score_type="latent_kth", n_estimators=1, epochs=2,
+                          random_state=0).fit(X)
+    member = det.members_[0]
+    n, n_sub = len(member.refs), len(member.kth_refs)
+    assert (n, n_sub) == (2048, 512)
+    white = ((det._codes(member.model, det._standardised(planted(n=500, seed=3)[0]))
+              - member.code_mean) @ member.whiten).float()
+    m_sub = 26
+    full = torch.cdist(white.double(), member.refs.double()).sort(1).values
+    sub = torch.cdist(white.double(), member.kth_refs.double()).sort(1).values[:, m_sub - 1]
+    med, spread = member.calib["latent_kth"]
+    np.testing.assert_allclose(det.score_parts(planted(n=500, seed=3)[0])["latent_kth"],
+                               (sub.numpy() - med) / spread, rtol=1e-4, atol=1e-4)
+    assert bool((sub >= full[:, m_sub - 1] - 1e-6).all())  # a subset is never nearer
+    rank = (full < sub[:, None] - 1e-9).sum(1) + 1  # its rank among all references
+    # P(rank <= r) = P(at least m_sub subset members among the r nearest of all)
+    cdf = hypergeom(n, n_sub, np.arange(1, n + 1)).sf(m_sub - 1)
+    lo, hi = np.searchsorted(cdf, 0.0005) + 1, np.searchsorted(cdf, 0.9995) + 1
+    assert lo < 103 < hi and hi - lo < 130
+    inside = ((rank >= lo) & (rank <= hi)).double().mean()
+    assert inside >= 0.99
+
+
+def test_a_folder_saved_before_the_kth_subset_searches_all_references(tmp_path):
+    """Folders written before ``kth_refs`` existed were calibrated on all the references:
+    loading one keeps ``latent_kth`` searching all of them."""
+    import math
+
+    from safetensors.numpy import load_file, save_file
+
+    X, _ = planted(n=700, n_out=0)
+    det = AnomalyDetector(score_type="latent_kth", n_estimators=1, epochs=2,
+                          random_state=0).fit(X)
+    det.save(tmp_path / "d")
+    weights = tmp_path / "d" / "estimator.safetensors"
+    arrays = load_file(str(weights))
+    assert arrays["members.0.kth_refs"].shape[0] == 512 < arrays["members.0.refs"].shape[0]
+    save_file({k: v for k, v in arrays.items() if "kth_refs" not in k}, str(weights))
+    old = AnomalyDetector.load(tmp_path / "d")
+    member = old.members_[0]
+    assert member.kth_refs is None
+    X_new = planted(n=50, seed=4)[0]
+    white = ((old._codes(member.model, old._standardised(X_new)) - member.code_mean)
+             @ member.whiten).float()
+    m = max(10, math.ceil(0.05 * len(member.refs)))
+    brute = torch.cdist(white.double(), member.refs.double()).sort(1).values[:, m - 1]
+    med, spread = member.calib["latent_kth"]
+    np.testing.assert_allclose(old.score_parts(X_new)["latent_kth"],
+                               (brute.numpy() - med) / spread, rtol=1e-4, atol=1e-4)

@@ -1,6 +1,8 @@
 """TimeSeriesAnomalyDetector, windowing and period detection: scores peak at injected
 anomalies, any length, causal scores, streaming equals batch."""
 
+import json
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -11,6 +13,7 @@ from aekit.apps.timeseries import (
     TimeSeriesAnomalyDetector,
     causal_windows,
     default_window_detector,
+    delayed_mean,
 )
 from aekit.data.series import (
     Series,
@@ -96,16 +99,19 @@ def test_scores_peak_at_injected_anomalies(fitted, series_pair):
     scores = fitted.decision_function(test.values)
     assert scores.shape == (len(test.values),)
     assert 8 <= fitted.window_ <= 128
-    # a step's score is its window's: it stays up for a window after a short anomaly
+    # a step's score averages the windows ending up to delay_ steps after it: it is up
+    # from delay_ steps before a short anomaly to a window after it
     assert roc_auc_score(test.labels, scores) > 0.6
-    late = np.zeros(len(scores), bool)
+    near = np.zeros(len(scores), bool)
+    lo, hi = fitted.delay_, fitted.window_
     for e in test.events:
-        late[e.start:e.end + fitted.window_] = True
-    assert roc_auc_score(late, scores) > 0.75
-    typical = np.quantile(scores[~late], 0.95)
+        near[e.start - lo:e.end + hi] = True
+    assert roc_auc_score(near, scores) > 0.75
+    near[:fitted.window_] = True  # the first window is padded with the first value
+    typical = np.quantile(scores[~near], 0.95)
     for e in test.events:  # the gross events stand out from the normal steps
         if e.kind in ("spike", "level_shift", "frequency"):
-            assert scores[e.start:e.end + fitted.window_].max() > typical, e
+            assert scores[e.start - lo:e.end + hi].max() > typical, e
     assert fitted.predict(test.values).shape == scores.shape
     assert fitted.labels_.mean() == pytest.approx(0.05, abs=0.01)
 
@@ -129,20 +135,51 @@ def test_explain_sums_to_the_reconstruction_part(fitted, series_pair):
     np.testing.assert_allclose(diff, diff[0], atol=1e-6 * np.abs(diff).max())
 
 
-def test_scores_are_causal_and_streaming_equals_batch(fitted, series_pair):
+def test_delayed_mean_averages_the_windows_ending_within_the_delay():
+    s = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
+    np.testing.assert_allclose(delayed_mean(s, 2), [7 / 3, 14 / 3, 28 / 3, 12, 16])
+    np.testing.assert_allclose(delayed_mean(s, 2, final=False), [7 / 3, 14 / 3, 28 / 3])
+    np.testing.assert_array_equal(delayed_mean(s, 0), s)
+    assert delayed_mean(s[:2], 2, final=False).shape == (0,)
+    np.testing.assert_allclose(delayed_mean(np.stack([s, -s], 1), 1)[:, 1], -delayed_mean(s, 1))
+
+
+def test_scores_are_delay_late_and_streaming_equals_batch(fitted, series_pair):
     _, test = series_pair
+    d = fitted.delay_
+    assert d == fitted.window_ // 2 > 0  # delay="auto"
     batch = fitted.decision_function(test.values)
-    np.testing.assert_allclose(fitted.decision_function(test.values[:700]), batch[:700],
-                               rtol=1e-5, atol=1e-6)  # the future never changes the past
+    causal = clone(fitted).set_params(delay=0).fit(series_pair[0].values)
+    np.testing.assert_allclose(batch, delayed_mean(causal.decision_function(test.values), d),
+                               rtol=1e-5, atol=1e-6)  # the same networks (same seeds)
+    # the future beyond the delay never changes the past
+    np.testing.assert_allclose(fitted.decision_function(test.values[:700])[:700 - d],
+                               batch[:700 - d], rtol=1e-5, atol=1e-6)
     stream = fitted.stream()
+    assert stream.delay == d
     cuts = [0, 1, 2, 5, 40, 41, 300, 1111, 2000]  # shorter and longer than a window
-    got = np.concatenate([stream.score_new(test.values[a:b]) for a, b in zip(cuts, cuts[1:])])
+    parts = [stream.score_new(test.values[a:b]) for a, b in zip(cuts, cuts[1:])]
+    assert sum(len(p) for p in parts) == 2000 - d  # each step's score, d steps late
+    got = np.concatenate([*parts, stream.flush()])
     np.testing.assert_allclose(got, batch, rtol=1e-5, atol=1e-6)
+    assert stream.flush().shape == (0,)
     resumed = fitted.stream(history=test.values[:1500])  # started from the series so far
-    np.testing.assert_allclose(resumed.score_new(test.values[1500:]), batch[1500:],
-                               rtol=1e-5, atol=1e-6)
+    got = np.concatenate([resumed.score_new(test.values[1500:]), resumed.flush()])
+    np.testing.assert_allclose(got, batch[1500:], rtol=1e-5, atol=1e-6)
     with pytest.raises(DataError, match="expecting 3 features as input"):
         stream.score_new(test.values[:5, :2])
+
+
+def test_causal_scores_with_no_delay(series_pair):
+    train, test = series_pair
+    det = TimeSeriesAnomalyDetector(delay=0).fit(train.values[:800])
+    batch = det.decision_function(test.values)
+    np.testing.assert_allclose(det.decision_function(test.values[:700]), batch[:700],
+                               rtol=1e-5, atol=1e-6)
+    stream = det.stream()
+    np.testing.assert_allclose(stream.score_new(test.values[:10]), batch[:10],
+                               rtol=1e-5, atol=1e-6)  # on arrival
+    assert TimeSeriesAnomalyDetector(window=16, delay=100).fit(train.values[:800]).delay_ == 15
 
 
 def test_any_length_lists_and_determinism(fitted, series_pair):
@@ -169,6 +206,14 @@ def test_save_load_round_trip(fitted, series_pair, tmp_path):
     assert names == ["estimator.json", "estimator.safetensors", "window_detector"]
     assert isinstance(load_detector(tmp_path / "ts"), TimeSeriesAnomalyDetector)
     assert isinstance(back.detector, AnomalyDetector) and not hasattr(back.detector, "members_")
+    record = json.loads((tmp_path / "ts" / "estimator.json").read_text())
+    assert record["fitted"]["delay_"] == fitted.delay_ > 0
+    del record["fitted"]["delay_"], record["params"]["delay"]  # a folder from before the delay
+    (tmp_path / "ts" / "estimator.json").write_text(json.dumps(record))
+    old = TimeSeriesAnomalyDetector.load(tmp_path / "ts")
+    assert old.delay == old.delay_ == 0  # it scored causally, and still does
+    np.testing.assert_allclose(delayed_mean(old.decision_function(test.values), fitted.delay_),
+                               fitted.decision_function(test.values), rtol=1e-5, atol=1e-6)
 
 
 def test_channel_names_are_the_detectors_own(series_pair, tmp_path):

@@ -17,11 +17,16 @@ is one configuration for every dataset, chosen to be good without tuning on labe
   and a latent density score ``latent_kth``: ``d_m(c)``, the distance from the code
   ``c`` to its ``m``-th nearest training code in the whitened code space (Ramaswamy,
   Rastogi & Shim 2000), ``m = max(n_neighbors, ceil(0.05 n_ref))`` for ``n_ref``
-  reference codes. It finds points in empty regions of the manifold, and small tight
-  groups of anomalies: their ``m``-th neighbour lies outside the group, where their
-  nearest 10 are each other. The ensemble score is the mean over models. The default
-  was chosen by leave-one-dataset-out over 17 real tables (``benchmarks/bench_tables.py``,
-  the docs page); it replaced ``reconstruction+latent``.
+  reference codes: a seeded random subset of at most ``KTH_REFERENCE`` (512) of the
+  references, so ``m`` = 26 and a search over 512 codes estimates the 103rd neighbour
+  among 2048 (the subset's ``m``-th neighbour is never nearer than the full set's
+  ``m``-th, and its rank among all references is a negative hypergeometric draw around
+  103), because that search sets the scoring speed (the docs page). It finds points in
+  empty regions of the manifold, and small tight groups of anomalies: their ``m``-th
+  neighbour lies outside the group, where their nearest 10 are each other. The ensemble
+  score is the mean over models. The default was chosen by leave-one-dataset-out over 17
+  real tables (``benchmarks/bench_tables.py``, the docs page); it replaced
+  ``reconstruction+latent``.
 
 Other score types: ``"latent"`` (the mean distance to the ``n_neighbors`` nearest
 whitened training codes, the default's part before), ``"elbo"`` (the negative ELBO of
@@ -71,6 +76,7 @@ ISOLATION_TREES = 100  # trees of the isolation score on the codes (Liu et al.'s
 ISOLATION_SAMPLES = 256  # training codes per isolation tree (Liu et al.'s default)
 LATENT_PARTS = ("latent", "latent_kth", "latent_gaussian", "isolation")  # need the codes
 KTH_SHARE = 0.05  # latent_kth: distance to the neighbour ranked this share of the refs
+KTH_REFERENCE = 512  # latent_kth: a random subset of this many reference codes (speed)
 HUBER_DELTA = 1.0  # reconstruction error: quadratic up to 1 std, linear beyond
 SCORE_CHUNK = 8192  # rows scored at once (fixed, so scores never depend on call sizes)
 DETECTOR_FILE = "detector.json"  # the folder format of aekit <= 0.1.0, no longer read
@@ -182,6 +188,8 @@ class _Member:
         self.code_mean: torch.Tensor | None = None
         self.whiten: torch.Tensor | None = None  # codes -> whitened codes
         self.refs: torch.Tensor | None = None  # whitened reference codes (latent k-NN)
+        self.kth_refs: torch.Tensor | None = None  # latent_kth's subset of refs
+        self.kth_pos: torch.Tensor | None = None  # (fit only) ref index -> kth_refs index
         self.forest: dict[str, torch.Tensor] | None = None  # isolation trees on the codes
 
 
@@ -429,6 +437,13 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
             n_ref = min(len(z), MAX_REFERENCE)
             ref_idx = np.sort(np.random.default_rng(seed).choice(len(z), n_ref, replace=False))
             member.refs = white[torch.from_numpy(ref_idx)]
+            if "latent_kth" in parts:
+                n_kth = min(n_ref, KTH_REFERENCE)
+                kth_idx = np.sort(np.random.default_rng(seed + 1).choice(n_ref, n_kth,
+                                                                         replace=False))
+                member.kth_refs = member.refs[torch.from_numpy(kth_idx)]
+                member.kth_pos = torch.full((n_ref,), -1, dtype=torch.long)
+                member.kth_pos[torch.from_numpy(kth_idx)] = torch.arange(n_kth)
             if "isolation" in parts:
                 member.forest = fit_isolation_forest(white, seed)
             exclude = torch.full((len(z),), -1, dtype=torch.long)  # each reference's own row
@@ -472,14 +487,22 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
                 white = ((code.cpu().double() - member.code_mean) @ member.whiten).float()
                 n_ref = len(member.refs) - (exclude is not None)  # references a row can meet
                 k = max(min(int(self.n_neighbors), n_ref), 1)
+                shared = member.kth_refs is None or len(member.kth_refs) == len(member.refs)
                 if "latent_kth" in parts:
-                    m = max(min(max(int(self.n_neighbors), math.ceil(KTH_SHARE * n_ref)),
-                                n_ref), 1)
-                    dist = knn_search(white, member.refs, m, exclude)[0].double()  # m >= k
+                    kth_refs, kth_ex = member.refs, exclude
+                    if not shared:
+                        kth_refs = member.kth_refs
+                        if exclude is not None:  # each row's own reference, if in the subset
+                            kth_ex = torch.where(exclude >= 0,
+                                                 member.kth_pos[exclude.clamp_min(0)], -1)
+                    n_kth = len(kth_refs) - (exclude is not None)
+                    m = max(min(max(int(self.n_neighbors), math.ceil(KTH_SHARE * n_kth)),
+                                n_kth), 1)
+                    dist = knn_search(white, kth_refs, m, kth_ex)[0].double()
                     out["latent_kth"] = dist[:, m - 1]
-                    if "latent" in parts:
+                    if "latent" in parts and shared:  # one search serves both: m >= k
                         out["latent"] = dist[:, :k].mean(1)
-                elif "latent" in parts:
+                if "latent" in parts and "latent" not in out:
                     out["latent"] = mean_knn_distance(white, member.refs, k, exclude).double()
                 if "latent_gaussian" in parts:
                     out["latent_gaussian"] = white.double().square().sum(1)
@@ -614,7 +637,7 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
                                   for m in self.members_]
         arrays = {k: np.asarray(v) for k, v in arrays.items()}
         for i, m in enumerate(self.members_):
-            for key in ("code_mean", "whiten", "refs"):
+            for key in ("code_mean", "whiten", "refs", "kth_refs"):
                 value = getattr(m, key)
                 if value is not None:
                     arrays[f"members.{i}.{key}"] = value.numpy()
@@ -643,7 +666,9 @@ class AnomalyDetector(PyODContractMixin, AutoencoderEstimator):
             if not all(math.isfinite(v) for c in member.calib.values() for v in c):
                 raise AekitError(f"member {i}'s score calibration is not finite; the file "
                                  "is damaged")
-            for key in ("code_mean", "whiten", "refs"):
+            # no kth_refs in a folder written before them: latent_kth then searches all
+            # the references, as it did when that folder's calibration was made
+            for key in ("code_mean", "whiten", "refs", "kth_refs"):
                 value = arrays.get(f"members.{i}.{key}")
                 setattr(member, key, None if value is None else torch.from_numpy(value))
             if "isolation" in self.parts_:
