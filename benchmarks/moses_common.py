@@ -137,6 +137,27 @@ def latent_lines(work: dict[str, Any]) -> list[str]:
     return lines
 
 
+def largest_rings(smiles: list[str]) -> dict[str, float]:
+    """Share of the RDKit-valid molecules of ``smiles`` by their largest ring (atoms,
+    RDKit's SSSR): ``none``, ``3`` ... ``7`` and ``8+``."""
+    from aekit.data.molecules import canonical
+    from aekit.data.selfies_rings import largest_ring
+
+    sizes = [largest_ring([s]) for s in smiles if s and canonical(s) is not None]
+    bins = {"none": 0, **{str(k): 0 for k in range(3, 8)}, "8+": 0}
+    for n in sizes:
+        bins["none" if n == 0 else "8+" if n >= 8 else str(n)] += 1
+    return {k: v / max(len(sizes), 1) for k, v in bins.items()}
+
+
+def ring_lines(rows: dict[str, dict[str, float]]) -> list[str]:
+    """A markdown table of :func:`largest_rings` shares, one row per named set."""
+    bins = list(next(iter(rows.values())))
+    return ["| largest ring | " + " | ".join(bins) + " |", "|---" * (len(bins) + 1) + "|",
+            *[f"| {name} | " + " | ".join(f"{v:.3f}" for v in row.values()) + " |"
+              for name, row in rows.items()]]
+
+
 def paper_lines() -> list[str]:
     """The MOSES paper's rows, labelled as quoted."""
     return ["MOSES paper (quoted, not measured here; 30k samples, models fitted on all of "
