@@ -93,7 +93,7 @@ def test_strings_through_the_guard_respect_the_limit(tok):
 
 
 def test_generate_never_draws_a_banned_token(tok):
-    from aekit.models.seq_vae import SeqVAEConfig, SequenceVAE
+    from aekit.models.seq_vae import SequenceVAE, SeqVAEConfig
 
     guard = RingGuard(tok.tokens, 5)
     seen: list[tuple[torch.Tensor, torch.Tensor]] = []
