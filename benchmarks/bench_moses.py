@@ -65,8 +65,8 @@ def main() -> None:
     ap.add_argument("--measure-only", action="store_true",
                     help="measure the model already in --run instead of training one")
     ap.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
-    ap.add_argument("--ring-guard", choices=("on", "off"), default="on",
-                    help="sample with the ring guard (MoleculeVAE ring_guard) or without")
+    ap.add_argument("--ring-guard", default="on",
+                    help="on (the learned limit), off, or a ring size: MoleculeVAE ring_guard")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=str(RESULTS / "moses.md"))
     args = ap.parse_args()
@@ -102,24 +102,26 @@ def main() -> None:
             f"{len(train)} MOSES train molecules; settings {json.dumps(est.get_params())}. "
             "2-core machine shared with other jobs.", "", *latent_lines(work)])
         return
-    est.set_params(ring_guard=args.ring_guard == "on")
+    est.set_params(ring_guard={"on": True, "off": False}.get(args.ring_guard)
+                   or int(args.ring_guard))
     t0 = time.perf_counter()
     gen = est.sample(args.samples, temperature=args.temperature, seed=1)
     sample_s = time.perf_counter() - t0
     rings = {"samples": largest_rings(gen),
              "MOSES test (first 10000)": largest_rings(read_column(
                  data / "test.csv.gz", limit=10000))}
-    guard = (f"Ring guard on: largest training ring {est.max_ring_size_} atoms"
-             f"{limit_note}; {est.last_redraws_} of {len(gen)} strings redrawn after "
-             "decoding (their molecule still broke the limit)." if args.ring_guard == "on"
-             else "Ring guard off.")
+    guard = ("Ring guard off." if args.ring_guard == "off" else
+             f"Ring guard on, limit {est.ring_limit()} atoms (largest training ring "
+             f"{est.max_ring_size_}{limit_note}); {est.last_redraws_} of {len(gen)} strings "
+             "redrawn after decoding (their molecule still broke the limit).")
     t0 = time.perf_counter()
     metrics, where = evaluate(gen, args)
     metrics_s = time.perf_counter() - t0
     md = [
         "## MOSES: aekit molecule VAE on a CPU budget"
         + (f", sampled at temperature {args.temperature}" if args.temperature != 1 else "")
-        + (", ring guard off" if args.ring_guard == "off" else ""),
+        + {"on": "", "off": ", ring guard off"}.get(
+            args.ring_guard, f", ring guard at {args.ring_guard} atoms"),
         "",
         f"`nice python benchmarks/bench_moses.py {' '.join(sys.argv[1:])}`", "",
         f"Hardware: {platform.processor() or platform.machine()}, a 2-core machine shared "

@@ -122,11 +122,12 @@ class MoleculeVAE(AutoencoderEstimator):
         Training settings. ``hidden_size=128`` and ``learning_rate=3e-3`` (were 256 and
         1e-3) learned more per CPU-minute on MOSES: 2.7 times the optimiser steps per
         second and a lower loss in less time (benchmarks/results/moses_tune.md).
-    ring_guard : bool or None
+    ring_guard : bool, int or None
         Sample SELFIES with :class:`aekit.data.selfies_rings.RingGuard`: token by token,
         ring-index symbols whose ring would have more atoms than the largest ring of
         the training molecules (``max_ring_size_``) are never drawn. ``None`` (default):
-        on for ``tokenizer="selfies"``; ``True`` with ``"smiles"`` is refused. Stochastic
+        on for ``tokenizer="selfies"``; ``True`` with ``"smiles"`` is refused; an integer
+        (at least 3) is the limit itself, in place of the learned one. Stochastic
         sampling (:meth:`sample`) redraws, from the same code, the rare string whose
         decoded molecule still has a larger ring (a ring bond the selfies decoder drops
         for lack of valence can leave a later ring larger than the guard measured); the
@@ -172,7 +173,7 @@ class MoleculeVAE(AutoencoderEstimator):
         "beta": [Interval(Real, 0, None, closed="left")],
         "learning_rate": TRAINING_CONSTRAINTS["learning_rate"],
         "max_minutes": [Interval(Real, 0, None, closed="neither"), None],
-        "ring_guard": ["boolean", None],
+        "ring_guard": ["boolean", Interval(Integral, 3, None, closed="left"), None],
         "device": [str],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -185,7 +186,7 @@ class MoleculeVAE(AutoencoderEstimator):
                  word_dropout: float = 0.0, free_bits: float = 0.1,
                  kl_warmup_steps: int = 2000, beta: float = 1.0, epochs: int = 10,
                  batch_size: int = 128, learning_rate: float = 3e-3,
-                 ring_guard: bool | None = None, max_minutes: float | None = None,
+                 ring_guard: bool | int | None = None, max_minutes: float | None = None,
                  n_jobs: int = 1, device: str = "cpu",
                  random_state: Any = 0, verbose: bool = False) -> None:
         self.tokenizer = tokenizer
@@ -309,18 +310,26 @@ class MoleculeVAE(AutoencoderEstimator):
         """Whether decoding uses the ring guard (``ring_guard``; refused with SMILES)."""
         kind = getattr(self, "tokenizer_", None)
         kind = kind.kind if kind is not None else self.tokenizer
-        if self.ring_guard and kind != "selfies":
-            raise ConfigError(f"ring_guard=True: the ring guard reads SELFIES, and this "
-                              f"model's tokenizer is {kind!r}; leave ring_guard unset")
+        if self.ring_guard not in (None, False) and kind != "selfies":
+            raise ConfigError(f"ring_guard={self.ring_guard}: the ring guard reads SELFIES, "
+                              f"and this model's tokenizer is {kind!r}; leave it unset")
         return kind == "selfies" and self.ring_guard is not False
 
-    def _guard(self) -> RingGuard | None:
+    def ring_limit(self) -> int | None:
+        """The ring guard's limit in atoms: ``ring_guard`` when an integer, else the
+        learned ``max_ring_size_``; None without the guard."""
         if not self._guarded():
             return None
+        if self.ring_guard is not None and self.ring_guard is not True:
+            return int(self.ring_guard)
         if getattr(self, "max_ring_size_", None) is None:
             raise AekitError("this model was saved before the ring guard (no "
                              "max_ring_size_): set ring_guard=False or train it again")
-        return RingGuard(self.tokenizer_.tokens, max(self.max_ring_size_, 3))
+        return max(self.max_ring_size_, 3)
+
+    def _guard(self) -> RingGuard | None:
+        limit = self.ring_limit()
+        return None if limit is None else RingGuard(self.tokenizer_.tokens, limit)
 
     def decode(self, codes: Any, greedy: bool = True, temperature: float = 1.0) -> list[str]:
         """Molecules decoded from codes ``(N, latent_dim)``: canonical SMILES where RDKit
@@ -356,7 +365,7 @@ class MoleculeVAE(AutoencoderEstimator):
                          device=str(self.model_.device)):
             z = torch.randn(n, self.model_.config.latent_dim)
             out = self._decode(z, greedy=False, temperature=temperature)
-            limit = self.max_ring_size_ if self._guarded() else None
+            limit = self.ring_limit()
             for _ in range(REDRAWS):
                 again = [i for i, s in enumerate(out)
                          if limit is not None and largest_ring([s]) > limit]
