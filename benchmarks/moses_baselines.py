@@ -292,10 +292,11 @@ def table(state: dict, aekit_paths: list[Path]) -> list[str]:
             "generator of real molecules scores with these sizes: the floor of FCD and the "
             "level of SNN/Frag/Scaf to compare with.", "",
             "The aekit columns (bench_moses.py runs, the same sample size and reference sets; "
-            "the same CPU budget in optimiser steps of 128 molecules, about 1,175; the run's "
-            "train molecules are the first ones of MOSES train, all its epochs together "
-            "about 150,000 molecules seen; wall times follow the load of the shared "
-            "machine, where up to four of these runs trained at once):", "",
+            "the CPU budget in optimiser steps of 128 molecules is in each column's name "
+            "(about 1,175 steps, some 150,000 molecules seen, unless it says otherwise); "
+            "the run's train molecules are the first ones of MOSES train; wall times "
+            "follow the load of the shared machine, where up to four of these runs trained "
+            "at once):", "",
             *[f"- {n}" for n in notes], "",
             *side_by_side(rows), "",
             "The paper's rows are quoted (30k samples, models fitted on all 1.58M train "
