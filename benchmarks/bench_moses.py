@@ -36,7 +36,6 @@ from moses_common import (
     add_eval_args,
     add_vae_args,
     evaluate,
-    largest_rings,
     latent_lines,
     latent_work,
     make_estimator,
@@ -44,6 +43,7 @@ from moses_common import (
     paper_lines,
     read_column,
     ring_lines,
+    ring_shapes,
 )
 from results_file import RESULTS, write_result
 
@@ -107,8 +107,8 @@ def main() -> None:
     t0 = time.perf_counter()
     gen = est.sample(args.samples, temperature=args.temperature, seed=1)
     sample_s = time.perf_counter() - t0
-    rings = {"samples": largest_rings(gen),
-             "MOSES test (first 10000)": largest_rings(read_column(
+    rings = {"samples": ring_shapes(gen),
+             "MOSES test (first 10000)": ring_shapes(read_column(
                  data / "test.csv.gz", limit=10000))}
     guard = ("Ring guard off." if args.ring_guard == "off" else
              f"Ring guard on, limit {est.ring_limit()} atoms (largest training ring "
@@ -136,7 +136,7 @@ def main() -> None:
     write_result(args.out, md)
     Path(args.out).with_suffix(".json").write_text(json.dumps(
         {"args": vars(args), "train_seconds": train_s, "steps": last["step"],
-         "metrics": metrics, "largest_rings": rings, "redraws": est.last_redraws_,
+         "metrics": metrics, "ring_shapes": rings, "redraws": est.last_redraws_,
          "max_ring_size": est.max_ring_size_,
          **{k: v for k, v in work.items() if k != "optimization"},
          "optimization": {n: o.to_dict() for n, o in work["optimization"].items()},
