@@ -102,8 +102,9 @@ def main() -> None:
             f"{len(train)} MOSES train molecules; settings {json.dumps(est.get_params())}. "
             "2-core machine shared with other jobs.", "", *latent_lines(work)])
         return
-    est.set_params(ring_guard={"on": True, "off": False}.get(args.ring_guard)
-                   or int(args.ring_guard))
+    modes = {"on": True, "off": False}
+    est.set_params(ring_guard=modes[args.ring_guard] if args.ring_guard in modes
+                   else int(args.ring_guard))
     t0 = time.perf_counter()
     gen = est.sample(args.samples, temperature=args.temperature, seed=1)
     sample_s = time.perf_counter() - t0
