@@ -93,6 +93,9 @@ def main() -> None:
         train_s = time.perf_counter() - t0
     last = est.history_[-1]
     print(f"trained in {train_s:.0f} s; last epoch {last}")
+    modes = {"on": True, "off": False}
+    est.set_params(ring_guard=modes[args.ring_guard] if args.ring_guard in modes
+                   else int(args.ring_guard))
     work = latent_work(est, train, test, tuple(args.property_sample), n_recon=args.heldout)
     if args.latent_only:
         write_result(args.out, [
@@ -102,9 +105,6 @@ def main() -> None:
             f"{len(train)} MOSES train molecules; settings {json.dumps(est.get_params())}. "
             "2-core machine shared with other jobs.", "", *latent_lines(work)])
         return
-    modes = {"on": True, "off": False}
-    est.set_params(ring_guard=modes[args.ring_guard] if args.ring_guard in modes
-                   else int(args.ring_guard))
     t0 = time.perf_counter()
     gen = est.sample(args.samples, temperature=args.temperature, seed=1)
     sample_s = time.perf_counter() - t0
