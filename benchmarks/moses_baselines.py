@@ -23,11 +23,11 @@ the MOSES paper's rows (quoted)::
 
     nice python benchmarks/moses_baselines.py --train-size 30000
     nice python benchmarks/moses_baselines.py --train-size 30000 --models combinatorial
-    python benchmarks/moses_baselines.py --train-size 30000 --table --aekit \
-        benchmarks/results/moses.json benchmarks/results/moses_wd0.json \
-        benchmarks/results/moses_stream.json benchmarks/results/moses_stream_wd0.json \
-        benchmarks/results/moses_fb05.json benchmarks/results/moses_wd0_t08.json \
-        benchmarks/results/moses_wd0_t06.json
+    cd benchmarks/results && python ../moses_baselines.py --train-size 30000 --table \
+        --out moses_baselines.md --aekit moses.json moses_wd0.json moses_stream.json \
+        moses_stream_wd0.json moses_fb05.json moses_wd0_t08.json moses_wd0_t06.json \
+        moses_guard.json moses_guard6.json moses_long.json moses_long_guard.json \
+        moses_long_guard_t08.json
 
 Writes benchmarks/results/moses_baselines.md and .json (one entry per baseline, so one
 can be re-measured alone).
