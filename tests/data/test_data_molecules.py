@@ -22,12 +22,7 @@ from aekit.data.molecules import (  # noqa: E402
 )
 from aekit.errors import DataError  # noqa: E402
 
-FIXTURE = Path(__file__).parent / "moses_300.csv"  # first 300 molecules of MOSES test
-
-
-@pytest.fixture(scope="module")
-def mols() -> list[str]:
-    return read_smiles(FIXTURE).smiles
+FIXTURE = Path(__file__).parent / "moses_300.csv"  # the `mols` fixture of conftest.py
 
 
 def test_reads_the_fixture_and_canonicalises(mols):

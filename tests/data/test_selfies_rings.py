@@ -5,7 +5,6 @@ strings it lets through respect the limit."""
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import pytest
 
@@ -14,7 +13,7 @@ pytest.importorskip("selfies")
 
 import torch  # noqa: E402
 
-from aekit.data.molecules import MoleculeTokenizer, _quiet_rdkit, read_smiles  # noqa: E402
+from aekit.data.molecules import MoleculeTokenizer, _quiet_rdkit  # noqa: E402
 from aekit.data.selfies_rings import (  # noqa: E402
     Derivation,
     RingGuard,
@@ -22,13 +21,6 @@ from aekit.data.selfies_rings import (  # noqa: E402
     split_size,
 )
 from aekit.errors import ConfigError  # noqa: E402
-
-FIXTURE = Path(__file__).parent / "moses_300.csv"  # first 300 molecules of MOSES test
-
-
-@pytest.fixture(scope="module")
-def mols() -> list[str]:
-    return read_smiles(FIXTURE).smiles
 
 
 @pytest.fixture(scope="module")
