@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import zipfile
-from pathlib import Path
 
 import pytest
 
@@ -21,8 +20,6 @@ from aekit.data.molecules import (  # noqa: E402
     write_smiles_csv,
 )
 from aekit.errors import DataError  # noqa: E402
-
-FIXTURE = Path(__file__).parent / "moses_300.csv"  # the `mols` fixture of conftest.py
 
 
 def test_reads_the_fixture_and_canonicalises(mols):
