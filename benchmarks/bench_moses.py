@@ -42,6 +42,8 @@ from moses_common import (
     metric_rows,
     paper_lines,
     read_column,
+    ring_lines,
+    ring_shapes,
 )
 from results_file import RESULTS, write_result
 
@@ -63,6 +65,8 @@ def main() -> None:
     ap.add_argument("--measure-only", action="store_true",
                     help="measure the model already in --run instead of training one")
     ap.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
+    ap.add_argument("--ring-guard", default="on",
+                    help="on (the learned limit), off, or a ring size: MoleculeVAE ring_guard")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=str(RESULTS / "moses.md"))
     args = ap.parse_args()
@@ -73,9 +77,15 @@ def main() -> None:
     train = read_column(data / "train.csv.gz", limit=args.train_size)
     test = read_column(data / "test.csv.gz", limit=args.heldout)
 
+    limit_note = ""
     if args.measure_only:
         est = MoleculeVAE.load(args.run)
         train_s = sum(r["time"] for r in est.history_)  # the epochs' own wall times
+        if est.max_ring_size_ is None:  # saved before the guard: learn its limit now
+            from aekit.data.selfies_rings import largest_ring
+            est.max_ring_size_ = largest_ring(train)
+            limit_note = (f" (the run predates the guard: its limit, {est.max_ring_size_}, "
+                          f"was learned here from the same {len(train)} train molecules)")
     else:
         est = make_estimator(args, verbose=True)
         t0 = time.perf_counter()
@@ -83,6 +93,9 @@ def main() -> None:
         train_s = time.perf_counter() - t0
     last = est.history_[-1]
     print(f"trained in {train_s:.0f} s; last epoch {last}")
+    modes = {"on": True, "off": False}
+    est.set_params(ring_guard=modes[args.ring_guard] if args.ring_guard in modes
+                   else int(args.ring_guard))
     work = latent_work(est, train, test, tuple(args.property_sample), n_recon=args.heldout)
     if args.latent_only:
         write_result(args.out, [
@@ -95,12 +108,21 @@ def main() -> None:
     t0 = time.perf_counter()
     gen = est.sample(args.samples, temperature=args.temperature, seed=1)
     sample_s = time.perf_counter() - t0
+    rings = {"samples": ring_shapes(gen),
+             "MOSES test (first 10000)": ring_shapes(read_column(
+                 data / "test.csv.gz", limit=10000))}
+    guard = ("Ring guard off." if args.ring_guard == "off" else
+             f"Ring guard on, limit {est.ring_limit()} atoms (largest training ring "
+             f"{est.max_ring_size_}{limit_note}); {est.last_redraws_} of {len(gen)} strings "
+             "redrawn after decoding (their molecule still broke the limit).")
     t0 = time.perf_counter()
     metrics, where = evaluate(gen, args)
     metrics_s = time.perf_counter() - t0
     md = [
         "## MOSES: aekit molecule VAE on a CPU budget"
-        + (f", sampled at temperature {args.temperature}" if args.temperature != 1 else ""),
+        + (f", sampled at temperature {args.temperature}" if args.temperature != 1 else "")
+        + {"on": "", "off": ", ring guard off"}.get(
+            args.ring_guard, f", ring guard at {args.ring_guard} atoms"),
         "",
         f"`nice python benchmarks/bench_moses.py {' '.join(sys.argv[1:])}`", "",
         f"Hardware: {platform.processor() or platform.machine()}, a 2-core machine shared "
@@ -109,12 +131,15 @@ def main() -> None:
         + ("(the saved run's epoch times); " if args.measure_only else "wall; ")
         + f"sampling {len(gen)} at temperature {args.temperature} took {sample_s:.0f} s, "
         f"the metrics {metrics_s:.0f} s.",
-        f"Settings: {json.dumps(est.get_params())}", "",
-        *metric_rows(metrics), "", where, "", *latent_lines(work), "", *paper_lines()]
+        f"Settings: {json.dumps(est.get_params())}", "", guard, "",
+        *metric_rows(metrics), "", where, "", *ring_lines(rings), "",
+        *latent_lines(work), "", *paper_lines()]
     write_result(args.out, md)
     Path(args.out).with_suffix(".json").write_text(json.dumps(
         {"args": vars(args), "train_seconds": train_s, "steps": last["step"],
-         "metrics": metrics, **{k: v for k, v in work.items() if k != "optimization"},
+         "metrics": metrics, "ring_shapes": rings, "redraws": est.last_redraws_,
+         "max_ring_size": est.max_ring_size_,
+         **{k: v for k, v in work.items() if k != "optimization"},
          "optimization": {n: o.to_dict() for n, o in work["optimization"].items()},
          "history": est.history_}, indent=2, default=str))
 

@@ -23,11 +23,11 @@ the MOSES paper's rows (quoted)::
 
     nice python benchmarks/moses_baselines.py --train-size 30000
     nice python benchmarks/moses_baselines.py --train-size 30000 --models combinatorial
-    python benchmarks/moses_baselines.py --train-size 30000 --table --aekit \
-        benchmarks/results/moses.json benchmarks/results/moses_wd0.json \
-        benchmarks/results/moses_stream.json benchmarks/results/moses_stream_wd0.json \
-        benchmarks/results/moses_fb05.json benchmarks/results/moses_wd0_t08.json \
-        benchmarks/results/moses_wd0_t06.json
+    cd benchmarks/results && python ../moses_baselines.py --train-size 30000 --table \
+        --out moses_baselines.md --aekit moses.json moses_wd0.json moses_stream.json \
+        moses_stream_wd0.json moses_fb05.json moses_wd0_t08.json moses_wd0_t06.json \
+        moses_guard.json moses_guard6.json moses_long.json moses_long_guard.json \
+        moses_long_guard_t08.json
 
 Writes benchmarks/results/moses_baselines.md and .json (one entry per baseline, so one
 can be re-measured alone).
@@ -292,10 +292,11 @@ def table(state: dict, aekit_paths: list[Path]) -> list[str]:
             "generator of real molecules scores with these sizes: the floor of FCD and the "
             "level of SNN/Frag/Scaf to compare with.", "",
             "The aekit columns (bench_moses.py runs, the same sample size and reference sets; "
-            "the same CPU budget in optimiser steps of 128 molecules, about 1,175; the run's "
-            "train molecules are the first ones of MOSES train, all its epochs together "
-            "about 150,000 molecules seen; wall times follow the load of the shared "
-            "machine, where up to four of these runs trained at once):", "",
+            "the CPU budget in optimiser steps of 128 molecules is in each column's name "
+            "(about 1,175 steps, some 150,000 molecules seen, unless it says otherwise); "
+            "the run's train molecules are the first ones of MOSES train; wall times "
+            "follow the load of the shared machine, where up to four of these runs trained "
+            "at once):", "",
             *[f"- {n}" for n in notes], "",
             *side_by_side(rows), "",
             "The paper's rows are quoted (30k samples, models fitted on all 1.58M train "

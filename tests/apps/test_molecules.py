@@ -152,3 +152,29 @@ def test_time_budget_stops_between_epochs(mols):
     est = MoleculeVAE(latent_dim=4, hidden_size=8, embed_dim=4, epochs=50, batch_size=64,
                       max_minutes=1e-4).fit(mols[:64])
     assert est.history_[-1]["epoch"] == 1
+
+
+def test_ring_guard_limit_is_learned_saved_and_kept_in_samples(fitted, mols):
+    from aekit.data.selfies_rings import largest_ring
+
+    est, run = fitted
+    assert est.max_ring_size_ == largest_ring(mols[:200])
+    assert MoleculeVAE.load(run).max_ring_size_ == est.max_ring_size_
+    tight = pickle.loads(pickle.dumps(est)).set_params(ring_guard=5)  # below the data's
+    assert tight.ring_limit() == 5 and est.ring_limit() == est.max_ring_size_
+    gen = tight.sample(60, seed=4)
+    assert all(largest_ring([s]) <= 5 for s in gen)
+    free = tight.set_params(ring_guard=False).sample(60, seed=4)
+    assert sum(largest_ring([s]) > 5 for s in free) > 0  # without it, 6-rings and up
+
+
+def test_ring_guard_is_refused_with_smiles_and_needs_a_limit(fitted, mols):
+    with pytest.raises(ConfigError, match="ring_guard=True: the ring guard reads SELFIES"):
+        MoleculeVAE("smiles", ring_guard=True, epochs=1).fit(mols[:20])
+    with pytest.raises(ParameterError, match="ring_guard"):
+        MoleculeVAE(ring_guard=2).fit(mols[:20])
+    est = pickle.loads(pickle.dumps(fitted[0]))
+    est.max_ring_size_ = None  # a folder saved before the guard
+    with pytest.raises(AekitError, match="set ring_guard=False or train it again"):
+        est.sample(2)
+    assert len(est.set_params(ring_guard=False).sample(2)) == 2

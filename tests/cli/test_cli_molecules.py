@@ -88,3 +88,15 @@ def test_bad_input_is_one_line(tmp_path, run):
     assert result.exit_code == 2 and "already holds" in result.output
     result = invoke("molecules", "sample", tmp_path, "--out", tmp_path / "s.csv")
     assert result.exit_code == 2 and "no estimator.json" in result.output
+
+
+def test_sample_ring_guard_option(run, tmp_path):
+    from aekit.data.selfies_rings import largest_ring
+
+    mols = tmp_path / "g.csv"
+    result = invoke("molecules", "sample", run, "-n", 20, "--ring-guard", 5, "--out", mols)
+    assert result.exit_code == 0, result.output
+    assert "ring guard: rings of at most 5 atoms" in result.output
+    assert all(largest_ring([s]) <= 5 for s in mols.read_text().splitlines()[1:])
+    bad = invoke("molecules", "sample", run, "--ring-guard", "big", "--out", tmp_path / "b.csv")
+    assert bad.exit_code == 2 and "--ring-guard: 'on', 'off' or a ring size" in bad.output

@@ -61,3 +61,14 @@ def write_image() -> Callable[..., Path]:
         return path
 
     return write
+
+
+MOSES_300 = Path(__file__).parent / "moses_300.csv"  # first 300 molecules of MOSES test
+
+
+@pytest.fixture(scope="module")
+def mols() -> list[str]:
+    """The molecules of moses_300.csv (reading them needs the chem extra)."""
+    from aekit.data.molecules import read_smiles
+
+    return read_smiles(MOSES_300).smiles

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import zipfile
-from pathlib import Path
 
 import pytest
 
@@ -21,13 +20,6 @@ from aekit.data.molecules import (  # noqa: E402
     write_smiles_csv,
 )
 from aekit.errors import DataError  # noqa: E402
-
-FIXTURE = Path(__file__).parent / "moses_300.csv"  # first 300 molecules of MOSES test
-
-
-@pytest.fixture(scope="module")
-def mols() -> list[str]:
-    return read_smiles(FIXTURE).smiles
 
 
 def test_reads_the_fixture_and_canonicalises(mols):

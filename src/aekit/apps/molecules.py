@@ -38,6 +38,7 @@ from aekit.apps.base import (
 )
 from aekit.data.molecules import TOKENIZERS, MoleculeTokenizer, canonical
 from aekit.data.molecules import require as require_chem
+from aekit.data.selfies_rings import RingGuard, largest_ring
 from aekit.devices import resolve_device
 from aekit.errors import AekitError, ConfigError, DataError
 from aekit.metrics.moses import PROPERTIES, molecule_property
@@ -45,6 +46,7 @@ from aekit.rng import private_rng
 
 OLD_STATE_FILE = "molecules.json"  # the folder format before the estimator base
 CHUNK = 1000  # molecules per decoding batch
+REDRAWS = 3  # rounds of redrawing strings whose molecule breaks the ring guard's limit
 
 
 @dataclass
@@ -120,6 +122,18 @@ class MoleculeVAE(AutoencoderEstimator):
         Training settings. ``hidden_size=128`` and ``learning_rate=3e-3`` (were 256 and
         1e-3) learned more per CPU-minute on MOSES: 2.7 times the optimiser steps per
         second and a lower loss in less time (benchmarks/results/moses_tune.md).
+    ring_guard : bool, int or None
+        Sample SELFIES with :class:`aekit.data.selfies_rings.RingGuard`: token by token,
+        ring-index symbols whose ring would have more atoms than the largest ring of
+        the training molecules (``max_ring_size_``) are never drawn. ``None`` (default):
+        on for ``tokenizer="selfies"``; ``True`` with ``"smiles"`` is refused; an integer
+        (at least 3) is the limit itself, in place of the learned one. Stochastic
+        sampling (:meth:`sample`) redraws, from the same code, the rare string whose
+        decoded molecule still has a larger ring (a ring bond the selfies decoder drops
+        for lack of valence can leave a later ring larger than the guard measured); the
+        count is ``last_redraws_``. Without the guard a decoder slip in a ring index
+        becomes a macrocycle: 27 % of samples held a ring of 8+ atoms against none in
+        MOSES test (benchmarks/results/moses_diagnose*.md).
     max_minutes : float or None
         Wall-time budget of training: epochs run one at a time (resuming from the run
         folder's checkpoint) and training stops before an epoch that would end past
@@ -141,6 +155,11 @@ class MoleculeVAE(AutoencoderEstimator):
         The fitted network (float32, on ``device``).
     history_ : list of dict
         The trainer's per-epoch log.
+    max_ring_size_ : int or None
+        Largest ring (atoms, RDKit's SSSR) among the training molecules: the ring
+        guard's limit (None for a folder saved before the guard existed).
+    last_redraws_ : int
+        Strings the last :meth:`sample` call redrew (see ``ring_guard``).
     """
 
     _parameter_constraints: ClassVar[dict] = {
@@ -154,11 +173,12 @@ class MoleculeVAE(AutoencoderEstimator):
         "beta": [Interval(Real, 0, None, closed="left")],
         "learning_rate": TRAINING_CONSTRAINTS["learning_rate"],
         "max_minutes": [Interval(Real, 0, None, closed="neither"), None],
+        "ring_guard": ["boolean", Interval(Integral, 3, None, closed="left"), None],
         "device": [str],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
-    _saved_values: ClassVar[tuple[str, ...]] = ("history_",)
+    _saved_values: ClassVar[tuple[str, ...]] = ("history_", "max_ring_size_")
     _model_dtype: ClassVar[torch.dtype] = torch.float32
 
     def __init__(self, tokenizer: str = "selfies", *, latent_dim: int = 64,
@@ -166,7 +186,8 @@ class MoleculeVAE(AutoencoderEstimator):
                  word_dropout: float = 0.0, free_bits: float = 0.1,
                  kl_warmup_steps: int = 2000, beta: float = 1.0, epochs: int = 10,
                  batch_size: int = 128, learning_rate: float = 3e-3,
-                 max_minutes: float | None = None, n_jobs: int = 1, device: str = "cpu",
+                 ring_guard: bool | int | None = None, max_minutes: float | None = None,
+                 n_jobs: int = 1, device: str = "cpu",
                  random_state: Any = 0, verbose: bool = False) -> None:
         self.tokenizer = tokenizer
         self.latent_dim = latent_dim
@@ -180,6 +201,7 @@ class MoleculeVAE(AutoencoderEstimator):
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
+        self.ring_guard = ring_guard
         self.max_minutes = max_minutes
         self.n_jobs = n_jobs
         self.device = device
@@ -203,6 +225,7 @@ class MoleculeVAE(AutoencoderEstimator):
         from aekit.train import TrainConfig, Trainer
 
         self._validate_params()
+        self._guarded()
         smiles = _smiles_list(X)
         if len(smiles) < 2:
             raise DataError(f"need at least 2 molecules to train, got {len(smiles)}")
@@ -237,6 +260,7 @@ class MoleculeVAE(AutoencoderEstimator):
                             break
         self.tokenizer_ = tokenizer
         self.history_ = result.history
+        self.max_ring_size_ = largest_ring(smiles) if tokenizer.kind == "selfies" else None
         self.model_ = model.eval()
         if run_dir is not None:
             self.save(run_dir)
@@ -255,6 +279,7 @@ class MoleculeVAE(AutoencoderEstimator):
                              "from another program")
         self.tokenizer_ = MoleculeTokenizer.from_dict(values["tokenizer_"])
         self.history_ = values.get("history_", [])
+        self.max_ring_size_ = values.get("max_ring_size_")
         self.model_ = models["model"]
 
     @classmethod
@@ -281,32 +306,75 @@ class MoleculeVAE(AutoencoderEstimator):
                 out.append(self.model_.embed(self._ids(smiles[i:i + CHUNK])).cpu())
         return torch.cat(out).numpy()
 
+    def _guarded(self) -> bool:
+        """Whether decoding uses the ring guard (``ring_guard``; refused with SMILES)."""
+        kind = getattr(self, "tokenizer_", None)
+        kind = kind.kind if kind is not None else self.tokenizer
+        if self.ring_guard not in (None, False) and kind != "selfies":
+            raise ConfigError(f"ring_guard={self.ring_guard}: the ring guard reads SELFIES, "
+                              f"and this model's tokenizer is {kind!r}; leave it unset")
+        return kind == "selfies" and self.ring_guard is not False
+
+    def ring_limit(self) -> int | None:
+        """The ring guard's limit in atoms: ``ring_guard`` when an integer, else the
+        learned ``max_ring_size_``; None without the guard."""
+        if not self._guarded():
+            return None
+        if self.ring_guard is not None and self.ring_guard is not True:
+            return int(self.ring_guard)
+        if getattr(self, "max_ring_size_", None) is None:
+            raise AekitError("this model was saved before the ring guard (no "
+                             "max_ring_size_): set ring_guard=False or train it again")
+        return max(self.max_ring_size_, 3)
+
+    def _guard(self) -> RingGuard | None:
+        limit = self.ring_limit()
+        return None if limit is None else RingGuard(self.tokenizer_.tokens, limit)
+
     def decode(self, codes: Any, greedy: bool = True, temperature: float = 1.0) -> list[str]:
         """Molecules decoded from codes ``(N, latent_dim)``: canonical SMILES where RDKit
-        parses the decoded string, the string as decoded otherwise (may be empty)."""
+        parses the decoded string, the string as decoded otherwise (may be empty). With
+        the ring guard (``ring_guard``) no drawn ring index closes a ring larger than
+        ``max_ring_size_``."""
         self._check_fitted()
+        return [canonical(s) or s for s in self._decode(codes, greedy, temperature)]
+
+    def _decode(self, codes: Any, greedy: bool, temperature: float) -> list[str]:
         z_all = torch.as_tensor(np.asarray(codes), dtype=torch.float32)
         k = self.model_.config.latent_dim
         if z_all.ndim != 2 or z_all.shape[1] != k:
             raise DataError(f"codes: expected shape (N, {k}) (latent_dim={k}), "
                             f"got {tuple(z_all.shape)}")
         out: list[str] = []
+        guard = self._guard()
         with torch.inference_mode():
             for i in range(0, len(z_all), CHUNK):
                 z = z_all[i:i + CHUNK].to(self.model_.device)
-                ids, _ = self.model_.generate(z, greedy=greedy, temperature=temperature)
+                ids, _ = self.model_.generate(z, greedy=greedy, temperature=temperature,
+                                              constraint=guard)
                 out += self.tokenizer_.decode(ids.cpu())
-        return [canonical(s) or s for s in out]
+        return out
 
     def sample(self, n: int, temperature: float = 1.0, seed: int | None = None) -> list[str]:
         """``n`` molecules decoded token by token from z ~ N(0, I) (see :meth:`decode`)."""
         self._check_fitted()
         if n < 1:
             raise ConfigError(f"n must be >= 1, got {n}")
+        self.last_redraws_ = 0
         with private_rng(seed if seed is not None else seed_from(self.random_state),
                          device=str(self.model_.device)):
             z = torch.randn(n, self.model_.config.latent_dim)
-            return self.decode(z, greedy=False, temperature=temperature)
+            out = self._decode(z, greedy=False, temperature=temperature)
+            limit = self.ring_limit()
+            for _ in range(REDRAWS):
+                again = [i for i, s in enumerate(out)
+                         if limit is not None and largest_ring([s]) > limit]
+                if not again:
+                    break
+                self.last_redraws_ += len(again)
+                for i, s in zip(again, self._decode(z[again], False, temperature)):
+                    out[i] = s
+        return [canonical(s) or s for s in out]
 
     def reconstruction_accuracy(self, smiles: list[str]) -> float:
         """Share of ``smiles`` whose greedy decoding of the posterior mean is the same

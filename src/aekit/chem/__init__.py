@@ -1,6 +1,7 @@
 """aekit.chem: molecules in one namespace (needs ``pip install 'aekit[chem]'``).
 
 This package only re-exports: tokenisers and files from :mod:`aekit.data.molecules`,
+the SELFIES ring guard from :mod:`aekit.data.selfies_rings`,
 the MOSES metrics and molecule properties from :mod:`aekit.metrics.moses`, and the
 estimator from :mod:`aekit.apps.molecules` (the model itself is the registered
 ``seq_vae``, :mod:`aekit.models.seq_vae`).
@@ -20,6 +21,7 @@ from aekit.data.molecules import (
     read_smiles,
     write_smiles_csv,
 )
+from aekit.data.selfies_rings import RingGuard, largest_ring
 from aekit.metrics.moses import (
     PROPERTIES,
     ChemNet,
@@ -43,6 +45,7 @@ __all__ = [
     "MoleculeTokenizer",
     "MoleculeVAE",
     "OptimizationResult",
+    "RingGuard",
     "SequenceVAE",
     "SmilesFile",
     "canonical",
@@ -51,6 +54,7 @@ __all__ = [
     "filters",
     "frag_similarity",
     "internal_diversity",
+    "largest_ring",
     "molecule_property",
     "moses_metrics",
     "novelty",

@@ -126,23 +126,39 @@ def train_command(data_source, out, epochs, max_minutes, tokenizer, latent_dim, 
 @click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=1.0,
               show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--ring-guard", default="on", show_default=True,
+              help="SELFIES runs: 'on' (no ring larger than the training set's largest), "
+                   "'off', or a largest ring size in atoms.")
 @click.option("--device", default="cpu", show_default=True)
 @force_option
-def sample_command(run, n, out, temperature, seed, device, force) -> None:
+def sample_command(run, n, out, temperature, seed, ring_guard, device, force) -> None:
     """Draw N molecules from the prior of a trained run and write them as CSV.
 
     Invalid decodings (possible with the SMILES tokeniser) are written as decoded, so
-    that `evaluate` measures validity.
+    that `evaluate` measures validity. With SELFIES the ring guard (MoleculeVAE's
+    ring_guard) keeps every ring within the training molecules' largest.
     """
     from aekit.apps.molecules import MoleculeVAE
     from aekit.data.molecules import write_smiles_csv
 
     run_dir = Path(run)
     est = MoleculeVAE.load(run_dir, device=device)
+    guard = {"on": None, "off": False}.get(ring_guard, ring_guard)
+    if isinstance(guard, str):
+        if not guard.isdigit() or int(guard) < 3:
+            raise ConfigError(f"--ring-guard: 'on', 'off' or a ring size of at least 3 "
+                              f"atoms, got {ring_guard!r}")
+        guard = int(guard)
+    if guard is not None:
+        est.set_params(ring_guard=guard)
+        est.ring_limit()  # a guard the run's tokenizer cannot use fails here
     out_path = writable(out, run_dir, suffixes=(".csv", ".gz"), force=force)
     gen = est.sample(n, temperature=temperature, seed=seed)
     write_smiles_csv(out_path, gen)
-    click.echo(f"wrote {len(gen)} molecules to {out_path}")
+    limit = est.ring_limit()
+    click.echo(f"wrote {len(gen)} molecules to {out_path}" + (
+        f" (ring guard: rings of at most {limit} atoms, {est.last_redraws_} redrawn)"
+        if limit else ""))
 
 
 @command.command("evaluate")

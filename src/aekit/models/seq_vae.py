@@ -29,6 +29,7 @@ hand.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -140,12 +141,18 @@ class SequenceVAE(VAE):
         return self.out(h).transpose(1, 2)  # (B, V, L-1)
 
     @torch.no_grad()
-    def generate(self, z: torch.Tensor, greedy: bool = False,
-                 temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    def generate(self, z: torch.Tensor, greedy: bool = False, temperature: float = 1.0,
+                 constraint: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Decode codes step by step: token ids ``(B, L)`` (``<bos>`` first, padding after
         ``<eos>``) and the decoder's logits ``(B, V, L - 1)`` at each step. Tokens are
         drawn from the logits with ``<pad>`` and ``<bos>`` excluded, and ``<eos>`` too at
-        the first step (no empty molecule)."""
+        the first step (no empty molecule).
+
+        ``constraint`` (e.g. :class:`aekit.data.selfies_rings.RingGuard`) bans tokens by
+        the state of each string: ``constraint.start(B)`` first, then before each step
+        ``constraint.banned()`` (bool ``(B, V)``, True = never drawn) and after it
+        ``constraint.advance(tokens)``. A row it would leave without any token keeps
+        only the fixed bans. The logits returned are the decoder's, unmasked."""
         b = len(z)
         ids = torch.full((b, self.length), PAD_ID, dtype=torch.long, device=z.device)
         ids[:, 0] = BOS_ID
@@ -157,18 +164,26 @@ class SequenceVAE(VAE):
         banned[:, [PAD_ID, BOS_ID]] = True
         banned[0, EOS_ID] = True
         token = ids[:, 0]
+        if constraint is not None:
+            constraint.start(b)
         for t in range(1, self.length):
             step_in = torch.cat([self.embedding(token), z], -1).unsqueeze(1)
             out, h = self.decoder(step_in, h)
             step_logits = self.out(out[:, 0])
             logits[:, :, t - 1] = step_logits
-            allowed = step_logits.masked_fill(banned[min(t, 2) - 1], float("-inf"))
+            ban = banned[min(t, 2) - 1].expand(b, -1)
+            if constraint is not None:
+                state_ban = ban | constraint.banned().to(z.device)
+                ban = torch.where(state_ban.all(-1, keepdim=True), ban, state_ban)
+            allowed = step_logits.masked_fill(ban, float("-inf"))
             if greedy:
                 token = allowed.argmax(-1)
             else:
                 token = torch.multinomial(F.softmax(allowed / temperature, -1), 1)[:, 0]
             token = token.masked_fill(done, PAD_ID)
             ids[:, t] = token
+            if constraint is not None:
+                constraint.advance(token.cpu())
             done |= token == EOS_ID
             if bool(done.all()):
                 break
