@@ -106,8 +106,8 @@ def big_roundtrip(mode: str, side: int) -> dict:
     """Run in a subprocess: one roundtrip, its output and peak RSS."""
     ref = diffusers_vae(NARROW)
     model = aekit_twin(ref)
-    if mode.startswith("tiled"):  # tiled: each tile's own GroupNorm statistics; tiled-image
-        model.enable_tiling(512, norm="image" if mode == "tiled-image" else "tile")
+    if mode.startswith("tiled"):  # tiled: tiles that see themselves; tiled-image: the image
+        model.enable_tiling(512, context="image" if mode == "tiled-image" else "tile")
     torch.manual_seed(2)
     x = torch.rand(1, 3, side, side) * 2 - 1
     t = time.perf_counter()
@@ -126,43 +126,65 @@ def tiling(side: int) -> tuple[list[dict], list[dict]]:
                              capture_output=True, text=True, check=True)
         rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
     whole = np.load("/tmp/sd_vae_whole.npy")
-    stats = [{"mode": mode, **seam_stats(whole, np.load(f"/tmp/sd_vae_{mode}.npy"), keep=384,
-                                         blend=128)} for mode in ("tiled", "tiled-image")]
+    # 512-px tiles, overlap 0.25: blended tiles start every 384 px and blend over 128;
+    # tiles in context own 384-px cores (margin 64) that meet without a band: count 16 px
+    # about each core border as border
+    bands = {"tiled": (384, 128), "tiled-image": (384, 16)}
+    stats = [{"mode": mode, **seam_stats(whole, np.load(f"/tmp/sd_vae_{mode}.npy"), *bands[mode])}
+             for mode in bands]
     return rows, stats
 
 
-def seam_stats(whole: np.ndarray, tiled: np.ndarray, keep: int, blend: int) -> dict:
-    """Largest |tiled - whole| away from and along tile borders: the blend bands (tiles
-    start every ``keep`` output pixels and blend over ``blend``) plus ``blend / 2`` either
-    side count as borders."""
+def border_mask(n: int, start: int, every: int, before: int, after: int) -> np.ndarray:
+    """Pixels ``s - before .. s + after - 1`` about every tile border ``s = start, start +
+    every, ...`` of an ``n``-pixel side."""
+    mask = np.zeros(n, dtype=bool)
+    for s in range(start, n, every):
+        mask[max(0, s - before):s + after] = True
+    return mask
+
+
+def borders_of(model, n: int) -> np.ndarray:
+    """The tile-border pixels of a decoded side of ``n`` pixels: a blend band and half a
+    band either side (``context="tile"``), or 8 pixels either side of where two cores meet
+    (``context="image"``)."""
+    if model.tile_context == "image":
+        core, _ = model._context_plan()
+        return border_mask(n, core, core, 8, 8)
+    plan = model._tile_plan(decoding=True)
+    return border_mask(n, plan.keep, plan.keep, plan.blend // 2, plan.blend + plan.blend // 2)
+
+
+def seam_stats(whole: np.ndarray, tiled: np.ndarray, rows: np.ndarray,
+               cols: np.ndarray) -> dict:
+    """Largest |tiled - whole| away from and along tile borders (``rows`` / ``cols``: the
+    border pixels of each side, :func:`borders_of`)."""
     err = np.abs(whole - tiled).max(axis=(0, 1))  # (H, W)
-    border = np.zeros_like(err, dtype=bool)
-    for axis_len, axis in ((err.shape[0], 0), (err.shape[1], 1)):
-        for s in range(keep, axis_len, keep):
-            band = slice(max(0, s - blend // 2), s + blend + blend // 2)
-            if axis == 0:
-                border[band] = True
-            else:
-                border[:, band] = True
+    border = rows[:, None] | cols[None, :]
     return {"max_err_away_from_borders": float(err[~border].max()) if (~border).any() else 0,
             "max_err_along_borders": float(err[border].max()), "mean_err": float(err.mean())}
 
 
 @torch.inference_mode()
-def tiled_vs_whole(model, image: np.ndarray, tile: int, norm: str) -> dict:
-    """Seam statistics of a trained model's round trip of one image, tiled (GroupNorm
-    statistics ``norm``: each tile's own, or the image's) vs whole."""
+def tiled_vs_whole(model, image: np.ndarray, tile: int, context: str,
+                   overlap: float = 0.25) -> dict:
+    """Seam statistics of a trained model's round trip of one image, tiled (tiles that see
+    ``context``: themselves, or the image) vs whole."""
     x = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 127.5 - 1
     f = model.config.factor
     x = x[..., :x.shape[2] // f * f, :x.shape[3] // f * f]
     whole = model.disable_tiling().decode_logits(model.encode(x).mean)
-    tiled = model.enable_tiling(tile, norm=norm).decode_logits(model.encode(x).mean)
-    plan = model._tile_plan(decoding=True)  # the plan it used
+    t0 = time.perf_counter()
+    model.enable_tiling(tile, overlap, context=context)
+    tiled = model.decode_logits(model.encode(x).mean)
+    sec = time.perf_counter() - t0
+    rows, cols = borders_of(model, x.shape[2]), borders_of(model, x.shape[3])
     model.disable_tiling()
-    return {"image": f"{x.shape[3]}x{x.shape[2]}", "tile_px": tile, "norm": norm,
+    return {"image": f"{x.shape[3]}x{x.shape[2]}", "tile_px": tile, "overlap": overlap,
+            "context": context, "seconds": round(sec, 1),
             "mean_abs_tiled_vs_whole": float((tiled - whole).abs().mean()),
-            **seam_stats(whole.numpy(), tiled.numpy(), keep=plan.keep, blend=plan.blend),
-            **edge_energy(whole.numpy(), tiled.numpy(), keep=plan.keep, blend=plan.blend)}
+            **seam_stats(whole.numpy(), tiled.numpy(), rows, cols),
+            **edge_energy(whole.numpy(), tiled.numpy(), rows, cols)}
 
 
 def diffusers_twin(model):
@@ -183,28 +205,29 @@ def diffusers_twin(model):
     return ref.eval()
 
 
-def edge_energy(whole: np.ndarray, tiled: np.ndarray, keep: int, blend: int) -> dict:
-    """Mean |difference of neighbouring pixels| across tile borders in the tiled output
-    over the same in the whole-image output ("edge ratio", 1 = no added edges), at the
-    borders (the rows / columns from one before a tile's blend band starts to one after it
-    ends) and elsewhere. A visible seam shows as a ratio above 1 at the borders only."""
+def edge_energy(whole: np.ndarray, tiled: np.ndarray, rows: np.ndarray,
+                cols: np.ndarray) -> dict:
+    """Mean |difference of neighbouring pixels| in the tiled output over the same in the
+    whole-image output ("edge ratio", 1 = no added edges), across tile borders (a pair of
+    neighbours with a border pixel, ``rows`` / ``cols`` as :func:`seam_stats`) and
+    elsewhere. A visible seam shows as a ratio above 1 at the borders only."""
     at, away = [], []
-    for axis in (2, 3):
+    for axis, mask in ((2, rows), (3, cols)):
         dt = np.abs(np.diff(tiled, axis=axis)).mean(axis=tuple(a for a in range(4) if a != axis))
         dw = np.abs(np.diff(whole, axis=axis)).mean(axis=tuple(a for a in range(4) if a != axis))
-        border = np.zeros(len(dt), dtype=bool)  # dt[r] is between pixels r and r + 1
-        for start in range(keep, len(dt) + 1, keep):
-            border[max(0, start - 2):start + blend + 1] = True
+        border = mask[:-1] | mask[1:]  # dt[r] is between pixels r and r + 1
         at.append((dt[border], dw[border]))
         away.append((dt[~border], dw[~border]))
     ratio = lambda parts: float(sum(t.sum() for t, _ in parts) / sum(w.sum() for _, w in parts))
     return {"edge_ratio_at_borders": ratio(at), "edge_ratio_elsewhere": ratio(away)}
 
 
-def seams(steps: int, crop: int, size: int, tile: int,
-          lr: float) -> tuple[list[dict], float, float]:
+def seams(steps: int, crop: int, size: int, tile: int, lr: float,
+          overlap: float) -> tuple[list[dict], float, float]:
     """Tiled vs whole round trips of held-out astronaut through a briefly trained
-    full-width SD 1.x sd_vae, in aekit and in diffusers (same weights)."""
+    full-width SD 1.x sd_vae: aekit's tiles that see themselves and diffusers' tiling on
+    the same weights (overlap 0.25, as diffusers), and aekit's tiles that see the image
+    (``overlap``)."""
     from PIL import Image
 
     from aekit.metrics.reconstruction import psnr
@@ -218,31 +241,37 @@ def seams(steps: int, crop: int, size: int, tile: int,
     im = np.asarray(Image.fromarray(held).resize((size, size), Image.LANCZOS))
     x = torch.from_numpy(im.copy()).permute(2, 0, 1)[None].float() / 127.5 - 1
     pix = lambda t: ((t.double().clamp(-1, 1) + 1) / 2).numpy()
+    masks, outs, secs = {}, {}, {}
     with torch.inference_mode():
-        outs = {"aekit whole": model.disable_tiling().decode_logits(model.encode(x).mean),
-                "aekit tiled": model.enable_tiling(tile).decode_logits(model.encode(x).mean),
-                "aekit, image norm tiled": model.enable_tiling(tile, norm="image")
-                .decode_logits(model.encode(x).mean)}
-        outs["aekit, image norm whole"] = outs["aekit whole"]
-        plan = model._tile_plan(decoding=True)
+        whole = model.disable_tiling().decode_logits(model.encode(x).mean)
+        for name, ov, context in (("aekit, tiles see themselves", 0.25, "tile"),
+                                  ("aekit, tiles see the image", overlap, "image")):
+            model.enable_tiling(tile, ov, context=context)
+            t = time.perf_counter()
+            outs[name] = model.decode_logits(model.encode(x).mean)
+            secs[name] = time.perf_counter() - t
+            masks[name] = borders_of(model, size)
+        masks["diffusers"] = masks["aekit, tiles see themselves"]
         ref.tile_sample_min_size, ref.tile_latent_min_size = tile, tile // 8
         ref.enable_tiling()
-        outs["diffusers tiled"] = ref.decode(ref.encode(x).latent_dist.mean).sample
-        ref.disable_tiling()
-        outs["diffusers whole"] = ref.decode(ref.encode(x).latent_dist.mean).sample
+        t = time.perf_counter()
+        outs["diffusers"] = ref.decode(ref.encode(x).latent_dist.mean).sample
+        secs["diffusers"] = time.perf_counter() - t
+        model.disable_tiling()
     rows = []
-    for lib in ("aekit", "diffusers", "aekit, image norm"):
-        whole, tiled = outs[f"{lib} whole"].numpy(), outs[f"{lib} tiled"].numpy()
-        diff = np.abs(whole - tiled)
-        rows.append({"library": lib, "psnr_whole_vs_image": psnr(pix(x), pix(outs[f"{lib} whole"])),
-                     "psnr_tiled_vs_image": psnr(pix(x), pix(outs[f"{lib} tiled"])),
+    w = whole.numpy()
+    for name in ("aekit, tiles see themselves", "diffusers", "aekit, tiles see the image"):
+        tiled = outs[name].numpy()
+        diff = np.abs(w - tiled)
+        rows.append({"tiling": name, "seconds": round(secs[name], 1),
+                     "psnr_whole_vs_image": psnr(pix(x), pix(whole)),
+                     "psnr_tiled_vs_image": psnr(pix(x), pix(outs[name])),
                      "max_abs_tiled_vs_whole": float(diff.max()),
                      "mean_abs_tiled_vs_whole": float(diff.mean()),
-                     "psnr_tiled_vs_whole": psnr(pix(outs[f"{lib} whole"]),
-                                                 pix(outs[f"{lib} tiled"])),
-                     **seam_stats(whole, tiled, keep=plan.keep, blend=plan.blend),
-                     **edge_energy(whole, tiled, keep=plan.keep, blend=plan.blend)})
-    same = float((outs["aekit tiled"] - outs["diffusers tiled"]).abs().max())
+                     "psnr_tiled_vs_whole": psnr(pix(whole), pix(outs[name])),
+                     **seam_stats(w, tiled, masks[name], masks[name]),
+                     **edge_energy(w, tiled, masks[name], masks[name])})
+    same = float((outs["aekit, tiles see themselves"] - outs["diffusers"]).abs().max())
     return rows, train_s, same
 
 
@@ -327,6 +356,8 @@ def main() -> None:
     ap.add_argument("--seam-lr", type=float, default=3e-4)
     ap.add_argument("--seam-size", type=int, default=256)
     ap.add_argument("--seam-tile", type=int, default=128)
+    ap.add_argument("--seam-overlap", type=float, default=0.5,
+                    help="overlap of the tiles that see the image in the seams section")
     ap.add_argument("--sections", default="speed,tiling,real,seams",
                     help="comma-separated: speed (-> results/sd_vae_speed.md), tiling "
                          "(-> results/sd_vae.md), real "
@@ -343,7 +374,8 @@ def main() -> None:
     command = (f"`nice python benchmarks/bench_sd_vae.py --size {a.size} --reps {a.reps} "
                f"--threads {a.threads} --big {a.big} --steps {a.steps} --seam-steps "
                f"{a.seam_steps} --seam-crop {a.seam_crop} --seam-lr {a.seam_lr} --seam-size "
-               f"{a.seam_size} --seam-tile {a.seam_tile} --sections {a.sections}`")
+               f"{a.seam_size} --seam-tile {a.seam_tile} --seam-overlap {a.seam_overlap} "
+               f"--sections {a.sections}`")
 
     def machine() -> str:
         return (f"Machine: {a.threads} torch thread(s) for both libraries, torch "
@@ -367,9 +399,11 @@ def main() -> None:
         lines += [f"### {a.big}x{a.big} round trip, whole vs 512-px tiles (reduced widths "
                   f"{NARROW['block_out_channels']}, random weights)", "", machine(), "",
                   table(trows), "", table(stats), "",
-                  "Random weights: the mid-block attention is global, so tiles differ from "
-                  "the whole image everywhere; the seam numbers mean more with trained "
-                  "weights.", ""]
+                  "Modes: whole; tiled (512-px tiles that see only themselves, as "
+                  "diffusers' tiling); tiled-image (tiles that see the image: middle block "
+                  "whole, the image's GroupNorm statistics, 384-px cores kept). Random "
+                  "weights: the middle block's attention is global, so tiles that see only "
+                  "themselves differ from the whole image everywhere.", ""]
         print(table(trows), table(stats), sep="\n", flush=True)
         write(f"{a.results}/sd_vae.md", lines)
     if "real" in sections:
@@ -378,8 +412,8 @@ def main() -> None:
         out_dir = Path("/tmp/sd_vae_bench")
         out_dir.mkdir(exist_ok=True)
         q = quality(model, imgs, out_dir)
-        seam = [tiled_vs_whole(model, imgs["astronaut"], tile=128, norm=n)
-                for n in ("tile", "image")]
+        seam = [tiled_vs_whole(model, imgs["astronaut"], 128, context, overlap)
+                for overlap in (0.25, 0.5) for context in ("tile", "image")]
         write(f"{a.results}/sd_vae_real.md", [
             "### SD VAE: real images (issue 15 benchmark)", "", command, "", machine(), "",
             f"scikit-image's astronaut, coffee, chelsea and scikit-learn's china, flower, "
@@ -389,14 +423,19 @@ def main() -> None:
             "shows the pipeline on real pixels, it is not Stable Diffusion's VAE.", "",
             table(q), "",
             "The same model on astronaut, encoded and decoded whole and in 128-pixel tiles "
-            "(blended over a quarter tile), each tile normalised with its own GroupNorm "
-            "statistics (norm tile, diffusers' tiling) or with the image's, pooled over the "
-            "tiles in one extra pass (norm image); pixels in [-1, 1]; edge ratio as in "
-            "sd_vae_seams.md (1 = no added edges):", "", table(seam), ""])
+            "overlapping by a quarter or a half of a tile: tiles that see only themselves "
+            "(context tile, diffusers' tiling: each tile's own GroupNorm statistics and "
+            "attention, overlaps blended) or the image (context image: the middle block "
+            "whole, the image's GroupNorm statistics, cores with half the overlap as "
+            "margin kept); seconds for the tiled encode + decode; pixels in [-1, 1]; "
+            "borders: a blend band and half a band either side, or 8 pixels either side "
+            "of where two cores meet; edge ratio: mean |neighbour difference| of the tiled "
+            "output over that of the whole output, across the borders and elsewhere (1 = "
+            "no added edges):", "", table(seam), ""])
         print(table(q), table(seam), sep="\n", flush=True)
     if "seams" in sections:
         rows, train_s, same = seams(a.seam_steps, a.seam_crop, a.seam_size, a.seam_tile,
-                                    a.seam_lr)
+                                    a.seam_lr, a.seam_overlap)
         write(f"{a.results}/sd_vae_seams.md", [
             "### SD VAE: seams of tiled coding, full-width SD 1.x (issue 15 benchmark)", "",
             command, "", machine(), "",
@@ -409,13 +448,14 @@ def main() -> None:
             "stand-in, better than random weights because its activations have a trained "
             "scale.", "",
             f"Held-out scikit-image astronaut, resized to {a.seam_size}x{a.seam_size}, "
-            f"encoded (posterior mean) and decoded whole and in {a.seam_tile}-pixel tiles "
-            "blended over a quarter tile, by aekit and by diffusers' `enable_tiling` on "
-            "the same weights. Differences on pixels in [-1, 1]; PSNR on pixels in [0, 1]; "
-            "'along borders' is the blend band and half a band either side; edge ratio: "
-            "mean |neighbour difference| of the tiled output over that of the whole "
-            "output, at the borders (from just before each blend band to just after it) "
-            "and elsewhere (1 = no added edges).", "",
+            f"encoded (posterior mean) and decoded whole and in {a.seam_tile}-pixel tiles: "
+            "tiles that see only themselves, blended over a quarter tile, by aekit and by "
+            "diffusers' `enable_tiling` on the same weights; and aekit's tiles that see the "
+            f"image (overlap {a.seam_overlap}, half of it as margin). Seconds for the tiled "
+            "encode + decode; differences on pixels in [-1, 1]; PSNR on pixels in [0, 1]; "
+            "borders as in sd_vae_real.md; edge ratio: mean |neighbour difference| of the "
+            "tiled output over that of the whole output, across the borders and elsewhere "
+            "(1 = no added edges).", "",
             table(rows), "",
             f"aekit's tiled output and diffusers' tiled output differ by at most {same:.2g}.",
             ""])

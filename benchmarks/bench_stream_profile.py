@@ -38,7 +38,7 @@ PARTS = [  # (what, "module:qualified name")
      "aekit.metrics.score_summary:ScoreSummary.add"),
     ("summary: merging the runs (`ScoreSummary.finish`)",
      "aekit.metrics.score_summary:ScoreSummary.finish"),
-    ("the report (`_report`)", "aekit.cli.detect:_report"),
+    ("the report (`write_report`)", "aekit.apps.score_files:write_report"),
     ("waiting for the reader thread", "concurrent.futures:Future.result"),
 ]
 

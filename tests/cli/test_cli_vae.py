@@ -89,5 +89,5 @@ def test_refusals_are_one_line(weights, photo, tmp_path):
     res = invoke("vae", "decode", bad, "--weights", weights, "--out", tmp_path / "d")
     assert res.exit_code == 2 and "latents must be float (N, 4, h, w)" in res.output
     res = invoke("vae", "roundtrip", photo, "--weights", weights, "--out", tmp_path / "o",
-                 "--tile", 0, "--tile-norm", "image")
-    assert res.exit_code == 2 and "--tile-norm is used only with tiling" in res.output
+                 "--tile", 0, "--tile-context", "image")
+    assert res.exit_code == 2 and "--tile-context is used only with tiling" in res.output

@@ -61,3 +61,25 @@ def test_pooled_group_norm_over_parts_equals_group_norm_of_the_whole():
     torch.testing.assert_close(norm(parts[0]), own[0])
     with pytest.raises(RuntimeError, match="before any input"):
         norm.pool()
+
+
+def test_pooled_group_norm_counts_only_the_window_of_overlapping_pieces():
+    """Pieces that overlap (a core plus context) add only their window, named in fractions
+    of their extent, so every position is counted once and the pooled statistics are the
+    whole map's at whatever resolution the norm sees the pieces (here halved)."""
+    torch.manual_seed(0)
+    norm = PooledGroupNorm(2, 4, eps=1e-6)
+    x = torch.randn(1, 4, 8, 12) + torch.linspace(0, 6, 12)
+    half = lambda t: F.avg_pool2d(t, 2)  # noqa: E731
+    whole = norm(half(x))
+    norm.gather()
+    for c0, c1 in ((0, 6), (6, 12)):  # cores 0:6 and 6:12 seen with 2 columns of context
+        y0, y1 = max(c0 - 2, 0), min(c1 + 2, 12)
+        norm.window((0, 8, 8), (c0 - y0, c1 - y0, y1 - y0))
+        norm(half(x[..., y0:y1]))
+    norm.pool()
+    torch.testing.assert_close(norm(half(x)), whole, atol=1e-5, rtol=1e-5)
+    norm.gather()
+    norm.window((0, 8, 8), (1, 7, 8))
+    with pytest.raises(RuntimeError, match="whole rows and columns"):
+        norm(x[..., :6])  # 6 columns cannot hold a window of eighths

@@ -31,12 +31,13 @@ DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.
 
 
 def load_vae(weights: str | Path, device: str = "auto", dtype: str = "float32",
-             tile: int = 0, overlap: float = 0.25, tile_norm: str = "tile") -> Any:
+             tile: int = 0, overlap: float = 0.25, tile_context: str = "tile") -> Any:
     """An SD VAE from a diffusers folder, an aekit ``sd_vae`` folder or an original SD
     ``.safetensors`` checkpoint, on ``device`` in ``dtype``, tiling images larger than
-    ``tile`` pixels (0: no tiling) with each tile's own GroupNorm statistics
-    (``tile_norm="tile"``, as diffusers) or the image's (``"image"``, one extra pass, fewer
-    seams). Half precision needs a device that runs it (CUDA; bfloat16 also on CPU)."""
+    ``tile`` pixels (0: no tiling) with tiles that see only themselves
+    (``tile_context="tile"``, as diffusers) or the whole image (``"image"``, no seams; see
+    ``SDVAE.enable_tiling``). Half precision needs a device that runs it (CUDA; bfloat16
+    also on CPU)."""
     from aekit.devices import resolve_device
     from aekit.io import load
     from aekit.models.sd_vae_weights import load_ldm
@@ -58,9 +59,9 @@ def load_vae(weights: str | Path, device: str = "auto", dtype: str = "float32",
                           "an original Stable Diffusion .safetensors checkpoint")
     model = model.to(dev, DTYPES[dtype]).eval()
     if tile:
-        model.enable_tiling(tile, overlap, tile_norm)
-    elif tile_norm != "tile":
-        raise ConfigError(f"tile_norm={tile_norm!r} is used only with tiling (tile > 0)")
+        model.enable_tiling(tile, overlap, tile_context)
+    elif tile_context != "tile":
+        raise ConfigError(f"tile_context={tile_context!r} is used only with tiling (tile > 0)")
     return model
 
 

@@ -19,24 +19,25 @@ dtype_option = click.option("--dtype", type=click.Choice(["float32", "float16", 
                             default="float32", show_default=True,
                             help="Compute precision (float16 on CUDA only).")
 tile_option = click.option("--tile", type=click.IntRange(min=0), default=512, show_default=True,
-                           help="Code images larger than this many pixels per side in blended "
+                           help="Code images larger than this many pixels per side in "
                                 "tiles (0: whole images).")
-tile_norm_option = click.option(
-    "--tile-norm", type=click.Choice(["image", "tile"]), default=None,
-    help="GroupNorm statistics of a tile: the whole image's, pooled in one extra pass over "
-         "the tiles (fewer seams, twice the time; the default with tiling), or the tile's "
-         "own (as diffusers' enable_tiling).")
+tile_context_option = click.option(
+    "--tile-context", type=click.Choice(["image", "tile"]), default=None,
+    help="What a tile sees: the whole image (the lowest-resolution layers run whole, the "
+         "GroupNorm statistics pooled over the tiles, tiles cropped instead of blended: equal "
+         "to coding the image whole, no seams, about 5-10x the time; the default with "
+         "tiling), or only itself (as diffusers' enable_tiling: faster, visible seams).")
 force_option = click.option("--force", is_flag=True, help="Overwrite existing outputs.")
 scaled_option = click.option("--scaled/--unscaled", default=True, show_default=True,
                              help="Latents as a diffusion model sees them: "
                                   "scaling_factor * (z - shift_factor).")
 
 
-def _tile_norm(tile: int, tile_norm: str | None) -> str:
-    """``--tile-norm``, defaulting to the image's statistics; refused without tiling."""
-    if tile_norm is not None and not tile:
-        raise ConfigError("--tile-norm is used only with tiling (--tile > 0)")
-    return tile_norm or ("image" if tile else "tile")
+def _tile_context(tile: int, tile_context: str | None) -> str:
+    """``--tile-context``, defaulting to the image; refused without tiling."""
+    if tile_context is not None and not tile:
+        raise ConfigError("--tile-context is used only with tiling (--tile > 0)")
+    return tile_context or ("image" if tile else "tile")
 
 
 @click.group("vae")
@@ -58,16 +59,16 @@ def command() -> None:
 @device_option
 @dtype_option
 @tile_option
-@tile_norm_option
+@tile_context_option
 @force_option
 def roundtrip_command(images: tuple[str, ...], weights: str, out: str, device: str, dtype: str,
-                      tile: int, tile_norm: str | None, force: bool) -> None:
+                      tile: int, tile_context: str | None, force: bool) -> None:
     """Encode and decode IMAGES; print PSNR / SSIM per image and write a report."""
     from aekit.apps.sd_vae import load_vae, roundtrip
 
     owned = ("report.html", *(f"{Path(i).stem}.png" for i in images))
     out_dir = writable(out, *images, weights, folder=True, owned=owned, force=force)
-    model = load_vae(weights, device, dtype, tile, tile_norm=_tile_norm(tile, tile_norm))
+    model = load_vae(weights, device, dtype, tile, tile_context=_tile_context(tile, tile_context))
     rows = roundtrip(model, images, out_dir)
     for r in rows:
         click.echo(f"{r['image']}  {r['size']}  PSNR {r['psnr']:.2f} dB  SSIM {r['ssim']:.4f}")
@@ -83,15 +84,16 @@ def roundtrip_command(images: tuple[str, ...], weights: str, out: str, device: s
 @device_option
 @dtype_option
 @tile_option
-@tile_norm_option
+@tile_context_option
 @force_option
 def encode_command(images: tuple[str, ...], weights: str, out: str, sample: bool, scaled: bool,
-                   device: str, dtype: str, tile: int, tile_norm: str | None, force: bool) -> None:
+                   device: str, dtype: str, tile: int, tile_context: str | None,
+                   force: bool) -> None:
     """Encode IMAGES (all of one size) to one latents array (N, c, h, w)."""
     from aekit.apps.sd_vae import LATENT_SUFFIXES, encode_images, load_vae, save_latents
 
     path = writable(out, *images, weights, suffixes=LATENT_SUFFIXES, force=force)
-    model = load_vae(weights, device, dtype, tile, tile_norm=_tile_norm(tile, tile_norm))
+    model = load_vae(weights, device, dtype, tile, tile_context=_tile_context(tile, tile_context))
     z = encode_images(model, images, sample=sample, scaled=scaled)
     save_latents(z, path)
     click.echo(f"wrote latents {tuple(z.shape)} to {path}")
@@ -105,17 +107,17 @@ def encode_command(images: tuple[str, ...], weights: str, out: str, sample: bool
 @device_option
 @dtype_option
 @tile_option
-@tile_norm_option
+@tile_context_option
 @force_option
 def decode_command(latents: str, weights: str, out: str, scaled: bool, device: str, dtype: str,
-                   tile: int, tile_norm: str | None, force: bool) -> None:
+                   tile: int, tile_context: str | None, force: bool) -> None:
     """Decode a LATENTS file (.npy or .safetensors) to PNG images."""
     from PIL import Image
 
     from aekit.apps.sd_vae import decode_file, load_vae
 
     out_dir = writable(out, latents, weights, folder=True, force=force)
-    model = load_vae(weights, device, dtype, tile, tile_norm=_tile_norm(tile, tile_norm))
+    model = load_vae(weights, device, dtype, tile, tile_context=_tile_context(tile, tile_context))
     x = decode_file(model, latents, scaled=scaled)
     out_dir.mkdir(parents=True, exist_ok=True)
     for i, img in enumerate(x):

@@ -32,8 +32,9 @@ diffusers' ``latent_dist.mean`` / ``.std``; the log-variance is clamped to [-30,
 there); its KL and log-density are per flattened latent dimension ``(B, c*h*w)``.
 
 Images of any size whose sides are multiples of ``f`` go through; large ones can be
-encoded and decoded in overlapping tiles blended linearly (:meth:`SDVAE.enable_tiling`,
-as diffusers' ``enable_tiling``) and batches one image at a time
+encoded and decoded in overlapping tiles (:meth:`SDVAE.enable_tiling`: blended as
+diffusers' ``enable_tiling``, or seam-free tiles that see the whole image's statistics and
+attention) and batches one image at a time
 (:meth:`SDVAE.enable_slicing`).
 """
 
@@ -53,7 +54,7 @@ from aekit.models.kl_ae import KLAutoencoder
 from aekit.models.registry import register
 from aekit.models.vae import VAEConfig
 from aekit.nn.ldm import LDMDecoder, LDMEncoder, PooledGroupNorm
-from aekit.nn.tiling import TilePlan, tiled, tiled_pooled_norm
+from aekit.nn.tiling import TilePlan, tiled, tiled_in_context
 
 __all__ = ["LatentMapGaussian", "PerceptualReconstruction", "PixelLikelihood", "SDVAE",
            "SDVAEConfig", "lpips_network"]
@@ -299,7 +300,7 @@ class SDVAE(KLAutoencoder):
         self.post_quant_conv = (nn.Conv2d(c.latent_channels, c.latent_channels, 1)
                                 if c.use_post_quant_conv else None)
         self.tile: tuple[int, float] | None = None  # (tile side in pixels, overlap fraction)
-        self.tile_norm = "tile"  # GroupNorm statistics of a tile: its own, or the image's
+        self.tile_context = "tile"  # what a tile's norms and attention see: it, or the image
         self.slicing = False
         if not c.train_encoder:
             for p in self.frozen_parameters():
@@ -317,26 +318,33 @@ class SDVAE(KLAutoencoder):
 
     # -- memory-saving switches (as diffusers' enable_tiling / enable_slicing) -----------
     def enable_tiling(self, tile: int = 512, overlap: float = 0.25,
-                      norm: str = "tile") -> SDVAE:
+                      context: str = "tile") -> SDVAE:
         """Encode images larger than ``tile`` pixels per side in ``tile x tile`` pieces
-        that overlap by ``overlap`` of a tile and are blended linearly; decode latents
-        larger than ``tile / f`` the same way. Returns the model.
+        that overlap by ``overlap`` of a tile; decode latents larger than ``tile / f`` the
+        same way. Returns the model.
 
-        ``norm="tile"`` normalises each tile with its own GroupNorm statistics (diffusers'
-        ``enable_tiling``, equal to it); ``norm="image"`` with statistics pooled over all
-        tiles of the image in one extra pass over the tiles
-        (:func:`aekit.nn.tiling.tiled_pooled_norm`): closer to coding the image whole,
-        fewer seams, twice the time.
+        ``context="tile"`` is diffusers' ``enable_tiling`` (and equal to it): each tile
+        goes through the whole network on its own (its GroupNorm statistics, attention
+        within the tile) and the overlaps are blended linearly. ``context="image"`` tiles
+        only the full-resolution part of each network and lets every tile see the image:
+        the lowest-resolution part (the middle block with its attention, which holds
+        ``1 / f^2`` of the positions) runs on the whole latent map; the tiles' GroupNorms
+        use statistics pooled over the image (one extra pass over the tiles); and each
+        pixel comes from the tile where it lies farthest from the edge (tiles in context,
+        :func:`aekit.nn.tiling.tiled_in_context`, with half the overlap as margin) instead
+        of a blend. The tiles then compute one function and meet without seams; the
+        whole-map middle block costs memory proportional to the image (about
+        ``4 * width / f^2`` bytes per pixel and tensor).
         """
         f = self.config.factor
         if int(tile) < f or int(tile) % f:
             raise ConfigError(f"tile must be a positive multiple of {f}, got {tile!r}")
         if not 0.0 <= float(overlap) < 1.0:
             raise ConfigError(f"overlap must be in [0, 1), got {overlap!r}")
-        if norm not in ("tile", "image"):
-            raise ConfigError(f"norm must be 'tile' or 'image', got {norm!r}")
+        if context not in ("tile", "image"):
+            raise ConfigError(f"context must be 'tile' or 'image', got {context!r}")
         self.tile = (int(tile), float(overlap))
-        self.tile_norm = norm
+        self.tile_context = context
         return self
 
     def disable_tiling(self) -> SDVAE:
@@ -373,16 +381,52 @@ class SDVAE(KLAutoencoder):
         out = []
         for part in parts:
             plan = None if self.tile is None else self._tile_plan(decoding)
-            if plan is not None and max(part.shape[-2:]) > plan.tile:
-                if self.tile_norm == "image":
-                    net = self.decoder if decoding else self.encoder
-                    norms = [m for m in net.modules() if isinstance(m, PooledGroupNorm)]
-                    out.append(tiled_pooled_norm(fn, part, plan, norms))
-                else:
-                    out.append(tiled(fn, part, plan))
-            else:
+            if plan is None or max(part.shape[-2:]) <= plan.tile:
                 out.append(fn(part))
+            elif self.tile_context == "image":
+                out.append(self._in_context(part, decoding))
+            else:
+                out.append(tiled(fn, part, plan))
         return out[0] if len(out) == 1 else torch.cat(out)
+
+    def _in_context(self, t: torch.Tensor, decoding: bool) -> torch.Tensor:
+        """:meth:`_moments` or :meth:`_pixels` of ``t`` with ``context="image"``.
+
+        Decoding: the input layer and middle block on the whole latent map, then the
+        levels in tiles in context (:meth:`_context_plan`: cores of ``tile - 2 margin``
+        pixels, ``margin`` half the overlap rounded up to a multiple of ``f``). Encoding:
+        level by level, each level that halves the size in tiles in context over the whole
+        map the level before it left (``core / 2^k`` at level ``k``, with a margin that
+        covers the level's receptive field, so no later GroupNorm's pass recomputes an
+        earlier level), then the deepest level and the middle block whole. The maps kept
+        between levels hold ``width / 4^(k+1)`` values per pixel."""
+        f = self.config.factor
+        core, margin = self._context_plan()
+
+        def one_by_one(*parts: nn.Module) -> list[list[PooledGroupNorm]]:
+            """The GroupNorms of ``parts`` in running order, each gathered in its own pass."""
+            return [[m] for p in parts for m in p.modules() if isinstance(m, PooledGroupNorm)]
+
+        if decoding:
+            dec = self.decoder
+            z = t if self.post_quant_conv is None else self.post_quant_conv(t)
+            return tiled_in_context(dec.pixels, dec.body(z), core // f, margin // f, f,
+                                    one_by_one(*reversed(dec.up), dec.norm_out))
+        enc = self.encoder
+        reach = 2 * (self.config.layers_per_block + 3)  # the convolutions of a level (and
+        h = t  # conv_in), its stride-2 conv: even, so the stride-2 grids stay aligned
+        for k, level in enumerate(enc.down[:-1]):
+            stage = level if k else (lambda x: enc.down[0](enc.conv_in(x)))
+            h = tiled_in_context(stage, h, core >> k, reach, 0.5, one_by_one(level))
+        h = enc.head(enc.down[-1](h))
+        return h if self.quant_conv is None else self.quant_conv(h)
+
+    def _context_plan(self) -> tuple[int, int]:
+        """``(core, margin)`` in pixels of ``context="image"``'s tiles."""
+        side, overlap = self.tile  # type: ignore[misc]
+        f = self.config.factor
+        margin = min(math.ceil(side * overlap / 2 / f), (side // f - 1) // 2) * f
+        return side - 2 * margin, margin
 
     def _tile_plan(self, decoding: bool) -> TilePlan:
         """Tiles in latent units ``T = tile / f``, blended over ``int(T * overlap)``

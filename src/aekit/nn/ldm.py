@@ -49,7 +49,9 @@ class PooledGroupNorm(nn.GroupNorm):
 
     after which every input is normalised as ``(x - m) / sqrt(v + eps)`` (then the affine
     weight and bias) instead of with its own statistics. The pooled statistics are
-    constants (no gradient flows through them).
+    constants (no gradient flows through them). Where the pieces overlap, :meth:`window`
+    names the part of the next input that is the piece's own, so that every position of
+    the image is counted once.
     """
 
     def __init__(self, num_groups: int, num_channels: int, eps: float = GN_EPS) -> None:
@@ -57,10 +59,17 @@ class PooledGroupNorm(nn.GroupNorm):
         self._sums: list[torch.Tensor] | None = None  # [N, sum n m, sum n (v + m^2)]
         self._pooled: tuple[torch.Tensor, torch.Tensor] | None = None  # (mean, var), (B, G)
         self._gathering = False
+        self._window: tuple[int, int, int, int, int, int] | None = None
+
+    def window(self, rows: tuple[int, int, int], cols: tuple[int, int, int]) -> None:
+        """Gather from the next inputs only rows ``a/n .. b/n`` and columns ``c/m .. d/m``
+        of their extent (``rows = (a, b, n)``, ``cols = (c, d, m)``), at whatever
+        resolution this norm sees them; every extent must be a multiple of ``n`` / ``m``."""
+        self._window = (*rows, *cols)
 
     def gather(self) -> None:
         """Start gathering statistics (normalising as before meanwhile)."""
-        self._sums = None
+        self._sums, self._window = None, None
         self._gathering = True
 
     def pool(self) -> None:
@@ -70,16 +79,27 @@ class PooledGroupNorm(nn.GroupNorm):
         n, s1, s2 = self._sums
         mean = s1 / n
         self._pooled = (mean, (s2 / n - mean**2).clamp_min(0.0))
-        self._sums, self._gathering = None, False
+        self._sums, self._gathering, self._window = None, False, None
 
     def release(self) -> None:
         """Back to torch's GroupNorm (each input normalised with its own statistics)."""
-        self._sums, self._pooled, self._gathering = None, None, False
+        self._sums, self._pooled, self._gathering, self._window = None, None, False, None
+
+    def _gathered(self, x: torch.Tensor) -> torch.Tensor:
+        """The part of ``x`` that :meth:`window` names (all of it without a window)."""
+        if self._window is None:
+            return x
+        a, b, n, c, d, m = self._window
+        h, w = x.shape[-2:]
+        if any(v * h % n for v in (a, b)) or any(v * w % m for v in (c, d)):
+            raise RuntimeError(f"window {self._window} does not fall on whole rows and "
+                               f"columns of a {h}x{w} map")
+        return x[..., a * h // n:b * h // n, c * w // m:d * w // m]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """GroupNorm of ``x`` ``(B, C, ...)``, with pooled statistics after :meth:`pool`."""
         if self._gathering:
-            xg = x.detach().reshape(x.shape[0], self.num_groups, -1)
+            xg = self._gathered(x.detach()).reshape(x.shape[0], self.num_groups, -1)
             v, m = torch.var_mean(xg, dim=-1, correction=0)
             n = xg.shape[-1]
             add = [torch.tensor(float(n), dtype=torch.float64, device=x.device),
@@ -300,13 +320,22 @@ class LDMEncoder(nn.Module):
         self.act = NormAct(act)
         self.conv_out = nn.Conv2d(width, out_channels, 3, padding=1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Images -> the posterior's parameter map."""
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The full-resolution part: ``conv_in`` and the levels, images -> the map the
+        middle block takes (each output position sees a bounded patch of the image)."""
         h = self.conv_in(x)
         for level in self.down:
             h = level(h)
-        h = self.mid(h)
-        return self.conv_out(self.act(self.norm_out, h))
+        return h
+
+    def head(self, h: torch.Tensor) -> torch.Tensor:
+        """The lowest-resolution part: the middle block (its attention sees every
+        position) and the output layers, :meth:`features` -> the posterior's parameters."""
+        return self.conv_out(self.act(self.norm_out, self.mid(h)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Images -> the posterior's parameter map."""
+        return self.head(self.features(x))
 
 
 class LDMDecoder(nn.Module):
@@ -340,9 +369,18 @@ class LDMDecoder(nn.Module):
         """The weight of the last layer (where an adaptive GAN weight compares gradients)."""
         return self.conv_out.weight
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """Latent maps -> images."""
-        h = self.mid(self.conv_in(z))
+    def body(self, z: torch.Tensor) -> torch.Tensor:
+        """The lowest-resolution part: ``conv_in`` and the middle block (its attention
+        sees every position), latent maps -> the map the levels take."""
+        return self.mid(self.conv_in(z))
+
+    def pixels(self, h: torch.Tensor) -> torch.Tensor:
+        """The upsampling part: the levels and the output layers, :meth:`body` -> images
+        (each output pixel sees a bounded patch of the map)."""
         for level in reversed(self.up):
             h = level(h)
         return self.conv_out(self.act(self.norm_out, h))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Latent maps -> images."""
+        return self.pixels(self.body(z))
