@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 ORDER = ["vae_digits", "vae_digits_1thread", "metrics", "compare", "compare_8bit", "reduce",
-         "reduce_quality", "reduce_seeds", "reduce_seeds_jitter1",
+         "reduce_quality", "reduce_seeds", "reduce_seeds_jitter1", "reduce_seeds_batch2048",
          "reduce_quality_mid", "reduce_quality_big",
          "reduce_jitter",
          "reduce_jitter_cardio",
