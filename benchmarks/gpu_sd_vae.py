@@ -93,9 +93,9 @@ def main() -> None:
     big_dtype = torch.bfloat16 if a.smoke else torch.float16
     ours.to(dev, big_dtype)
     big = torch.rand(1, 3, big_side, big_side, device=dev, dtype=big_dtype) * 2 - 1
-    for mode in ("whole", "tiled"):
-        if mode == "tiled":
-            ours.enable_tiling(tile)
+    for mode in ("whole", "tiled", "tiled, tiles see the image"):
+        if mode != "whole":
+            ours.enable_tiling(tile, context="tile" if mode == "tiled" else "image")
         if not a.smoke:
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats()
