@@ -1,16 +1,21 @@
 """Seed-to-seed spread of the digits 2-D map: aekit's default reducer beside UMAP.
 
     nice python benchmarks/bench_reduce_seeds.py --seeds 0,1,2,3,4 --threads 1
+    nice python benchmarks/bench_reduce_seeds.py --params '{"jitter": 1.0}' --no-umap \
+        --out benchmarks/results/reduce_seeds_jitter1.md
 
 For each seed, fit on scikit-learn's digits (raw, 1797 x 64) and report trustworthiness
 and continuity at k=10 and the 5-NN accuracy of the map (5-fold CV), as bench_reduce.py
-does for one seed; then the mean and the range over seeds. Writes
-benchmarks/results/reduce_seeds.md.
+does for one seed, and the fit's wall and CPU seconds (CPU: all the process's threads,
+less sensitive to other jobs on a shared machine); then the mean and the range over
+seeds. ``--params`` gives aekit settings other than the defaults (a JSON object of
+AutoencoderReducer arguments). Writes benchmarks/results/reduce_seeds.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from pathlib import Path
@@ -38,30 +43,38 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default=str(RESULTS / "reduce_seeds.md"))
+    parser.add_argument("--params", default="{}",
+                        help="aekit settings, a JSON object of AutoencoderReducer arguments")
+    parser.add_argument("--no-umap", action="store_true", help="aekit rows only")
     args = parser.parse_args()
     import umap
 
     X, y = load_digits(return_X_y=True)
-    fits = {"aekit (default)": lambda s: AutoencoderReducer(random_state=s).fit_transform(X),
-            "UMAP": lambda s: umap.UMAP(random_state=s).fit_transform(X)}
+    params = json.loads(args.params)
+    label = f"aekit {params}" if params else "aekit (default)"
+    fits = {label: lambda s: AutoencoderReducer(random_state=s, **params).fit_transform(X)}
+    if not args.no_umap:
+        fits["UMAP"] = lambda s: umap.UMAP(random_state=s).fit_transform(X)
     load0 = os.getloadavg()[0]
-    lines = ["## Digits 2-D over seeds: aekit's default vs UMAP (issue 17)", "",
+    lines = [f"## Digits 2-D over seeds: {' vs '.join(fits)} (issue 17)", "",
              f"Command: `nice python benchmarks/bench_reduce_seeds.py --seeds {args.seeds} "
-             f"--threads {args.threads}`", "",
+             f"--threads {args.threads}"
+             + (f" --params '{args.params}'" if params else "")
+             + (" --no-umap" if args.no_umap else "") + f" --out {args.out}`", "",
              f"torch {args.threads} thread(s), reset before every aekit fit (umap-learn's "
              f"numba changes it); 2-core machine, load average {load0:.1f} at the start.", "",
-             "| method | seed | trust@10 | continuity@10 | 5-NN acc | fit s |",
-             "|---|---|---|---|---|---|"]
+             "| method | seed | trust@10 | continuity@10 | 5-NN acc | fit s | fit CPU s |",
+             "|---|---|---|---|---|---|---|"]
     per: dict[str, list[tuple[float, float, float]]] = {name: [] for name in fits}
     for name, fit in fits.items():
         for seed in (int(s) for s in args.seeds.split(",")):
             torch.set_num_threads(args.threads)
-            t = time.perf_counter()
+            t, cpu = time.perf_counter(), time.process_time()
             Z = fit(seed)
-            sec = time.perf_counter() - t
+            sec, cpu = time.perf_counter() - t, time.process_time() - cpu
             per[name].append(scores(X, y, Z))
             line = (f"| {name} | {seed} | "
-                    + " | ".join(f"{v:.4f}" for v in per[name][-1]) + f" | {sec:.1f} |")
+                    + " | ".join(f"{v:.4f}" for v in per[name][-1]) + f" | {sec:.1f} | {cpu:.1f} |")
             print(line, flush=True)
             lines.append(line)
     lines += ["", "| method | trust@10 mean [min, max] | continuity@10 | 5-NN acc |",

@@ -13,10 +13,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 ORDER = ["vae_digits", "vae_digits_1thread", "metrics", "compare", "compare_8bit", "reduce",
-         "reduce_quality", "reduce_seeds", "reduce_quality_mid", "reduce_quality_big",
+         "reduce_quality", "reduce_seeds", "reduce_seeds_jitter1", "reduce_seeds_batch2048",
+         "reduce_quality_mid", "reduce_quality_big",
          "reduce_jitter",
          "reduce_jitter_cardio",
-         "reduce_jitter_rank", "reduce_heldout", "reduce_scale", "reduce_rank", "reduce_q1",
+         "reduce_jitter_rank", "reduce_heldout", "reduce_scale", "reduce_refine",
+         "reduce_rank", "reduce_q1",
          "reduce_q2", "reduce_q3", "reduce_odds",
          "anomaly", "anomaly_digits",
          "anomaly_recheck", "throughput", "timeseries", "denoise", "code_prior", "gpu", "gpu_steps",
