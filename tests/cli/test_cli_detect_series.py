@@ -78,3 +78,24 @@ def test_series_plot_shades_only_flagged_spans(tmp_path):
     quiet = series_scores(np.sin(np.arange(500)), s, tmp_path / "b.png", threshold=1.0)
     assert shaded_pixels(flagged.read_bytes()) > 100
     assert shaded_pixels(quiet.read_bytes()) == 0
+
+
+def test_delay_zero_scores_causally_and_delay_needs_a_series(tmp_path):
+    """--delay 0: each step's score is final on arrival; it is refused without --series and
+    must be a step count or auto."""
+    rng = np.random.default_rng(1)
+    x = np.sin(2 * np.pi * np.arange(600) / 24) + 0.1 * rng.normal(size=600)
+    nab_csv(tmp_path / "train.csv", x)
+    res = invoke("detect", "fit", "--data", tmp_path / "train.csv", "--series", "--delay", 0,
+                 "--out", tmp_path / "det", "--quiet", "--epochs", 1)
+    assert res.exit_code == 0, res.output
+    assert "window 24, scores 0 steps late" in res.output
+    from aekit.apps.detect import load_detector
+
+    assert load_detector(tmp_path / "det").delay_ == 0
+    res = invoke("detect", "fit", "--data", tmp_path / "train.csv", "--delay", 3,
+                 "--out", tmp_path / "d2")
+    assert res.exit_code == 2 and "--delay is used only with --series" in res.output
+    res = invoke("detect", "fit", "--data", tmp_path / "train.csv", "--series", "--delay",
+                 "-1", "--out", tmp_path / "d3")
+    assert res.exit_code == 2 and "--delay must be a number of steps >= 0" in res.output

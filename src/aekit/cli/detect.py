@@ -6,6 +6,7 @@ import click
 import numpy as np
 
 from aekit.cli._common import force_option, parse_settings, writable
+from aekit.errors import ConfigError
 
 
 @click.group("detect")
@@ -47,13 +48,17 @@ def command() -> None:
               help="The data is one time series: timestamp, channel..., is_anomaly.")
 @click.option("--window", type=click.IntRange(min=2), default=None,
               help="Window length (with --series) [default: one period of the series].")
+@click.option("--delay", default=None, metavar="STEPS|auto",
+              help="With --series: a step's score is the mean over the windows ending "
+                   "within this many steps after it, so it is final that many steps late "
+                   "(0: causal, on arrival) [default: auto, half a window].")
 @click.option("--arch", type=click.Choice(["seq", "gru"]), default=None,
               help="Sequence network on (channels, steps) windows (with --series) "
                    "[default: an MLP on flattened windows].")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @force_option
 def fit_command(data_source, out, label_column, id_columns, model, score, contamination,
-                n_estimators, epochs, seed, settings, series, window, arch, quiet,
+                n_estimators, epochs, seed, settings, series, window, delay, arch, quiet,
                 force) -> None:
     """Fit a detector on --data (unlabelled; it may contain anomalies) into --out.
 
@@ -81,13 +86,16 @@ def fit_command(data_source, out, label_column, id_columns, model, score, contam
         if arch:
             inner.set_params(model_params={**(inner.model_params or {}), "arch": arch})
         det = TimeSeriesAnomalyDetector(detector=inner, window=window or "auto",
-                                        flatten=arch is None,
+                                        delay=_delay(delay), flatten=arch is None,
                                         contamination=contamination or 0.05).fit(s)
         det.save(out)
         labels, flagged = s.labels, int(det.labels_.sum())
         click.echo(f"fitted on {len(s)} time steps x {len(s.channel_names)} channels "
-                   f"({', '.join(s.channel_names)}); window {det.window_}")
+                   f"({', '.join(s.channel_names)}); window {det.window_}, scores "
+                   f"{det.delay_} steps late")
     else:
+        if delay is not None:
+            raise ConfigError("--delay is used only with --series")
         data, ids, labels = fit_data(data_source, label_column, list(id_columns))
         det = AnomalyDetector(contamination=contamination or 0.1,
                               score_type=score or DEFAULT_SCORE,
@@ -102,6 +110,15 @@ def fit_command(data_source, out, label_column, id_columns, model, score, contam
         _print_metrics(labels, det.decision_scores_, "training data")
     click.echo(f"detector folder: {out}")
     click.echo(f"next: aekit detect score {out} --data NEW.csv --out scores.csv")
+
+
+def _delay(value: str | None) -> int | str:
+    """``--delay``: a count of steps or ``auto``."""
+    if value is None or value == "auto":
+        return "auto"
+    if not value.isdigit():
+        raise ConfigError(f"--delay must be a number of steps >= 0 or 'auto', got {value!r}")
+    return int(value)
 
 
 def _print_metrics(labels: np.ndarray, scores: np.ndarray, what: str) -> None:
