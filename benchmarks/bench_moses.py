@@ -127,7 +127,8 @@ def main() -> None:
         f"`nice python benchmarks/bench_moses.py {' '.join(sys.argv[1:])}`", "",
         f"Hardware: {platform.processor() or platform.machine()}, a 2-core machine shared "
         f"with other jobs, torch threads {args.threads}. Training: {len(train)} MOSES train "
-        f"molecules, {last['epoch']} epochs ({last['step']} steps) in {train_s:.0f} s "
+        f"molecules, {last['epoch']} epochs ({last['step']} steps, "
+        f"{last['step'] * est.batch_size} molecules seen) in {train_s:.0f} s "
         + ("(the saved run's epoch times); " if args.measure_only else "wall; ")
         + f"sampling {len(gen)} at temperature {args.temperature} took {sample_s:.0f} s, "
         f"the metrics {metrics_s:.0f} s.",
@@ -137,6 +138,7 @@ def main() -> None:
     write_result(args.out, md)
     Path(args.out).with_suffix(".json").write_text(json.dumps(
         {"args": vars(args), "train_seconds": train_s, "steps": last["step"],
+         "molecules_seen": last["step"] * est.batch_size,
          "metrics": metrics, "ring_shapes": rings, "redraws": est.last_redraws_,
          "max_ring_size": est.max_ring_size_,
          **{k: v for k, v in work.items() if k != "optimization"},

@@ -27,7 +27,7 @@ the MOSES paper's rows (quoted)::
         --out moses_baselines.md --aekit moses.json moses_wd0.json moses_stream.json \
         moses_stream_wd0.json moses_fb05.json moses_wd0_t08.json moses_wd0_t06.json \
         moses_guard.json moses_guard6.json moses_long.json moses_long_guard.json \
-        moses_long_guard_t08.json
+        moses_long_guard_t08.json moses_100k.json moses_100k_t08.json
 
 Writes benchmarks/results/moses_baselines.md and .json (one entry per baseline, so one
 can be re-measured alone).
@@ -273,7 +273,10 @@ def table(state: dict, aekit_paths: list[Path]) -> list[str]:
             **ours["metrics"], "reconstruction (held-out test)": ours["reconstruction_heldout"]}
         command = next(line for line in path.with_suffix(".md").read_text().splitlines()
                        if line.startswith("`nice python"))
-        notes.append(f"`{path.stem}`: {command}, {ours['train_seconds']:.0f} s of training.")
+        seen = (f", {ours['molecules_seen']} molecules seen" if "molecules_seen" in ours
+                else "")
+        notes.append(f"`{path.stem}`: {command}, {ours['train_seconds']:.0f} s of "
+                     f"training{seen}.")
     for name in (*BASELINES.values(), "VAE"):
         rows[f"MOSES paper {name} (quoted)"] = PAPER[name]
     how = []
