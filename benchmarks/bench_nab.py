@@ -496,6 +496,7 @@ def main() -> None:
     p.add_argument("--detectors", default="aekit,mp-train,mp-self,iforest-windows,rolling-z",
                    help="comma-separated subset of " + ", ".join(DETECTORS))
     p.add_argument("--only", default=None, help="only series whose name contains this")
+    p.add_argument("--no-nab", action="store_true", help="only the synthetic series")
     p.add_argument("--systems", type=int, default=3, help="synthetic systems (0: none)")
     p.add_argument("--length", type=int, default=4000, help="synthetic series length")
     p.add_argument("--threads", type=int, default=1)
@@ -556,22 +557,25 @@ def main() -> None:
             "most folds choose.", "", *select(data_dir)])
         return
     t0 = time.perf_counter()
-    nab = run_nab(data_dir, names, args.only)
+    nab = {} if args.no_nab else run_nab(data_dir, names, args.only)
     synth = run_synthetic(args.systems, args.length, names) if args.systems else {}
     cmd = (f"python benchmarks/bench_nab.py --detectors {','.join(names)} --systems "
            f"{args.systems} --length {args.length} --threads {args.threads}"
            + (f" --only {args.only}" if args.only else "")
+           + (" --no-nab" if args.no_nab else "")
            + (f" --out {args.out}" if args.out else ""))
     title = ("Time-series scoring variants: why causal scores lost AUROC on the synthetic "
              "series" if all(n.startswith("aekit") for n in names)
              else "Time-series anomaly detection on real series (NAB)")
     lines = [f"# {title}", "", f"`{cmd}`", "",
              f"{machine}; total {(time.perf_counter() - t0) / 60:.1f} min "
-             "(a shared machine: other jobs ran beside it, so seconds are upper bounds).",
-             "", f"NAB: {len(nab)} series (one, ec2_cpu_utilization_c6585a, has no anomaly "
-             "window and gets no score); fit on the first 15 %, per-step AUROC/AUPRC on "
-             "the rest, top-1 hit = the highest-scoring step of the rest lies in an anomaly "
-             "window.", "", *summary(nab, names), "", *table(nab, names)]
+             "(a shared machine: other jobs ran beside it, so seconds are upper bounds)."]
+    if nab:
+        lines += ["", f"NAB: {len(nab)} series (one, ec2_cpu_utilization_c6585a, has no "
+                  "anomaly window and gets no score); fit on the first 15 %, per-step "
+                  "AUROC/AUPRC on the rest, top-1 hit = the highest-scoring step of the rest "
+                  "lies in an anomaly window.", "", *summary(nab, names), "",
+                  *table(nab, names)]
     if synth:
         lines += ["", f"Synthetic (`bench_timeseries.py` systems, {args.length} steps, 4 "
                   "channels, 10 anomalies of 5 kinds; fit on a contaminated training series, "
