@@ -183,9 +183,14 @@ def test_scores_are_delay_late_and_streaming_equals_batch(fitted, series_pair):
     batch = fitted.decision_function(test.values)
     plain = clone(fitted).set_params(local=0)  # the plain mean of the window scores
     causal = clone(plain).set_params(delay=0).fit(series_pair[0].values)
-    np.testing.assert_allclose(plain.fit(series_pair[0].values).decision_function(test.values),
-                               delayed_mean(causal.decision_function(test.values), d),
+    plain_batch = plain.fit(series_pair[0].values).decision_function(test.values)
+    causal_scores = causal.decision_function(test.values)
+    np.testing.assert_allclose(plain_batch, delayed_mean(causal_scores, d),
                                rtol=1e-5, atol=1e-6)  # the same networks (same seeds)
+    plain_stream = plain.stream()
+    got = [plain_stream.score_new(test.values[:900]), plain_stream.score_new(test.values[900:])]
+    np.testing.assert_allclose(np.concatenate([*got, plain_stream.flush()]), plain_batch,
+                               rtol=1e-5, atol=1e-6)
     # the future beyond the delay never changes the past
     np.testing.assert_allclose(fitted.decision_function(test.values[:700])[:700 - d],
                                batch[:700 - d], rtol=1e-5, atol=1e-6)
