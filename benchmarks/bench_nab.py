@@ -11,8 +11,8 @@ Detectors (each window-based one uses the same window: one period of the trainin
 ``aekit.data.series.dominant_period`` clipped as aekit clips it, and gives step ``t``
 the score of the window ending at ``t``):
 
-* ``aekit``: ``TimeSeriesAnomalyDetector()`` with its defaults (scores half a window
-  late);
+* ``aekit``: ``TimeSeriesAnomalyDetector()`` with its defaults (scores ``window - 1``
+  steps late, a quarter of each window's score shared by position);
 * ``mp-train``: matrix-profile discords, ``stumpy.stump`` AB-join of the series against
   its training part (each window's z-normalised distance to its nearest training
   window); on several channels the mean over channels;
@@ -32,7 +32,15 @@ the score of the window ending at ``t``):
   step ``t`` gets the mean causal score of the windows ending at ``t .. t + delay``, as
   ``TimeSeriesAnomalyDetector(delay=...)`` gives it (``aekit`` is the default, half a
   window); ``--diagnose`` shows per synthetic system and anomaly kind where the causal
-  score loses.
+  score loses;
+* how a step's score pools the windows that contain it (``aekit-max-*``: the maximum of
+  the window scores, not the mean; ``aekit-pos-*``: each window's score shared over its
+  positions by their reconstruction error, the old non-causal detector's way;
+  ``aekit-posrec-*``: the positions' reconstruction error alone; ``aekit-mix-*``,
+  ``aekit-mix25-*``: half / a quarter localised, the rest the window mean, i.e.
+  ``TimeSeriesAnomalyDetector(local=0.5 / 0.25)``; ``aekit-maxmix*``: the same with the
+  maximum), each half a window or ``window - 1`` steps late. ``aekit-delay-half`` is the
+  former default (``local=0``, half a window late).
 
     python benchmarks/bench_nab.py [--data-dir ../shared/data/nab] [--out FILE.md]
 """
@@ -63,6 +71,7 @@ from aekit.apps.timeseries import (
     causal_windows,
     default_window_detector,
     delayed_mean,
+    delayed_positions,
 )
 from aekit.data.series import dominant_period, read_series_csv
 from aekit.data.synthetic_series import ANOMALY_KINDS, make_series
@@ -141,21 +150,26 @@ def aekit_default(train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
 def aekit_window32(train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
     """The causal default (``delay=0``) with a fixed 32-step window instead of one
     period."""
-    return TimeSeriesAnomalyDetector(window=32, delay=0).fit(train).decision_function(test)
+    return TimeSeriesAnomalyDetector(window=32, delay=0, local=0).fit(train).decision_function(test)
 
 
-_CAUSAL: dict[tuple[int, int], tuple[np.ndarray, int, float]] = {}
+_CAUSAL: dict[tuple[int, int], tuple[np.ndarray, int, float, np.ndarray]] = {}
 
 
-def _causal_scores(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, int, float]:
-    """The causal scores (``delay=0``) of ``test``, the window and the seconds of fit +
-    score, computed once per series and shared by the delayed variants."""
+def _causal_scores(train: np.ndarray, test: np.ndarray
+                   ) -> tuple[np.ndarray, int, float, np.ndarray]:
+    """The causal scores (``delay=0``) of ``test``, the window, the seconds of fit +
+    score and the per-position reconstruction contributions ``(T, window)`` of each
+    window (summed over channels), computed once per series (one fit, one scoring pass)
+    and shared by the delayed and per-position variants."""
     key = (hash(train.tobytes()), hash(test.tobytes()))
     if key not in _CAUSAL:
         t0 = time.perf_counter()
-        det = TimeSeriesAnomalyDetector(delay=0).fit(train)
-        _CAUSAL[key] = (det.decision_function(test), det.window_,
-                        time.perf_counter() - t0)
+        det = TimeSeriesAnomalyDetector(delay=0, local=0).fit(train)
+        scores, contrib = det.detector_.score_and_explain(
+            det._inputs(causal_windows(test, det.window_)))
+        _CAUSAL[key] = (scores, det.window_, time.perf_counter() - t0,
+                        contrib.reshape(len(test), det.n_channels_, -1).sum(1))
     return _CAUSAL[key]
 
 
@@ -165,15 +179,68 @@ def aekit_delayed(delay: Callable[[int], int]) -> Detector:
     ``TimeSeriesAnomalyDetector(delay=...)`` does; from the cached causal scores (the
     seconds reported are those of the shared fit + score)."""
     def run(train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
-        scores, window, _ = _causal_scores(train, test)
+        scores, window, _, _ = _causal_scores(train, test)
         return delayed_mean(scores, delay(window))
+    return run
+
+
+def aekit_delayed_max(delay: Callable[[int], int]) -> Detector:
+    """Step ``t`` gets the maximum (not the mean) causal score of the windows ending at
+    ``t .. t + delay(window)`` (fewer at the end); from the cached causal scores."""
+    def run(train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
+        scores, window, _, _ = _causal_scores(train, test)
+        return delayed_max(scores, delay(window))
+    return run
+
+
+def _by_position(per_position: np.ndarray, delay: int) -> np.ndarray:
+    """``(T, delay + 1)``: column ``j`` of row ``e`` is the score the window ending at
+    ``e`` gives to its position ``W - 1 - j`` (step ``e - j``), as
+    :func:`aekit.apps.timeseries.delayed_positions` takes it."""
+    return per_position[:, ::-1][:, :delay + 1]
+
+
+def delayed_max(scores: np.ndarray, delay: int) -> np.ndarray:
+    """Step ``t``'s score: the maximum of ``scores[t .. t + delay]`` (fewer at the end)."""
+    tail = np.concatenate([scores, np.full(delay, -np.inf)])
+    return np.lib.stride_tricks.sliding_window_view(tail, delay + 1).max(1)
+
+
+def aekit_mixed(delay: Callable[[int], int], local: float = 0.5,
+                pool: Callable[[np.ndarray, int], np.ndarray] = delayed_mean) -> Detector:
+    """``1 - local`` of the window-level score (the ``pool``, mean or maximum, of the
+    window scores ending at ``t .. t + delay``, per position: divided by the window) and
+    ``local`` of :func:`aekit_positions`' localised one, both ``delay(window)`` steps
+    late; from the cached causal fit."""
+    def run(train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
+        scores, window, _, contrib = _causal_scores(train, test)
+        d = delay(window)
+        per_position = contrib + (scores - contrib.sum(1))[:, None] / window
+        return ((1 - local) * pool(scores, d) / window
+                + local * delayed_positions(_by_position(per_position, d)))
+    return run
+
+
+def aekit_positions(delay: Callable[[int], int], latent: bool = True) -> Detector:
+    """Localised, ``delay(window)`` steps late: each window's score is shared over its
+    positions, each position getting its own reconstruction contribution (summed over
+    channels) plus ``1/window`` of the rest of the window's score (its latent part), as
+    the detector before the causal one did; step ``t`` gets the mean of its shares of
+    the windows ending at ``t .. t + delay(window)``
+    (:func:`aekit.apps.timeseries.delayed_positions`); ``window - 1`` is the old
+    detector's mean over all the windows covering a step. ``latent=False``: the
+    reconstruction contributions alone. From the cached causal fit."""
+    def run(train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
+        scores, window, _, contrib = _causal_scores(train, test)
+        rest = (scores - contrib.sum(1))[:, None] / window if latent else 0.0
+        return delayed_positions(_by_position(contrib + rest, delay(window)))
     return run
 
 
 def aekit_spread(train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
     """Not causal: step ``t`` gets the mean score of the windows that cover it (the
     windows ending at ``t .. t + window - 1``), as the detector before the causal one did."""
-    det = TimeSeriesAnomalyDetector(delay=0).fit(train)
+    det = TimeSeriesAnomalyDetector(delay=0, local=0).fit(train)
     s = det.decision_function(test)
     tail = np.concatenate([s, np.full(det.window_ - 1, s[-1])])
     return np.lib.stride_tricks.sliding_window_view(tail, det.window_).mean(1)
@@ -186,7 +253,7 @@ def aekit_recent(train: np.ndarray, test: np.ndarray, seed: int, last: int = 8
     default's latent part of that window."""
     from aekit.apps.detect import _robust_scale
 
-    det = TimeSeriesAnomalyDetector(delay=0).fit(train)
+    det = TimeSeriesAnomalyDetector(delay=0, local=0).fit(train)
 
     def parts(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         inputs = det._inputs(causal_windows(x, det.window_))
@@ -203,11 +270,11 @@ def aekit_two_scales(train: np.ndarray, test: np.ndarray, seed: int, short: int 
     """Causal, two scales: the default (one period) and, when the period is longer than
     ``short`` steps, a second detector on ``short``-step windows; their scores (each
     already in robust training units) added, or ``combine``d."""
-    det = TimeSeriesAnomalyDetector(delay=0).fit(train)
+    det = TimeSeriesAnomalyDetector(delay=0, local=0).fit(train)
     scores = det.decision_function(test)
     if det.window_ <= short:
         return scores
-    return combine(scores, TimeSeriesAnomalyDetector(window=short, delay=0).fit(train)
+    return combine(scores, TimeSeriesAnomalyDetector(window=short, delay=0, local=0).fit(train)
                    .decision_function(test))
 
 
@@ -222,6 +289,21 @@ DETECTORS: dict[str, Detector] = {
     "aekit-delay-quarter": aekit_delayed(lambda w: w // 4),
     "aekit-delay-half": aekit_delayed(lambda w: w // 2),
     "aekit-delay-full": aekit_delayed(lambda w: w - 1),
+    "aekit-max-quarter": aekit_delayed_max(lambda w: w // 4),
+    "aekit-max-half": aekit_delayed_max(lambda w: w // 2),
+    "aekit-max-full": aekit_delayed_max(lambda w: w - 1),
+    "aekit-pos-quarter": aekit_positions(lambda w: w // 4),
+    "aekit-pos-half": aekit_positions(lambda w: w // 2),
+    "aekit-pos-full": aekit_positions(lambda w: w - 1),
+    "aekit-posrec-half": aekit_positions(lambda w: w // 2, latent=False),
+    "aekit-posrec-full": aekit_positions(lambda w: w - 1, latent=False),
+    "aekit-mix-half": aekit_mixed(lambda w: w // 2),
+    "aekit-mix-full": aekit_mixed(lambda w: w - 1),
+    "aekit-mix25-half": aekit_mixed(lambda w: w // 2, local=0.25),
+    "aekit-mix25-full": aekit_mixed(lambda w: w - 1, local=0.25),
+    "aekit-maxmix-half": aekit_mixed(lambda w: w // 2, pool=delayed_max),
+    "aekit-maxmix-full": aekit_mixed(lambda w: w - 1, pool=delayed_max),
+    "aekit-maxmix25-full": aekit_mixed(lambda w: w - 1, local=0.25, pool=delayed_max),
     "aekit-recent8": aekit_recent,
     "aekit-2scales": aekit_two_scales,
     "aekit-2scales-max": lambda tr, te, k: aekit_two_scales(tr, te, k, combine=np.maximum),
@@ -249,7 +331,7 @@ def candidate(config: dict) -> Detector:
         inner = kw.pop("detector", None)
         if inner is not None:
             kw["detector"] = default_window_detector().set_params(**inner)
-        return TimeSeriesAnomalyDetector(delay=0, **kw).fit(train).decision_function(test)
+        return TimeSeriesAnomalyDetector(delay=0, local=0, **kw).fit(train).decision_function(test)
     return run
 
 
@@ -305,7 +387,7 @@ def diagnose(systems: int, length: int) -> list[str]:
     for k in range(systems):
         train = make_series(length=length, seed=1000 + k, system_seed=k)
         test = make_series(length=length, seed=2000 + k, system_seed=k)
-        det = TimeSeriesAnomalyDetector(delay=0).fit(train.values)
+        det = TimeSeriesAnomalyDetector(delay=0, local=0).fit(train.values)
         causal, w, y = det.decision_function(test.values), det.window_, test.labels
         tail = np.zeros(len(y), bool)
         for e in test.events:
@@ -414,6 +496,7 @@ def main() -> None:
     p.add_argument("--detectors", default="aekit,mp-train,mp-self,iforest-windows,rolling-z",
                    help="comma-separated subset of " + ", ".join(DETECTORS))
     p.add_argument("--only", default=None, help="only series whose name contains this")
+    p.add_argument("--no-nab", action="store_true", help="only the synthetic series")
     p.add_argument("--systems", type=int, default=3, help="synthetic systems (0: none)")
     p.add_argument("--length", type=int, default=4000, help="synthetic series length")
     p.add_argument("--threads", type=int, default=1)
@@ -457,7 +540,7 @@ def main() -> None:
             "# Where causal series scores lose AUROC on the synthetic series", "",
             f"`python benchmarks/bench_nab.py --diagnose --systems {args.systems} --length "
             f"{args.length} --threads {args.threads}`", "",
-            f"{machine}. `TimeSeriesAnomalyDetector(delay=0)` fitted on each system's "
+            f"{machine}. `TimeSeriesAnomalyDetector(delay=0, local=0)` fitted on each system's "
             "training series; the test series' causal scores (the window ending at each "
             "step) averaged over the windows ending within `delay` steps after each step "
             "(`delayed_mean`). Tails: the `window - 1` normal steps after each anomaly.", "",
@@ -467,28 +550,32 @@ def main() -> None:
         write_result(args.out or RESULTS / "nab_selection.md", [
             "# Choosing the time-series default (NAB, leave one series out)", "",
             f"`python benchmarks/bench_nab.py --select --threads {args.threads}`", "",
-            f"{machine}. Each candidate is TimeSeriesAnomalyDetector(window='auto', delay=0) with "
-            "the default window detector (`default_window_detector()`) with the score named; "
+            f"{machine}. Each candidate is TimeSeriesAnomalyDetector(window='auto', "
+            "delay=0, local=0) with the default window detector "
+            "(`default_window_detector()`) with the score named; "
             "series with no anomaly window are left out. The default is the candidate "
             "most folds choose.", "", *select(data_dir)])
         return
     t0 = time.perf_counter()
-    nab = run_nab(data_dir, names, args.only)
+    nab = {} if args.no_nab else run_nab(data_dir, names, args.only)
     synth = run_synthetic(args.systems, args.length, names) if args.systems else {}
     cmd = (f"python benchmarks/bench_nab.py --detectors {','.join(names)} --systems "
            f"{args.systems} --length {args.length} --threads {args.threads}"
            + (f" --only {args.only}" if args.only else "")
+           + (" --no-nab" if args.no_nab else "")
            + (f" --out {args.out}" if args.out else ""))
     title = ("Time-series scoring variants: why causal scores lost AUROC on the synthetic "
              "series" if all(n.startswith("aekit") for n in names)
              else "Time-series anomaly detection on real series (NAB)")
     lines = [f"# {title}", "", f"`{cmd}`", "",
              f"{machine}; total {(time.perf_counter() - t0) / 60:.1f} min "
-             "(a shared machine: other jobs ran beside it, so seconds are upper bounds).",
-             "", f"NAB: {len(nab)} series (one, ec2_cpu_utilization_c6585a, has no anomaly "
-             "window and gets no score); fit on the first 15 %, per-step AUROC/AUPRC on "
-             "the rest, top-1 hit = the highest-scoring step of the rest lies in an anomaly "
-             "window.", "", *summary(nab, names), "", *table(nab, names)]
+             "(a shared machine: other jobs ran beside it, so seconds are upper bounds)."]
+    if nab:
+        lines += ["", f"NAB: {len(nab)} series (one, ec2_cpu_utilization_c6585a, has no "
+                  "anomaly window and gets no score); fit on the first 15 %, per-step "
+                  "AUROC/AUPRC on the rest, top-1 hit = the highest-scoring step of the rest "
+                  "lies in an anomaly window.", "", *summary(nab, names), "",
+                  *table(nab, names)]
     if synth:
         lines += ["", f"Synthetic (`bench_timeseries.py` systems, {args.length} steps, 4 "
                   "channels, 10 anomalies of 5 kinds; fit on a contaminated training series, "

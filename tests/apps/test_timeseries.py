@@ -14,6 +14,7 @@ from aekit.apps.timeseries import (
     causal_windows,
     default_window_detector,
     delayed_mean,
+    delayed_positions,
 )
 from aekit.data.series import (
     Series,
@@ -128,8 +129,9 @@ def test_explain_sums_to_the_reconstruction_part(fitted, series_pair):
     contrib = fitted.explain(test.values)
     assert contrib.shape == test.values.shape and (contrib >= 0).all()
     # the score is the reconstruction part (summed contributions) plus terms that do not
-    # depend on the channels: with the latent part switched off they differ by a constant
-    recon = clone(fitted).set_params(detector=default_window_detector().set_params(
+    # depend on the channels: with the latent part and the local share switched off they
+    # differ by a constant
+    recon = clone(fitted).set_params(local=0, detector=default_window_detector().set_params(
         score_type="reconstruction")).fit(series_pair[0].values)
     diff = recon.decision_function(test.values) - recon.explain(test.values).sum(1)
     np.testing.assert_allclose(diff, diff[0], atol=1e-6 * np.abs(diff).max())
@@ -144,14 +146,51 @@ def test_delayed_mean_averages_the_windows_ending_within_the_delay():
     np.testing.assert_allclose(delayed_mean(np.stack([s, -s], 1), 1)[:, 1], -delayed_mean(s, 1))
 
 
+def test_delayed_positions_take_each_windows_share_of_the_step():
+    # row e: what the window ending at e gives to steps e, e - 1, e - 2
+    v = np.array([[1.0, 10, 100], [2, 20, 200], [3, 30, 300], [4, 40, 400]])
+    np.testing.assert_allclose(delayed_positions(v), [(1 + 20 + 300) / 3, (2 + 30 + 400) / 3,
+                                                      (3 + 40) / 2, 4])
+    np.testing.assert_allclose(delayed_positions(v, final=False), [321 / 3, 432 / 3])
+    assert delayed_positions(v[:2], final=False).shape == (0,)
+    np.testing.assert_allclose(delayed_positions(v[:2]), [21 / 2, 2])  # shorter than delay
+    s = np.array([1.0, 2.0, 4.0, 8.0, 16.0])  # equal columns: the mean of the windows
+    np.testing.assert_allclose(delayed_positions(np.repeat(s[:, None], 3, 1)),
+                               delayed_mean(s, 2))
+
+
+def test_scores_share_each_window_by_position(fitted, series_pair):
+    """The objective, by brute force: step t gets the mean over the windows ending at t + j
+    (j = 0 .. delay) of score + local (W r[W - 1 - j] - sum r)."""
+    _, test = series_pair
+    x = test.values[:300]
+    w, d, lam = fitted.window_, fitted.delay_, fitted.local_
+    assert d == w - 1 and lam == 0.25  # the defaults: every window containing t
+    scores, contrib = fitted.detector_.score_and_explain(
+        fitted._inputs(causal_windows(x, w)))
+    r = contrib.reshape(len(x), -1, w).sum(1)
+    expect = [np.mean([scores[t + j] + lam * (w * r[t + j, w - 1 - j] - r[t + j].sum())
+                       for j in range(d + 1) if t + j < len(x)]) for t in range(len(x))]
+    np.testing.assert_allclose(fitted.decision_function(x), expect, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ConfigError, match="no reconstruction part; set local=0"):
+        TimeSeriesAnomalyDetector(detector=default_window_detector().set_params(
+            score_type="latent")).fit(x)
+
+
 def test_scores_are_delay_late_and_streaming_equals_batch(fitted, series_pair):
     _, test = series_pair
     d = fitted.delay_
-    assert d == fitted.window_ // 2 > 0  # delay="auto"
     batch = fitted.decision_function(test.values)
-    causal = clone(fitted).set_params(delay=0).fit(series_pair[0].values)
-    np.testing.assert_allclose(batch, delayed_mean(causal.decision_function(test.values), d),
+    plain = clone(fitted).set_params(local=0)  # the plain mean of the window scores
+    causal = clone(plain).set_params(delay=0).fit(series_pair[0].values)
+    plain_batch = plain.fit(series_pair[0].values).decision_function(test.values)
+    causal_scores = causal.decision_function(test.values)
+    np.testing.assert_allclose(plain_batch, delayed_mean(causal_scores, d),
                                rtol=1e-5, atol=1e-6)  # the same networks (same seeds)
+    plain_stream = plain.stream()
+    got = [plain_stream.score_new(test.values[:900]), plain_stream.score_new(test.values[900:])]
+    np.testing.assert_allclose(np.concatenate([*got, plain_stream.flush()]), plain_batch,
+                               rtol=1e-5, atol=1e-6)
     # the future beyond the delay never changes the past
     np.testing.assert_allclose(fitted.decision_function(test.values[:700])[:700 - d],
                                batch[:700 - d], rtol=1e-5, atol=1e-6)
@@ -208,12 +247,20 @@ def test_save_load_round_trip(fitted, series_pair, tmp_path):
     assert isinstance(back.detector, AnomalyDetector) and not hasattr(back.detector, "members_")
     record = json.loads((tmp_path / "ts" / "estimator.json").read_text())
     assert record["fitted"]["delay_"] == fitted.delay_ > 0
+    assert record["fitted"]["local_"] == fitted.local_ > 0
+    causal = fitted.detector_.decision_function(fitted._inputs(causal_windows(
+        test.values, fitted.window_)))  # the window ending at each step
+    del record["fitted"]["local_"], record["params"]["local"]  # from before the local share
+    (tmp_path / "ts" / "estimator.json").write_text(json.dumps(record))
+    old = TimeSeriesAnomalyDetector.load(tmp_path / "ts")
+    assert old.local == old.local_ == 0  # it scored by plain window means, and still does
+    np.testing.assert_allclose(old.decision_function(test.values),
+                               delayed_mean(causal, fitted.delay_), rtol=1e-5, atol=1e-6)
     del record["fitted"]["delay_"], record["params"]["delay"]  # a folder from before the delay
     (tmp_path / "ts" / "estimator.json").write_text(json.dumps(record))
     old = TimeSeriesAnomalyDetector.load(tmp_path / "ts")
     assert old.delay == old.delay_ == 0  # it scored causally, and still does
-    np.testing.assert_allclose(delayed_mean(old.decision_function(test.values), fitted.delay_),
-                               fitted.decision_function(test.values), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(old.decision_function(test.values), causal, rtol=1e-5, atol=1e-6)
 
 
 def test_channel_names_are_the_detectors_own(series_pair, tmp_path):

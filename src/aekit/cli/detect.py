@@ -51,7 +51,7 @@ def command() -> None:
 @click.option("--delay", default=None, metavar="STEPS|auto",
               help="With --series: a step's score is the mean over the windows ending "
                    "within this many steps after it, so it is final that many steps late "
-                   "(0: causal, on arrival) [default: auto, half a window].")
+                   "(0: causal, on arrival) [default: auto, window - 1].")
 @click.option("--arch", type=click.Choice(["seq", "gru"]), default=None,
               help="Sequence network on (channels, steps) windows (with --series) "
                    "[default: an MLP on flattened windows].")
@@ -85,8 +85,9 @@ def fit_command(data_source, out, label_column, id_columns, model, score, contam
             common, score_type=score).items() if v is not None})
         if arch:
             inner.set_params(model_params={**(inner.model_params or {}), "arch": arch})
+        local = {} if "reconstruction" in inner.score_type else {"local": 0.0}  # needs one
         det = TimeSeriesAnomalyDetector(detector=inner, window=window or "auto",
-                                        delay=_delay(delay), flatten=arch is None,
+                                        delay=_delay(delay), flatten=arch is None, **local,
                                         contamination=contamination or 0.05).fit(s)
         det.save(out)
         labels, flagged = s.labels, int(det.labels_.sum())
