@@ -36,23 +36,27 @@ CURVE_POINTS = 20_000  # points drawn of a report's ROC and precision-recall cur
 class ScoredFile:
     """What :func:`score_file` did: its :class:`~aekit.metrics.score_summary.ScoreSummary`
     (counts, flagged, labels' curves, the most anomalous rows), the threshold used, the
-    unit scored (``rows`` or ``time steps``), the feature or channel names, and AUROC /
-    AUPRC when labels of both classes were given."""
+    feature or channel names, whether a series was scored, and AUROC / AUPRC when labels
+    of both classes were given."""
 
     summary: Any
     threshold: float
-    unit: str
     names: list[str]
     series: bool
     metrics: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def unit(self) -> str:
+        """What a score is for: ``rows`` or ``time steps``."""
+        return "time steps" if self.series else "rows"
 
-def is_table(source: str) -> bool:
+
+def _is_table(source: str) -> bool:
     """Whether ``source`` is a delimited text table (read with its header)."""
     return Path(source).suffix.lower() in TABLE_SUFFIXES and Path(source).is_file()
 
 
-def feature_names(shape: tuple[int, ...], names: list[str] | None) -> list[str]:
+def _feature_names(shape: tuple[int, ...], names: list[str] | None) -> list[str]:
     """``names`` when they fit ``shape``, else ``x0, x1, ...`` or ``pixel[i,j]`` names."""
     if names is not None and len(names) == int(np.prod(shape)):
         return list(names)
@@ -64,7 +68,7 @@ def feature_names(shape: tuple[int, ...], names: list[str] | None) -> list[str]:
 def fit_data(source: str, label_column: str | None, id_columns: list[str]):
     """``(data, id columns, labels)`` for fitting; ``data`` is a Dataset whose feature
     names (a table's columns) the detector keeps."""
-    if is_table(source):
+    if _is_table(source):
         from aekit.data.columns import LabelledTable
 
         t = LabelledTable(source, label_column=label_column, id_columns=id_columns,
@@ -131,8 +135,7 @@ def score_file(det: Any, source: str, out_path: Path, report_path: Path, *,
               **{k: round(v, 4) for k, v in metrics.items()}}]
     write_report(report_path, summary, f"anomaly scores: {Path(source).name}", table,
                  series=rows_out if series else None, scores=scores)
-    return ScoredFile(summary, thr, "time steps" if series else "rows", list(names), series,
-                      metrics)
+    return ScoredFile(summary, thr, list(names), series, metrics)
 
 
 def write_report(path: Path, summary: Any, title: str, table: list[dict[str, Any]],
@@ -262,7 +265,7 @@ def _score_table_chunks(det, source: str, label_column: str | None, id_columns: 
 
 def _score_table(det, source: str, label_column: str | None, id_columns: list[str]):
     names = getattr(det, "feature_names_in_", None)
-    if is_table(source):
+    if _is_table(source):
         from aekit.data.columns import LabelledTable
 
         t = LabelledTable(source, features=None if names is None else list(names),
@@ -278,7 +281,7 @@ def _score_table(det, source: str, label_column: str | None, id_columns: list[st
         if labels.max() > 1:
             raise DataError(f"{source}: label column {label_column!r} must hold 0/1")
     rows = [[str(i)] for i in range(len(ds))]
-    names = list(names) if names is not None else feature_names(ds.sample_shape, None)
+    names = list(names) if names is not None else _feature_names(ds.sample_shape, None)
     scores, contrib = det.score_and_explain(ds)
     return rows, scores, labels, names, contrib, ["row"]
 
