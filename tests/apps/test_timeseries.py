@@ -137,6 +137,38 @@ def test_explain_sums_to_the_reconstruction_part(fitted, series_pair):
     np.testing.assert_allclose(diff, diff[0], atol=1e-6 * np.abs(diff).max())
 
 
+def test_explain_adds_up_to_the_score_with_the_local_share(fitted, series_pair):
+    """explain() splits the reconstruction part of the score step t gets, local share
+    included, by channel: the score is the contributions' sum, minus the window
+    detector's reconstruction offset, plus the delayed mean of its latent part."""
+    _, test = series_pair
+    x = test.values[:400]
+    assert fitted.local_ == 0.25 and fitted.delay_ == fitted.window_ - 1
+    contrib = fitted.explain(x)
+    assert contrib.shape == x.shape and (contrib >= 0).all()
+    parts = fitted.detector_.score_parts(fitted._inputs(causal_windows(x, fitted.window_)))
+    other = sum(v for k, v in parts.items() if k != "reconstruction")
+    offset = np.mean([m.calib["reconstruction"][0] / m.calib["reconstruction"][1]
+                      for m in fitted.detector_.members_])
+    np.testing.assert_allclose(contrib.sum(1) - offset + delayed_mean(other, fitted.delay_),
+                               fitted.decision_function(x), rtol=1e-5, atol=1e-5)
+    # by hand for one step and channel: (1 - local) of each window's channel total plus
+    # local * W times the channel's error at the step's own position
+    w, d, lam, t, c = fitted.window_, fitted.delay_, fitted.local_, 150, 1
+    r = fitted.detector_.explain(fitted._inputs(causal_windows(x, w))).reshape(len(x), -1, w)
+    want = np.mean([(1 - lam) * r[t + j, c].sum() + lam * w * r[t + j, c, w - 1 - j]
+                    for j in range(d + 1)])
+    assert contrib[t, c] == pytest.approx(want, rel=1e-5)
+
+
+def test_delayed_positions_per_channel():
+    v = np.arange(24.0).reshape(4, 3, 2)  # (windows, delay + 1, channels)
+    for c in range(2):
+        np.testing.assert_allclose(delayed_positions(v)[:, c], delayed_positions(v[:, :, c]))
+        np.testing.assert_allclose(delayed_positions(v, final=False)[:, c],
+                                   delayed_positions(v[:, :, c], final=False))
+
+
 def test_delayed_mean_averages_the_windows_ending_within_the_delay():
     s = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
     np.testing.assert_allclose(delayed_mean(s, 2), [7 / 3, 14 / 3, 28 / 3, 12, 16])
