@@ -379,22 +379,34 @@ def _cell(rows: dict[str, dict], keys: list[str], name: str) -> str:
             f"{int(sum(rows[k][name]['hit'] for k in keys))}")
 
 
-def held_out(rows: dict[str, dict], fold_of: Callable[[str], str]) -> list[str]:
-    """Choose among VARIANTS without scoring a variant on the data it was chosen on.
+def _category(key: str) -> str:
+    """The fold of a series when leaving one category out: NAB's folder, or synthetic."""
+    return "synthetic" if key.startswith("synthetic") else key.split("/")[0]
 
-    The series (``rows``, those with an anomaly) are grouped into folds by ``fold_of``;
-    for each fold, the variant with the best mean over the *other* folds of their mean
-    AUROC (each fold weighs the same) is picked
-    (:func:`aekit.apps.detect.choose_by_leave_one_out`) and scored on the held-out fold,
-    beside the default and the baselines on the same series. The pooled row: over all
-    series, each scored by the pick of its own fold."""
+
+def _picks(rows: dict[str, dict], fold_of: Callable[[str], str]
+           ) -> tuple[dict[str, list[str]], dict[str, dict[str, float]], dict[str, str], str]:
+    """Folds, each variant's mean AUROC per fold, the pick for each held-out fold (best
+    mean over the other folds' means, :func:`aekit.apps.detect.choose_by_leave_one_out`)
+    and the variant best over all folds."""
     folds: dict[str, list[str]] = {}
     for key in rows:
         folds.setdefault(fold_of(key), []).append(key)
     fold_auroc = {v: {f: float(np.mean([rows[k][v]["auroc"] for k in keys]))
                       for f, keys in folds.items()} for v in VARIANTS}
     held, overall = choose_by_leave_one_out(fold_auroc)
-    pick = {fold: best for fold, best, _ in held}
+    return folds, fold_auroc, {fold: best for fold, best, _ in held}, overall
+
+
+def held_out(rows: dict[str, dict], fold_of: Callable[[str], str]) -> list[str]:
+    """Choose among VARIANTS without scoring a variant on the data it was chosen on.
+
+    The series (``rows``, those with an anomaly) are grouped into folds by ``fold_of``;
+    for each fold, the variant with the best mean over the *other* folds of their mean
+    AUROC (each fold weighs the same) is picked and scored on the held-out fold, beside
+    the default and the baselines on the same series. The pooled row: over all series,
+    each scored by the pick of its own fold."""
+    folds, fold_auroc, pick, overall = _picks(rows, fold_of)
     n_default = sum(best == DEFAULT_VARIANT for best in pick.values())
     head = ["held-out fold", "series", "picked on the other folds", "pick AUROC / hits",
             *(f"{b} AUROC / hits" for b in BASELINES)]
@@ -439,44 +451,64 @@ def heldout_check(data_dir: Path, systems: int, length: int) -> list[str]:
         if abs(r["aekit"]["auroc"] - r[DEFAULT_VARIANT]["auroc"]) > 1e-6:
             raise AssertionError(f"{key}: aekit {r['aekit']['auroc']} != "
                                  f"{DEFAULT_VARIANT} {r[DEFAULT_VARIANT]['auroc']}")
-    return ["## Leave one category out", "",
-            *held_out(rows, lambda k: "synthetic" if k.startswith("synthetic") else
-                      k.split("/")[0]),
+    return ["## Leave one category out", "", *held_out(rows, _category),
             "", "## Leave one series out", "", *held_out(rows, lambda k: k)]
 
 
 def seed_runs(data_dir: Path, seeds: list[int], systems: int, length: int) -> list[str]:
-    """The must-show comparison over ``seeds``: aekit's default and IsolationForest on
-    windows once per seed (the window detector's ``random_state``, the forest's
-    ``random_state``); matrix profile and rolling z-score are deterministic and run
-    once."""
-    seeded, fixed = ["aekit", "iforest-windows"], ["mp-train", "mp-self", "rolling-z"]
-    runs: dict[str, list[tuple[dict, dict]]] = {n: [] for n in seeded + fixed}
+    """The must-show comparison over ``seeds``, and the held-out choice per seed.
+
+    aekit's default (the window detector's ``random_state``; its scores are
+    ``DEFAULT_VARIANT``'s, from the one fit per series all VARIANTS share) and
+    IsolationForest on windows (the forest's ``random_state``) once per seed; matrix
+    profile and rolling z-score are deterministic and run once. Per seed, the variant
+    picked leaving one category / one series out and its pooled held-out AUROC."""
+    fixed = ["mp-train", "mp-self", "rolling-z"]
+    runs: dict[str, list[dict[str, dict]]] = {n: [] for n in ["aekit", "iforest-windows", *fixed]}
+    picks = []
     for i, seed in enumerate(seeds):
-        names = seeded + fixed if i == 0 else seeded
-        nab = run_nab(data_dir, names, None, seed)
-        synth = run_synthetic(systems, length, names, seed) if systems else {}
-        for n in names:
-            runs[n].append(({k: r[n] for k, r in nab.items()},
-                            {k: r[n] for k, r in synth.items()}))
+        _CAUSAL.clear()
+        names = VARIANTS + ["iforest-windows"] + (fixed if i == 0 else [])
+        rows = {**run_nab(data_dir, names, None, seed),
+                **(run_synthetic(systems, length, names, seed) if systems else {})}
+        rows = {k: r for k, r in rows.items() if not np.isnan(r[VARIANTS[0]]["auroc"])}
+        for n in runs:
+            if n != "aekit" and n not in names:
+                continue
+            runs[n].append({k: r[DEFAULT_VARIANT if n == "aekit" else n]
+                            for k, r in rows.items()})
+        for protocol, fold_of in (("category", _category), ("series", lambda k: k)):
+            folds, _, pick, overall = _picks(rows, fold_of)
+            counts = {v: sum(b == v for b in pick.values()) for v in VARIANTS}
+            held = np.mean([rows[k][pick[fold_of(k)]]["auroc"] for k in rows])
+            picks.append(f"| {seed} | one {protocol} out | " + ", ".join(
+                f"{v} {c}" for v, c in sorted(counts.items(), key=lambda x: -x[1]) if c)
+                + f" (of {len(folds)}) | {overall} | {held:.3f} | "
+                f"{np.mean([r[DEFAULT_VARIANT]['auroc'] for r in rows.values()]):.3f} |")
 
     def spread(values: list[float], fmt: str) -> str:
         return (f"{np.mean(values):{fmt}} [{min(values):{fmt}}, {max(values):{fmt}}]"
                 if len(values) > 1 else f"{values[0]:{fmt}}")
 
+    nab = [k for k in runs["aekit"][0] if not k.startswith("synthetic")]
+    synth = [k for k in runs["aekit"][0] if k.startswith("synthetic")]
     lines = ["| detector | seeds | NAB mean AUROC per seed | NAB mean AUROC: mean [min, max] "
              "| NAB top-1 hits per seed | hits: mean [min, max] | NAB mean AUPRC: mean "
              "[min, max] | synthetic mean AUROC: mean [min, max] |", "|---" * 8 + "|"]
     for n, per_seed in runs.items():
-        auroc = [np.nanmean([m["auroc"] for m in nab.values()]) for nab, _ in per_seed]
-        auprc = [np.nanmean([m["auprc"] for m in nab.values()]) for nab, _ in per_seed]
-        hits = [float(np.nansum([m["hit"] for m in nab.values()])) for nab, _ in per_seed]
-        synth = [np.mean([m["auroc"] for m in sy.values()]) for _, sy in per_seed if sy]
-        lines.append(f"| {n} | {','.join(map(str, seeds)) if n in seeded else 'deterministic'}"
+        auroc = [float(np.mean([r[k]["auroc"] for k in nab])) for r in per_seed]
+        auprc = [float(np.mean([r[k]["auprc"] for k in nab])) for r in per_seed]
+        hits = [float(sum(r[k]["hit"] for k in nab)) for r in per_seed]
+        syn = [float(np.mean([r[k]["auroc"] for k in synth])) for r in per_seed] if synth else []
+        lines.append(f"| {n} | {','.join(map(str, seeds)) if n not in fixed else 'deterministic'}"
                      f" | {', '.join(f'{a:.3f}' for a in auroc)} | {spread(auroc, '.3f')} | "
                      f"{', '.join(f'{h:.0f}' for h in hits)} | {spread(hits, '.1f')} | "
-                     f"{spread(auprc, '.3f')} | {spread(synth, '.3f') if synth else 'not run'} |")
-    return lines
+                     f"{spread(auprc, '.3f')} | {spread(syn, '.3f') if syn else 'not run'} |")
+    return [*lines, "", "The held-out choice among the pooling variants (`--heldout`) per seed, "
+            "on the series of this run:", "",
+            "| seed | protocol | folds picking each variant | best on all folds | pooled "
+            "held-out AUROC | the default's AUROC on the same series |",
+            "|---|---|---|---|---|---|", *picks]
 
 
 def timing(data_dir: Path, repeats: int) -> list[str]:
@@ -752,8 +784,10 @@ def main() -> None:
             f"{machine}. NAB protocol as in nab.md (35 series with an anomaly window); "
             f"synthetic: {args.systems} systems of {args.length} steps. aekit: "
             "`TimeSeriesAnomalyDetector()` with its window detector's `random_state` set "
-            "to the seed (0 is the default); iforest-windows: the forest's "
-            "`random_state`.", "", *seed_runs(data_dir, seeds, args.systems, args.length)])
+            f"to the seed (0 is the default), computed as `{DEFAULT_VARIANT}` from the one "
+            "fit per series that the pooling variants share (`--heldout` checks the two "
+            "equal); iforest-windows: the forest's `random_state`.", "",
+            *seed_runs(data_dir, seeds, args.systems, args.length)])
         return
     if args.auprc:
         write_result(args.out or RESULTS / "nab_auprc.md", [
