@@ -447,8 +447,9 @@ def heldout_check(data_dir: Path, systems: int, length: int) -> list[str]:
     names = VARIANTS + BASELINES
     rows = {**run_nab(data_dir, names, None), **run_synthetic(systems, length, names)}
     rows = {k: r for k, r in rows.items() if not np.isnan(r[VARIANTS[0]]["auroc"])}
-    for key, r in rows.items():  # the default's scores, computed twice, must agree
-        if abs(r["aekit"]["auroc"] - r[DEFAULT_VARIANT]["auroc"]) > 1e-6:
+    for key, r in rows.items():  # the default's scores, computed twice (the variant's
+        # are the default's divided by the window), must agree up to float rounding
+        if abs(r["aekit"]["auroc"] - r[DEFAULT_VARIANT]["auroc"]) > 1e-4:
             raise AssertionError(f"{key}: aekit {r['aekit']['auroc']} != "
                                  f"{DEFAULT_VARIANT} {r[DEFAULT_VARIANT]['auroc']}")
     return ["## Leave one category out", "", *held_out(rows, _category),
