@@ -701,6 +701,12 @@ def summary(rows: dict[str, dict], names: list[str]) -> list[str]:
     return lines
 
 
+def _report(out: str | None, default: str, title: str, lines: list[str]) -> None:
+    """Write a results file: ``# title``, then ``lines`` (to ``out``, or ``default`` in
+    benchmarks/results)."""
+    write_result(out or RESULTS / default, [f"# {title}", "", *lines])
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data-dir", default=str(REPO.parent / "shared" / "data" / "nab"),
@@ -748,8 +754,8 @@ def main() -> None:
         p.error(f"--data-dir {data_dir}: no windows.json there")
     if args.timing:
         rows = timing(data_dir, args.timing)
-        write_result(args.out or RESULTS / "nab_timing.md", [
-            "# Time-series detector: fit + score of a 10,000-step series", "",
+        _report(args.out, "nab_timing.md",
+                "Time-series detector: fit + score of a 10,000-step series", [
             f"`python benchmarks/bench_nab.py --timing {args.timing} --threads "
             f"{args.threads}`", "", f"{machine}; not niced, but on a shared machine (other "
             "jobs ran beside it). Series: the first 10,000 steps of NAB's nyc_taxi.csv; "
@@ -760,8 +766,8 @@ def main() -> None:
             *rows])
         return
     if args.heldout:
-        write_result(args.out or RESULTS / "nab_heldout.md", [
-            "# A held-out check of the time-series default (NAB + synthetic)", "",
+        _report(args.out, "nab_heldout.md",
+                "A held-out check of the time-series default (NAB + synthetic)", [
             f"`python benchmarks/bench_nab.py --heldout --systems {args.systems} --length "
             f"{args.length} --threads {args.threads}`", "",
             f"{machine}. The default (`{DEFAULT_VARIANT}`: window - 1 steps late, "
@@ -778,8 +784,7 @@ def main() -> None:
         return
     if args.seeds:
         seeds = [int(x) for x in args.seeds.split(",")]
-        write_result(args.out or RESULTS / "nab_seeds.md", [
-            "# The NAB comparison over several seeds", "",
+        _report(args.out, "nab_seeds.md", "The NAB comparison over several seeds", [
             f"`python benchmarks/bench_nab.py --seeds {args.seeds} --systems {args.systems} "
             f"--length {args.length} --threads {args.threads}`", "",
             f"{machine}. NAB protocol as in nab.md (35 series with an anomaly window); "
@@ -791,8 +796,7 @@ def main() -> None:
             *seed_runs(data_dir, seeds, args.systems, args.length)])
         return
     if args.auprc:
-        write_result(args.out or RESULTS / "nab_auprc.md", [
-            "# Where the local share loses NAB AUPRC", "",
+        _report(args.out, "nab_auprc.md", "Where the local share loses NAB AUPRC", [
             f"`python benchmarks/bench_nab.py --auprc --threads {args.threads}`", "",
             f"{machine}. One fit per series (seed 0), three ways to turn its window scores "
             f"into step scores: the default (`{DEFAULT_VARIANT}`: window - 1 steps late, "
@@ -803,8 +807,8 @@ def main() -> None:
             *auprc_diagnosis(data_dir)])
         return
     if args.diagnose:
-        write_result(args.out or RESULTS / "nab_diagnosis.md", [
-            "# Where causal series scores lose AUROC on the synthetic series", "",
+        _report(args.out, "nab_diagnosis.md",
+                "Where causal series scores lose AUROC on the synthetic series", [
             f"`python benchmarks/bench_nab.py --diagnose --systems {args.systems} --length "
             f"{args.length} --threads {args.threads}`", "",
             f"{machine}. `TimeSeriesAnomalyDetector(delay=0, local=0)` fitted on each system's "
@@ -814,8 +818,8 @@ def main() -> None:
             *diagnose(args.systems, args.length)])
         return
     if args.select:
-        write_result(args.out or RESULTS / "nab_selection.md", [
-            "# Choosing the time-series default (NAB, leave one series out)", "",
+        _report(args.out, "nab_selection.md",
+                "Choosing the time-series default (NAB, leave one series out)", [
             f"`python benchmarks/bench_nab.py --select --threads {args.threads}`", "",
             f"{machine}. Each candidate is TimeSeriesAnomalyDetector(window='auto', "
             "delay=0, local=0) with the default window detector "
