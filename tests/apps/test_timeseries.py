@@ -241,6 +241,43 @@ def test_scores_are_delay_late_and_streaming_equals_batch(fitted, series_pair):
         stream.score_new(test.values[:5, :2])
 
 
+def test_provisional_scores_alert_on_arrival_and_leave_the_final_ones(fitted, series_pair):
+    """provisional() is what flush() would give now, without consuming; the newest step's
+    is the score of the series cut at it, the delay-0 score with the same local share."""
+    import copy
+
+    train, test = series_pair
+    x, d = test.values[:400], fitted.delay_
+    batch, arrival = fitted.decision_function(x), fitted.arrival_scores(x)
+    causal = clone(fitted).set_params(delay=0).fit(train.values)  # same seeds, same nets
+    np.testing.assert_allclose(arrival, causal.decision_function(x), rtol=1e-6, atol=1e-9)
+    assert not np.allclose(arrival, batch, atol=1e-3)  # final scores do differ
+    for t in (0, 3, fitted.window_, 399):  # the series cut at t, its last value
+        cut = fitted.decision_function(x[:t + 1])[-1]
+        assert cut == pytest.approx(arrival[t], rel=1e-5, abs=1e-5)
+    asked, plain = fitted.stream(), fitted.stream()
+    finals, at_arrival, seen = [], [], 0
+    cuts = [0, *range(1, 60), 61, 70, 150, 151, 400]  # one step at a time, then chunks
+    for a, b in zip(cuts, cuts[1:]):
+        finals.append(asked.score_new(x[a:b]))
+        seen += b - a
+        early = asked.provisional()
+        assert len(early) == min(d, seen) and sum(map(len, finals)) + len(early) == seen
+        np.testing.assert_array_equal(early, copy.copy(asked).flush())  # flush() of now
+        np.testing.assert_array_equal(asked.provisional(), early)  # nothing consumed
+        np.testing.assert_allclose(early, [fitted.decision_function(x[:b])[t]
+                                           for t in range(b - len(early), b)]
+                                   if b in (5, 70, 400) else early, rtol=1e-5, atol=1e-5)
+        at_arrival.append(early[-1])
+    np.testing.assert_allclose(at_arrival, arrival[np.array(cuts[1:]) - 1], rtol=1e-5,
+                               atol=1e-5)
+    got = np.concatenate([*finals, asked.flush()])
+    np.testing.assert_array_equal(got, np.concatenate(
+        [plain.score_new(x[a:b]) for a, b in zip(cuts, cuts[1:])] + [plain.flush()]))
+    np.testing.assert_allclose(got, batch, rtol=1e-5, atol=1e-5)  # streaming equals batch
+    assert asked.provisional().shape == (0,)
+
+
 def test_causal_scores_with_no_delay(series_pair):
     train, test = series_pair
     det = TimeSeriesAnomalyDetector(delay=0).fit(train.values[:800])
@@ -250,6 +287,8 @@ def test_causal_scores_with_no_delay(series_pair):
     stream = det.stream()
     np.testing.assert_allclose(stream.score_new(test.values[:10]), batch[:10],
                                rtol=1e-5, atol=1e-6)  # on arrival
+    assert stream.provisional().shape == (0,)  # nothing waits
+    np.testing.assert_array_equal(det.arrival_scores(test.values), batch)
     assert TimeSeriesAnomalyDetector(window=16, delay=100).fit(train.values[:800]).delay_ == 15
 
 

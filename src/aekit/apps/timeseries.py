@@ -360,9 +360,24 @@ class TimeSeriesAnomalyDetector(PyODContractMixin, AutoencoderEstimator):
         ``t`` (the module's objective).
         """
         series, single = self._checked(X)
-        scores = [delayed_positions(self._window_values(self._inputs(
-            causal_windows(s, self.window_)))) for s in series]
+        scores = [delayed_positions(values) for values in self._series_values(series)]
         return scores[0] if single else scores
+
+    def arrival_scores(self, X: Any) -> np.ndarray | list[np.ndarray]:
+        """Per-time-step scores ``(T,)`` as each step arrives: what the window ending at
+        ``t`` alone gives to its position of ``t`` (the objective's ``j = 0`` term, with
+        the same ``local_`` share), i.e. ``decision_function`` of the series cut at ``t``
+        (its last value) and the provisional score :meth:`SeriesStream.provisional` gives
+        the newest step. With ``delay_ = 0`` it is ``decision_function``; otherwise the
+        final score of ``t`` replaces it ``delay_`` steps later."""
+        series, single = self._checked(X)
+        scores = [values[:, 0].astype(np.float64) for values in self._series_values(series)]
+        return scores[0] if single else scores
+
+    def _series_values(self, series: list[np.ndarray]) -> list[np.ndarray]:
+        """:meth:`_window_values` of the windows ending at every step of each series."""
+        return [self._window_values(self._inputs(causal_windows(s, self.window_)))
+                for s in series]
 
     def explain(self, X: Any) -> np.ndarray | list[np.ndarray]:
         """Per-step, per-channel contributions ``(T, C)`` to the reconstruction part of
@@ -470,7 +485,12 @@ class SeriesStream:
     each call returns the scores of the steps that became final, oldest first, and
     :meth:`flush` those of the last ``delay`` steps once the series ends. All the scores
     returned, in order, equal those of ``decision_function`` on the whole series (after
-    ``history``, whose steps the stream does not score).
+    ``history``, whose steps the stream does not score). Meanwhile :meth:`provisional`
+    gives the steps still waiting their scores from the windows seen so far, so a step
+    can raise an alert on arrival that its final score confirms or withdraws::
+
+        final = stream.score_new(x)       # the steps that became final
+        early = stream.provisional()      # the rest, up to the newest step of x
     """
 
     def __init__(self, detector: TimeSeriesAnomalyDetector, history: Any = None) -> None:
@@ -508,11 +528,23 @@ class SeriesStream:
         self._pending = pending[len(out):]
         return out
 
+    def provisional(self) -> np.ndarray:
+        """The provisional scores of the steps not yet final (the up to ``delay`` steps
+        after those :meth:`score_new` has returned, ending at the newest one), oldest
+        first: each the mean over the windows seen so far that contain it, exactly what
+        :meth:`flush` would return if the series ended now, but nothing is consumed. The
+        newest step's uses only the window ending at it
+        (:meth:`TimeSeriesAnomalyDetector.arrival_scores`); each later window moves a
+        step's score towards its final one, which :meth:`score_new` returns ``delay``
+        steps after the step. An alert on arrival is a provisional score above the
+        threshold, confirmed or withdrawn by the final score."""
+        return delayed_positions(self._pending)
+
     def flush(self) -> np.ndarray:
         """The scores of the last ``delay`` steps, at the end of the series (the mean over
         the windows there are, as ``decision_function`` gives them); the stream then
         holds no pending step."""
-        out = delayed_positions(self._pending)
+        out = self.provisional()
         self._pending = self._pending[:0]
         return out
 
