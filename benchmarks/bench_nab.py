@@ -30,8 +30,8 @@ the score of the window ending at ``t``):
   16-step one);
 * delays (``aekit-causal``, ``aekit-delay4/8/16``, ``aekit-delay-quarter/half/full``):
   step ``t`` gets the mean causal score of the windows ending at ``t .. t + delay``, as
-  ``TimeSeriesAnomalyDetector(delay=...)`` gives it (``aekit`` is the default, half a
-  window); ``--diagnose`` shows per synthetic system and anomaly kind where the causal
+  ``TimeSeriesAnomalyDetector(delay=...)`` gives it (``aekit`` is the default,
+  ``window - 1``); ``--diagnose`` shows per synthetic system and anomaly kind where the causal
   score loses;
 * how a step's score pools the windows that contain it (``aekit-max-*``: the maximum of
   the window scores, not the mean; ``aekit-pos-*``: each window's score shared over its
@@ -40,7 +40,11 @@ the score of the window ending at ``t``):
   ``aekit-mix25-*``: half / a quarter localised, the rest the window mean, i.e.
   ``TimeSeriesAnomalyDetector(local=0.5 / 0.25)``; ``aekit-maxmix*``: the same with the
   maximum), each half a window or ``window - 1`` steps late. ``aekit-delay-half`` is the
-  former default (``local=0``, half a window late).
+  former default (``local=0``, half a window late);
+* ``aekit-arrival``: the default's score of each step when it arrives, before the later
+  windows (``arrival_scores``, the provisional score ``SeriesStream`` gives the newest
+  step), from the default's fit; with it the results file says how many alerts on
+  arrival the final scores confirm.
 
     python benchmarks/bench_nab.py [--data-dir ../shared/data/nab] [--out FILE.md]
 """
@@ -180,6 +184,12 @@ def aekit_arrival(train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
     return arrival
 
 
+ARRIVAL_NOTE = (
+    "`aekit` is the default (`delay=\"auto\"`: each step's score final `window - 1` steps "
+    "late, `local=0.25`); `aekit-arrival` is the score the same fit gives each step when it "
+    "arrives (`arrival_scores`: the window ending at the step alone, what "
+    "`SeriesStream.provisional()` gives the newest step; checked equal to the same fit's "
+    "scores with `delay_ = 0`), so its seconds are only scoring.")
 _ALERTS: list[tuple[int, int, int]] = []  # per aekit-arrival run: arrival, confirmed, final
 
 
@@ -899,6 +909,8 @@ def main() -> None:
     lines = [f"# {title}", "", f"`{cmd}`", "",
              f"{machine}; total {(time.perf_counter() - t0) / 60:.1f} min "
              "(a shared machine: other jobs ran beside it, so seconds are upper bounds)."]
+    if "aekit-arrival" in names:
+        lines += ["", ARRIVAL_NOTE]
     if nab:
         lines += ["", f"NAB: {len(nab)} series (one, ec2_cpu_utilization_c6585a, has no "
                   "anomaly window and gets no score); fit on the first 15 %, per-step "
