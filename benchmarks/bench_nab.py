@@ -193,14 +193,14 @@ ARRIVAL_NOTE = (
 _ALERTS: list[tuple[int, int, int]] = []  # per aekit-arrival run: arrival, confirmed, final
 
 
-def alerts_line(alerts: list[tuple[int, int, int]]) -> list[str]:
+def alerts_line(alerts: list[tuple[int, int, int]], scored: str) -> list[str]:
     """How the alerts on arrival (provisional score above the fitted threshold) fared, as
     lines of a results file (none without ``aekit-arrival`` runs)."""
     if not alerts:
         return []
     raised, confirmed, final = np.sum(alerts, axis=0)
-    return ["", f"Alerts at the fitted threshold (`threshold_`, every scored step of the "
-            f"{len(alerts)} series, training part included): {raised:,} steps alerted on "
+    return ["", f"Alerts at the fitted threshold (`threshold_`, every step of the "
+            f"{len(alerts)} {scored}): {raised:,} steps alerted on "
             f"arrival, {confirmed:,} of them ({confirmed / max(raised, 1):.0%}) confirmed by "
             f"the final score, the rest withdrawn; {final:,} steps flagged by the final "
             f"score, {confirmed / max(final, 1):.0%} of them already on arrival."]
@@ -917,13 +917,13 @@ def main() -> None:
                   "AUROC/AUPRC on the rest, top-1 hit = the highest-scoring step of the rest "
                   "lies in an anomaly window.", "", *summary(nab, names), "",
                   *table(nab, names)]
-        lines += alerts_line(nab_alerts)
+        lines += alerts_line(nab_alerts, "series, their training 15 % included")
     if synth:
         lines += ["", f"Synthetic (`bench_timeseries.py` systems, {args.length} steps, 4 "
                   "channels, 10 anomalies of 5 kinds; fit on a contaminated training series, "
                   "score a test series).", "", *summary(synth, names), "",
                   *table(synth, names)]
-        lines += alerts_line(_ALERTS)
+        lines += alerts_line(_ALERTS, "test series")
     write_result(args.out or RESULTS / "nab.md", lines)
 
 
