@@ -179,7 +179,7 @@ def aekit_arrival(train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
     if not np.allclose(arrival, causal, rtol=1e-6, atol=1e-9):
         raise AssertionError("arrival scores differ from the delay-0 scores of the same fit")
     final = det.decision_function(test)
-    _ALERTS.append({"arrival": arrival > det.threshold_, "final": final > det.threshold_,
+    _ALERTS.append({"arrival": arrival > det.arrival_threshold_, "final": final > det.threshold_,
                     "delay": det.delay_})
     return arrival
 
@@ -194,7 +194,8 @@ _ALERTS: list[dict] = []  # per aekit-arrival run: flags on arrival and final, d
 
 
 def alerts_line(alerts: list[dict], scored: str) -> list[str]:
-    """How the alerts on arrival (provisional score above the fitted threshold) fared, as
+    """How the alerts on arrival (provisional score above ``arrival_threshold_``, the
+    threshold fitted for it; the final score's is ``threshold_``) fared, as
     lines of a results file (none without ``aekit-arrival`` runs): how many the final
     score confirms, and per labelled anomaly window (after ``start``) how soon each
     score's first alert in it is known (an arrival alert at once, a final one ``delay``
@@ -219,7 +220,9 @@ def alerts_line(alerts: list[dict], scored: str) -> list[str]:
            f"{int((arr[both] < fin[both]).sum())}, later in "
            f"{int((arr[both] > fin[both]).sum())})" if both.any() else
            "no window has an alert of both")
-    return ["", f"Alerts at the fitted threshold (`threshold_`, every step of the "
+    return ["", "Alerts at the fitted thresholds (on arrival `arrival_threshold_`, for the "
+            "final score `threshold_`: each the upper `contamination` quantile of its own "
+            f"scores of the training steps; every step of the "
             f"{len(alerts)} {scored}): {raised:,} steps alerted on "
             f"arrival, {confirmed:,} of them ({confirmed / max(raised, 1):.0%}) confirmed by "
             f"the final score, the rest withdrawn; {final:,} steps flagged by the final "

@@ -278,6 +278,27 @@ def test_provisional_scores_alert_on_arrival_and_leave_the_final_ones(fitted, se
     assert asked.provisional().shape == (0,)
 
 
+def test_arrival_alerts_have_their_own_threshold(fitted, series_pair):
+    """arrival_threshold_ is the rule of threshold_ (the upper contamination quantile of
+    the training steps' scores) applied to the training steps' scores on arrival."""
+    train, test = series_pair
+    q = 1 - fitted.contamination
+    at_fit = fitted.arrival_scores(train.values)
+    assert fitted.arrival_threshold_ == pytest.approx(np.quantile(at_fit, q), rel=1e-6)
+    assert fitted.threshold_ == pytest.approx(
+        np.quantile(fitted.decision_function(train.values), q), rel=1e-6)
+    assert fitted.arrival_threshold_ > fitted.threshold_  # one window is noisier than d + 1
+    assert (at_fit > fitted.arrival_threshold_).mean() == pytest.approx(fitted.contamination,
+                                                                        abs=1e-3)
+    np.testing.assert_array_equal(fitted.arrival_predict(test.values),
+                                  fitted.arrival_scores(test.values) > fitted.arrival_threshold_)
+    parts = fitted.arrival_predict([test.values[:300], test.values[300:]])
+    assert [len(p) for p in parts] == [300, 1700]
+    given = TimeSeriesAnomalyDetector(detector=AnomalyDetector(n_estimators=1, epochs=1),
+                                      window=8, threshold=0.3).fit(train.values[:400])
+    assert given.threshold_ == given.arrival_threshold_ == 0.3  # one explicit number, both
+
+
 def test_causal_scores_with_no_delay(series_pair):
     train, test = series_pair
     det = TimeSeriesAnomalyDetector(delay=0).fit(train.values[:800])
@@ -310,6 +331,7 @@ def test_save_load_round_trip(fitted, series_pair, tmp_path):
     np.testing.assert_array_equal(back.decision_function(test.values),
                                   fitted.decision_function(test.values))
     assert back.threshold_ == fitted.threshold_ and back.window_ == fitted.window_
+    assert back.arrival_threshold_ == fitted.arrival_threshold_
     assert back.get_params(deep=False)["normalize"] == fitted.normalize
     # the estimators' one folder format, the window detector in its own subfolder
     names = sorted(p.name for p in (tmp_path / "ts").iterdir())
@@ -321,6 +343,10 @@ def test_save_load_round_trip(fitted, series_pair, tmp_path):
     assert record["fitted"]["local_"] == fitted.local_ > 0
     causal = fitted.detector_.decision_function(fitted._inputs(causal_windows(
         test.values, fitted.window_)))  # the window ending at each step
+    del record["fitted"]["arrival_threshold_"]  # from before the arrival threshold
+    (tmp_path / "ts" / "estimator.json").write_text(json.dumps(record))
+    with pytest.raises(ConfigError, match="refit it to get arrival labels"):
+        TimeSeriesAnomalyDetector.load(tmp_path / "ts").arrival_predict(test.values)
     del record["fitted"]["local_"], record["params"]["local"]  # from before the local share
     (tmp_path / "ts" / "estimator.json").write_text(json.dumps(record))
     old = TimeSeriesAnomalyDetector.load(tmp_path / "ts")

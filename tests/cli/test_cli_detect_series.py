@@ -4,6 +4,7 @@ the report plots the series over its scores with the flagged spans shaded."""
 import base64
 import csv
 import io
+import json
 import re
 
 import numpy as np
@@ -132,6 +133,26 @@ def test_arrival_adds_each_steps_score_when_it_arrived(tmp_path):
     final = np.array([float(r["anomaly_score"]) for r in rows])
     assert not np.allclose(got, final, atol=1e-3)  # a window later, scores move
     assert got[-1] == final[-1]  # the last step has seen its only window
+    # arrival_label: above the threshold fitted for scores on arrival, not the final one
+    assert det.arrival_threshold_ != det.threshold_
+    labels = np.array([int(r["arrival_label"]) for r in rows])
+    np.testing.assert_array_equal(labels, det.arrival_predict(read_series_csv(
+        tmp_path / "new.csv")))
+    assert labels.sum() == (got > det.arrival_threshold_).sum() > 0
+    assert f"on arrival: {labels.sum()} above the arrival threshold" in res.output
+    record = json.loads((tmp_path / "det" / "estimator.json").read_text())
+    del record["fitted"]["arrival_threshold_"]  # a folder saved before it
+    (tmp_path / "det" / "estimator.json").write_text(json.dumps(record))
+    args = ["detect", "score", str(tmp_path / "det"), "--data", str(tmp_path / "new.csv"),
+            "--out", str(tmp_path / "old" / "s.csv"), "--arrival"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 2 and "saved before scores on arrival" in res.output
+    assert "Traceback" not in res.output and not (tmp_path / "old" / "s.csv").exists()
+    res = invoke(*args, "--threshold", 1.5)  # one explicit threshold for both
+    assert res.exit_code == 0, res.output
+    with open(tmp_path / "old" / "s.csv") as f:
+        old = list(csv.DictReader(f))
+    assert [int(r["arrival_label"]) for r in old] == (got > 1.5).astype(int).tolist()
     with open(tmp_path / "t.csv", "w", newline="") as f:
         csv.writer(f).writerows([["a", "b"], *rng.normal(size=(60, 2)).round(3).tolist()])
     res = invoke("detect", "fit", "--data", tmp_path / "t.csv", "--out", tmp_path / "tab",

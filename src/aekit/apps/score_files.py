@@ -36,14 +36,17 @@ CURVE_POINTS = 20_000  # points drawn of a report's ROC and precision-recall cur
 class ScoredFile:
     """What :func:`score_file` did: its :class:`~aekit.metrics.score_summary.ScoreSummary`
     (counts, flagged, labels' curves, the most anomalous rows), the threshold used, the
-    feature or channel names, whether a series was scored, and AUROC / AUPRC when labels
-    of both classes were given."""
+    feature or channel names, whether a series was scored, AUROC / AUPRC when labels
+    of both classes were given and, with ``arrival``, the threshold of the scores on
+    arrival and how many steps it alerted."""
 
     summary: Any
     threshold: float
     names: list[str]
     series: bool
     metrics: dict[str, float] = field(default_factory=dict)
+    arrival_threshold: float | None = None
+    arrival_alerts: int | None = None
 
     @property
     def unit(self) -> str:
@@ -95,7 +98,8 @@ def score_file(det: Any, source: str, out_path: Path, report_path: Path, *,
     ``top`` contributing columns are added per row, ``show`` most anomalous rows kept in
     the summary; ``threshold`` overrides the fitted one; ``chunk_rows`` asks for chunks
     (a table fitted by name, read from CSV/TSV or Parquet); ``arrival`` adds a series'
-    ``arrival_score`` column (:meth:`TimeSeriesAnomalyDetector.arrival_scores`)."""
+    ``arrival_score`` column (:meth:`TimeSeriesAnomalyDetector.arrival_scores`) and its
+    ``arrival_label`` (above ``arrival_threshold_``, or above ``threshold`` when given)."""
     from aekit.apps.timeseries import TimeSeriesAnomalyDetector
     from aekit.metrics.score_summary import ScoreSummary, top_contributions
 
@@ -104,6 +108,13 @@ def score_file(det: Any, source: str, out_path: Path, report_path: Path, *,
         raise ConfigError("--arrival applies to series detectors (fitted with --series): "
                           "a table row's score is final when it is scored")
     thr = det.threshold_ if threshold is None else float(threshold)
+    arrival_thr = arrival_scores = None
+    if arrival:
+        if threshold is None and not hasattr(det, "arrival_threshold_"):
+            raise ConfigError("--arrival: this series detector was saved before scores on "
+                              "arrival had their own threshold (arrival_threshold_); refit "
+                              "it, or give --threshold for both")
+        arrival_thr = det.arrival_threshold_ if threshold is None else thr
     chunked = _chunk_rows(det, source, chunk_rows, series)
 
     def summarise(labelled: bool) -> ScoreSummary:  # its spill folder: beside the output
@@ -126,8 +137,9 @@ def score_file(det: Any, source: str, out_path: Path, report_path: Path, *,
         flagged = scores > thr
         idx, share = top_contributions(contrib, top) if top else (None, None)
         if series:
+            arrival_scores = det.arrival_scores(rows_out) if arrival else None
             _write_series_scores(out_path, rows_out, scores, flagged, idx, names,
-                                 det.arrival_scores(rows_out) if arrival else None)
+                                 arrival_scores, arrival_thr)
         else:
             _write_table_scores(out_path, header, rows_out, scores, flagged, idx, names)
         with summarise(labels is not None) as summary:
@@ -140,7 +152,8 @@ def score_file(det: Any, source: str, out_path: Path, report_path: Path, *,
               **{k: round(v, 4) for k, v in metrics.items()}}]
     write_report(report_path, summary, f"anomaly scores: {Path(source).name}", table,
                  series=rows_out if series else None, scores=scores)
-    return ScoredFile(summary, thr, list(names), series, metrics)
+    alerts = None if arrival_scores is None else int((arrival_scores > arrival_thr).sum())
+    return ScoredFile(summary, thr, list(names), series, metrics, arrival_thr, alerts)
 
 
 def write_report(path: Path, summary: Any, title: str, table: list[dict[str, Any]],
@@ -315,7 +328,8 @@ def _write_table_scores(path: Path, header: list[str], rows: list[list[str]],
 
 
 def _write_series_scores(path: Path, series, scores: np.ndarray, flagged: np.ndarray, idx,
-                         names, arrival: np.ndarray | None = None) -> None:
+                         names, arrival: np.ndarray | None = None,
+                         arrival_threshold: float | None = None) -> None:
     from aekit.data.series import write_series_csv
     from aekit.io import atomic_path
 
@@ -323,6 +337,7 @@ def _write_series_scores(path: Path, series, scores: np.ndarray, flagged: np.nda
                                     "anomaly_label": flagged.astype(np.int64)}
     if arrival is not None:
         extra["arrival_score"] = arrival
+        extra["arrival_label"] = (arrival > arrival_threshold).astype(np.int64)
     if idx is not None:
         for j in range(idx.shape[1]):
             extra[f"top_{j + 1}"] = np.array([names[c] for c in idx[:, j]], dtype=object)

@@ -196,7 +196,8 @@ class TimeSeriesAnomalyDetector(PyODContractMixin, AutoencoderEstimator):
         Expected share of anomalous time steps in the training series, in (0, 0.5]; sets
         ``threshold_`` to that upper quantile of the training steps' scores.
     threshold : float, optional
-        An explicit per-step score threshold; overrides ``contamination``.
+        An explicit per-step score threshold; overrides ``contamination``, for the final
+        scores and the scores on arrival alike.
 
     Attributes
     ----------
@@ -211,6 +212,10 @@ class TimeSeriesAnomalyDetector(PyODContractMixin, AutoencoderEstimator):
     decision_scores_ : np.ndarray
         Per-time-step scores of the training series (concatenated).
     threshold_ : float
+    arrival_threshold_ : float
+        The threshold of :meth:`arrival_scores` (:meth:`arrival_predict`): the same upper
+        ``contamination`` quantile, of the training steps' scores on arrival (``threshold``
+        when given). Absent from folders saved before it (arrival labels are refused).
     labels_ : np.ndarray
     n_channels_ : int
     n_features_in_ : int
@@ -241,7 +246,8 @@ class TimeSeriesAnomalyDetector(PyODContractMixin, AutoencoderEstimator):
         "threshold": [Interval(Real, -math.inf, math.inf, closed="neither"), None],
     }
     _saved_values: ClassVar[tuple[str, ...]] = (
-        "n_channels_", "feature_names_in_", "window_", "delay_", "local_", "threshold_")
+        "n_channels_", "feature_names_in_", "window_", "delay_", "local_", "threshold_",
+        "arrival_threshold_")
     _saved_arrays: ClassVar[tuple[str, ...]] = ("mean_", "scale_", "decision_scores_")
     _unsaved_params: ClassVar[tuple[str, ...]] = ("detector",)  # saved as window_detector/
 
@@ -309,12 +315,18 @@ class TimeSeriesAnomalyDetector(PyODContractMixin, AutoencoderEstimator):
         stride = int(self.stride) if self.stride else max(1, math.ceil(n / MAX_TRAIN_WINDOWS))
         train = np.concatenate([w[::stride] for w in windows])
         self.detector_ = clone(inner).fit(train)
-        self.decision_scores_ = np.concatenate([
-            delayed_positions(self._window_values(w)) for w in windows])
-        self.threshold_ = (float(self.threshold) if self.threshold is not None else
-                           float(np.quantile(self.decision_scores_, 1 - self.contamination)))
+        values = [self._window_values(w) for w in windows]
+        self.decision_scores_ = np.concatenate([delayed_positions(v) for v in values])
+        arrival = np.concatenate([v[:, 0] for v in values]).astype(np.float64)
+        self.threshold_, self.arrival_threshold_ = (
+            (float(self.threshold),) * 2 if self.threshold is not None else
+            (self._quantile(self.decision_scores_), self._quantile(arrival)))
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
         return self
+
+    def _quantile(self, scores: np.ndarray) -> float:
+        """The threshold ``contamination`` gives: that upper quantile of ``scores``."""
+        return float(np.quantile(scores, 1 - self.contamination))
 
     def _inputs(self, windows: np.ndarray) -> np.ndarray:
         """The window detector's inputs ``(N, C or 2C, W)`` from raw windows ``(N, C, W)``."""
@@ -375,10 +387,25 @@ class TimeSeriesAnomalyDetector(PyODContractMixin, AutoencoderEstimator):
         the same ``local_`` share), i.e. ``decision_function`` of the series cut at ``t``
         (its last value) and the provisional score :meth:`SeriesStream.provisional` gives
         the newest step. With ``delay_ = 0`` it is ``decision_function``; otherwise the
-        final score of ``t`` replaces it ``delay_`` steps later."""
+        final score of ``t`` replaces it ``delay_`` steps later. Its threshold is
+        ``arrival_threshold_`` (:meth:`arrival_predict`)."""
         series, single = self._checked(X)
         scores = [values[:, 0].astype(np.float64) for values in self._series_values(series)]
         return scores[0] if single else scores
+
+    def arrival_predict(self, X: Any) -> np.ndarray | list[np.ndarray]:
+        """Alerts on arrival ``(T,)``, 0/1: :meth:`arrival_scores` above
+        ``arrival_threshold_``, the threshold fitted for them as ``threshold_`` is for the
+        final scores. The final labels (:meth:`predict`) confirm or withdraw them."""
+        self._check_fitted()
+        if not hasattr(self, "arrival_threshold_"):
+            raise ConfigError("this series detector was saved before scores on arrival had "
+                              "their own threshold (arrival_threshold_): refit it to get "
+                              "arrival labels")
+        thr, scores = self.arrival_threshold_, self.arrival_scores(X)
+        if isinstance(scores, list):
+            return [(s > thr).astype(np.int64) for s in scores]
+        return (scores > thr).astype(np.int64)
 
     def _series_values(self, series: list[np.ndarray]) -> list[np.ndarray]:
         """:meth:`_window_values` of the windows ending at every step of each series."""
@@ -475,9 +502,10 @@ class TimeSeriesAnomalyDetector(PyODContractMixin, AutoencoderEstimator):
             self.local = self.local_ = 0.0
         self.delay_, self.local_ = int(self.delay_), float(self.local_)
         self.n_features_in_ = self.n_channels_
-        if not math.isfinite(float(self.threshold_)):
-            raise AekitError(f"the series threshold is {self.threshold_}; the file is "
-                             "damaged (refit, or pass a --threshold)")
+        for key in ("threshold_", "arrival_threshold_"):
+            if key in values and not math.isfinite(float(values[key])):
+                raise AekitError(f"the series {key} is {values[key]}; the file is damaged "
+                                 "(refit, or pass a --threshold)")
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
 
 
@@ -542,8 +570,9 @@ class SeriesStream:
         newest step's uses only the window ending at it
         (:meth:`TimeSeriesAnomalyDetector.arrival_scores`); each later window moves a
         step's score towards its final one, which :meth:`score_new` returns ``delay``
-        steps after the step. An alert on arrival is a provisional score above the
-        threshold, confirmed or withdrawn by the final score."""
+        steps after the step. An alert on arrival is the newest step's provisional score
+        above ``arrival_threshold_`` (:meth:`TimeSeriesAnomalyDetector.arrival_predict`),
+        confirmed or withdrawn by the final score."""
         return delayed_positions(self._pending)
 
     def flush(self) -> np.ndarray:

@@ -159,9 +159,10 @@ def _echo_areas(m: dict[str, float], positives: int, n: int, what: str) -> None:
               help="Read and write the table this many rows at a time, so memory stays at "
                    "one chunk [default: 65536-row chunks for tables over 256 MB].")
 @click.option("--arrival", is_flag=True,
-              help="With a series detector: add the column arrival_score, each step's "
+              help="With a series detector: add the columns arrival_score, each step's "
                    "score when it arrived (the window ending at it alone), beside its "
-                   "final anomaly_score.")
+                   "final anomaly_score, and arrival_label, 1 above the threshold fitted "
+                   "for scores on arrival (or --threshold).")
 @force_option
 def score_command(detector_dir, data_source, out, label_column, id_columns, top, threshold,
                   report_path, show, chunk_rows, arrival, force) -> None:
@@ -188,6 +189,9 @@ def score_command(detector_dir, data_source, out, label_column, id_columns, top,
     summary, what = done.summary, done.unit
     click.echo(f"scored {summary.count} {what}: {summary.flagged} above the threshold "
                f"{done.threshold:.4g}")
+    if done.arrival_alerts is not None:
+        click.echo(f"on arrival: {done.arrival_alerts} above the arrival threshold "
+                   f"{done.arrival_threshold:.4g}")
     if done.metrics:
         _echo_areas(done.metrics, summary.positives, summary.count, "labels")
     elif summary.labelled and summary.count:
