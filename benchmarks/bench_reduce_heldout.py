@@ -6,7 +6,8 @@ and UMAP's transform (issue 17).
     nice python benchmarks/bench_reduce_heldout.py --data digits --folds 0,1,2 \
         --variants '[{"epochs": 25}, {}];[{}, {"refine": 50, "distil": 1000}]'
 
-For each data set (scikit-learn's digits raw, breast_cancer and wine standardised) and
+For each data set (scikit-learn's digits raw, breast_cancer and wine standardised, or
+ODDS tables standardised with their outlier flags as labels) and
 each of the chosen folds of a stratified 5-fold split (seed ``--split-seed``), fit on the
 other four folds (80 %, seed = the fold's number) and map the fold (20 %) with
 ``transform``; report the 5-NN accuracy of the held-out codes against the fitted codes
@@ -32,7 +33,7 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-from bench_reduce import sklearn_sets
+from bench_reduce import ODDS, sklearn_sets, standardise
 from bench_reduce_seeds import scores
 from results_file import RESULTS, write_result
 from sklearn.model_selection import StratifiedKFold
@@ -40,6 +41,7 @@ from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 
 from aekit import AutoencoderReducer
 from aekit.apps.parametric_umap import fuzzy_knn_graph, infonce_tsne
+from aekit.data import load_data
 
 
 class Staged(AutoencoderReducer):
@@ -164,6 +166,18 @@ def make(name, seed):
     return est
 
 
+def data_sets(names: str, odds_dir: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """``(name, X, y)``: scikit-learn's sets as bench_reduce.py loads them, and ODDS
+    tables (standardised; labels = outlier flags) from ``odds_dir``."""
+    sets = sklearn_sets(names)
+    for name in names.split(","):
+        if (odds_dir / f"{name}.mat").is_file():
+            d = load_data(odds_dir / f"{name}.mat")
+            sets.append((name, standardise(d.x.numpy().astype(np.float64)),
+                         d.y.numpy().astype(int)))
+    return sets
+
+
 def knn_place(Xf, Zf, Xh, k=15):
     """Held-out rows placed at the distance-weighted mean code of their k nearest fitted
     rows (in the input)."""
@@ -177,8 +191,9 @@ HEADER = ["| data | variant | folds | held-out 5-NN | kNN place 5-NN | fitted 5-
 
 
 def summarise(paths: list[str]) -> list[str]:
-    """Markdown lines: per data set, each variant's means over the folds that every
-    variant of that data set ran, from the per-fold rows of the result files ``paths``."""
+    """Markdown lines: per data set, the means of each variant over the folds the
+    default ran (variants that did not run all of them are left out), from the per-fold
+    rows of the result files ``paths``."""
     runs: dict[tuple[str, str], dict[int, list[float]]] = {}
     for path in paths:
         for row in Path(path).read_text().splitlines():
@@ -188,9 +203,9 @@ def summarise(paths: list[str]) -> list[str]:
                     float(v) for v in cells[3:]]
     lines = list(HEADER)
     for data in dict.fromkeys(d for d, _ in runs):
-        names = [v for d, v in runs if d == data]
-        folds = sorted(set.intersection(*(set(runs[data, v]) for v in names)))
-        for name in names:
+        folds = sorted(runs.get((data, "default"), {}))
+        names = [v for d, v in runs if d == data and set(folds) <= set(runs[d, v])]
+        for name in sorted(names, key=lambda v: (v != "default", v == "UMAP")):
             m = np.mean([runs[data, name][f] for f in folds], 0)
             lines.append(f"| {data} | {name} | {','.join(map(str, folds))} | "
                          + " | ".join(f"{v:.4f}" for v in m[:5]) + f" | {m[5]:.1f} |")
@@ -201,21 +216,23 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default="digits,breast_cancer,wine")
     parser.add_argument("--folds", default="0,1,2,3,4")
+    parser.add_argument("--odds-dir", default=str(ODDS))
     parser.add_argument("--split-seed", type=int, default=0)
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default=str(RESULTS / "reduce_heldout_variants.md"))
     parser.add_argument("--summarise", default="",
                         help="Result files (comma-separated) whose per-fold rows are "
-                        "averaged over the folds all variants of a data set share; no fits.")
+                        "averaged over the folds the default ran; no fits.")
     args = parser.parse_args()
     if args.summarise:
         write_result(args.out, [
             "## Held-out mapping: variants of the reducer, summary (issue 17)", "",
             f"Command: `python benchmarks/bench_reduce_heldout.py --summarise "
             f"{args.summarise} --out {args.out}`", "",
-            "Means over the folds every variant of a data set ran (per-fold rows and the "
-            "commands that made them: the files named).", "",
+            "Means over the folds the default ran on each data set (variants that did not "
+            "run all of them are left out; per-fold rows and the commands that made them: "
+            "the files named).", "",
             *summarise(args.summarise.split(","))])
         return
     torch.set_num_threads(args.threads)
@@ -223,13 +240,13 @@ def main() -> None:
     variants = args.variants.split(";") if ";" in args.variants else args.variants.split(",")
     lines = ["## Held-out mapping: variants of the reducer (issue 17)", "",
              f"Command: `nice python benchmarks/bench_reduce_heldout.py --data {args.data} "
-             f"--folds {args.folds} --split-seed {args.split_seed} "
+             f"--odds-dir {args.odds_dir} --folds {args.folds} --split-seed {args.split_seed} "
              f"--variants '{args.variants}' --threads {args.threads} --out {args.out}`", "",
              f"torch {args.threads} thread(s); shared 2-core machine (4 jobs), load average "
              f"{os.getloadavg()[0]:.1f} at the start.", "",
              *HEADER]
     summary = []
-    for data_name, X, y in sklearn_sets(args.data):
+    for data_name, X, y in data_sets(args.data, Path(args.odds_dir)):
         split = list(StratifiedKFold(5, shuffle=True, random_state=args.split_seed).split(X, y))
         for name in variants:
             rows = []
