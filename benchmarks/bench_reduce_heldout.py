@@ -34,6 +34,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 from bench_reduce import ODDS, sklearn_sets, standardise
+from bench_reduce_refine import refine
 from bench_reduce_seeds import scores
 from results_file import RESULTS, write_result
 from sklearn.model_selection import StratifiedKFold
@@ -93,24 +94,6 @@ class Staged(AutoencoderReducer):
                    float(self.reconstruction_weight), self.jitter)
         self._finish_model(model)
         return history
-
-
-def refine(P, heads, tails, weights, lr, passes, batch, gen):
-    """Positions ``P`` moved by Adam on ``L_nce`` over edges drawn by weight."""
-    Z = torch.nn.Parameter(P.clone())
-    optimiser = torch.optim.Adam([Z], lr=lr)
-    steps = passes * (len(weights) // batch)
-    decay = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: 1 - s / steps)
-    for _ in range(passes):
-        order = torch.multinomial(weights, len(weights), replacement=True, generator=gen)
-        for start in range(0, len(weights) - batch + 1, batch):
-            edges = order[start:start + batch]
-            loss = infonce_tsne(Z[heads[edges]], Z[tails[edges]])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            decay.step()
-    return Z.detach()
 
 
 def distil(model, x, P, heads, tails, weights, rho, opts, batch, gen, lam, jitter):
