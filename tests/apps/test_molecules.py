@@ -143,6 +143,10 @@ def test_optimisation_counts_every_evaluation_and_respects_the_budget(fitted, mo
     assert res.evaluations_to_beat == beat
     assert [v for _, v in res.top] == pytest.approx(sorted(values, reverse=True)[:10])
     assert json.loads(json.dumps(res.to_dict()))["evaluations"] == 50
+    # rounds are the same up to the budget: a smaller one is the start of a larger one
+    calls.clear()
+    shorter = est.optimize(mols[:60], "qed", budget=40)
+    assert calls[60:] == scored[:40] and shorter.curve == res.curve[:40]
 
 
 def test_optimisation_minimises_sa_and_stops_when_nothing_new_comes(fitted, mols,

@@ -59,7 +59,7 @@ OPT_ELITE = 10
 OPT_RADII = (0.1, 1.0)
 OPT_TEMPERATURE = 0.5
 OPT_STALL = 5
-HEAD_WIDTH, HEAD_STEPS, HEAD_BATCH = 64, 200, 256  # the property head and its refits
+HEAD_WIDTH, HEAD_STEPS, HEAD_BATCH = 16, 200, 256  # the property head and its refits
 MINIMISED = frozenset({"sa"})  # properties where lower is better (the rest: higher)
 
 
