@@ -43,6 +43,7 @@ from tqdm.auto import tqdm
 
 import aekit.apps.molecules as molecules
 from aekit.apps.molecules import MoleculeVAE
+from aekit.data.selfies_rings import largest_ring
 from aekit.metrics.moses import molecule_property
 
 
@@ -67,9 +68,11 @@ def best_at(curve: list[tuple[int, float]], n: int) -> float | None:
 
 
 def search(run: str, prop: str, seed: int, sample: list[str], budget: int,
-           train: set[str], ablation: bool) -> dict[str, Any]:
+           train: set[str], ablation: bool, ring_limit: int) -> dict[str, Any]:
     """One :meth:`MoleculeVAE.optimize` run and what the tables need from it."""
     est = MoleculeVAE.load(run).set_params(random_state=seed, verbose=False)
+    if est.max_ring_size_ is None:  # saved before the ring guard: its learned limit
+        est.max_ring_size_ = ring_limit
     saved = molecules.OPT_PROPOSALS
     molecules.OPT_PROPOSALS = 1 if ablation else saved
     try:
@@ -98,6 +101,9 @@ def main() -> None:
                     help="MOSES train molecules of the ceiling table (0: none)")
     ap.add_argument("--ablation", action="store_true",
                     help="also the first run and property with the head's choice off")
+    ap.add_argument("--train-size", type=int, default=100000,
+                    help="MOSES train molecules the runs were trained on: a run saved "
+                    "before the ring guard gets its limit from them, as in bench_moses.py")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=str(RESULTS / "moses_optimize.md"))
     args = ap.parse_args()
@@ -107,12 +113,13 @@ def main() -> None:
     train = set(train_list)
     sample = train_list[:args.sample]
     sample_best = {p: max(molecule_property(s, p) for s in sample) for p in args.property}
+    ring_limit = largest_ring(train_list[:args.train_size])
 
-    rows = [search(run, prop, seed, sample, args.budget, train, False)
+    rows = [search(run, prop, seed, sample, args.budget, train, False, ring_limit)
             for run in args.run for prop in args.property for seed in args.seed]
     if args.ablation:
-        rows += [search(args.run[0], args.property[0], seed, sample, args.budget, train, True)
-                 for seed in args.seed]
+        rows += [search(args.run[0], args.property[0], seed, sample, args.budget, train, True,
+                        ring_limit) for seed in args.seed]
     ceil = (ceiling(train_list[:args.ceiling_size], args.property, sample_best)
             if args.ceiling_size else [])
 

@@ -226,3 +226,14 @@ def test_ring_guard_is_refused_with_smiles_and_needs_a_limit(fitted, mols):
     with pytest.raises(AekitError, match="set ring_guard=False or train it again"):
         est.sample(2)
     assert len(est.set_params(ring_guard=False).sample(2)) == 2
+
+
+def test_close_benzenes_is_a_guard_rule_refused_without_the_guard(fitted, mols):
+    est = pickle.loads(pickle.dumps(fitted[0])).set_params(close_benzenes=True)
+    gen = est.sample(30, seed=2)
+    assert len(gen) == 30 and all(canonical(s) is not None for s in gen if s)
+    assert est._guard().close_benzenes
+    with pytest.raises(ConfigError, match="close_benzenes=True is a rule of the ring guard"):
+        est.set_params(ring_guard=False).sample(2)
+    with pytest.raises(ConfigError, match="close_benzenes=True is a rule of the ring guard"):
+        MoleculeVAE("smiles", close_benzenes=True, epochs=1).fit(mols[:20])

@@ -157,6 +157,13 @@ class MoleculeVAE(AutoencoderEstimator):
         count is ``last_redraws_``. Without the guard a decoder slip in a ring index
         becomes a macrocycle: 27 % of samples held a ring of 8+ atoms against none in
         MOSES test (benchmarks/results/moses_diagnose*.md).
+    close_benzenes : bool
+        With the ring guard, also close kekule benzenes: a ring closure drawn at the
+        end of an open ``C=C-C=C-C=C`` path (atoms on no ring yet) must close it into
+        the 6-ring, or be the first of a run of closures from that atom (a fused
+        system written ``c12``) whose next one does (``RingGuard(close_benzenes=True)``;
+        it admits 99.85 % of the first 2,000 MOSES train strings against 99.9 % without).
+        Refused without the guard.
     max_minutes : float or None
         Wall-time budget of training: epochs run one at a time (resuming from the run
         folder's checkpoint) and training stops before an epoch that would end past
@@ -197,6 +204,7 @@ class MoleculeVAE(AutoencoderEstimator):
         "learning_rate": TRAINING_CONSTRAINTS["learning_rate"],
         "max_minutes": [Interval(Real, 0, None, closed="neither"), None],
         "ring_guard": ["boolean", Interval(Integral, 3, None, closed="left"), None],
+        "close_benzenes": ["boolean"],
         "device": [str],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -209,7 +217,8 @@ class MoleculeVAE(AutoencoderEstimator):
                  word_dropout: float = 0.0, free_bits: float = 0.1,
                  kl_warmup_steps: int = 2000, beta: float = 1.0, epochs: int = 10,
                  batch_size: int = 128, learning_rate: float = 3e-3,
-                 ring_guard: bool | int | None = None, max_minutes: float | None = None,
+                 ring_guard: bool | int | None = None, close_benzenes: bool = False,
+                 max_minutes: float | None = None,
                  n_jobs: int = 1, device: str = "cpu",
                  random_state: Any = 0, verbose: bool = False) -> None:
         self.tokenizer = tokenizer
@@ -225,6 +234,7 @@ class MoleculeVAE(AutoencoderEstimator):
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.ring_guard = ring_guard
+        self.close_benzenes = close_benzenes
         self.max_minutes = max_minutes
         self.n_jobs = n_jobs
         self.device = device
@@ -336,7 +346,12 @@ class MoleculeVAE(AutoencoderEstimator):
         if self.ring_guard not in (None, False) and kind != "selfies":
             raise ConfigError(f"ring_guard={self.ring_guard}: the ring guard reads SELFIES, "
                               f"and this model's tokenizer is {kind!r}; leave it unset")
-        return kind == "selfies" and self.ring_guard is not False
+        guarded = kind == "selfies" and self.ring_guard is not False
+        if self.close_benzenes and not guarded:
+            raise ConfigError(f"close_benzenes=True is a rule of the ring guard, which this "
+                              f"model does not use (tokenizer {kind!r}, ring_guard="
+                              f"{self.ring_guard}); leave close_benzenes unset")
+        return guarded
 
     def ring_limit(self) -> int | None:
         """The ring guard's limit in atoms: ``ring_guard`` when an integer, else the
@@ -352,7 +367,8 @@ class MoleculeVAE(AutoencoderEstimator):
 
     def _guard(self) -> RingGuard | None:
         limit = self.ring_limit()
-        return None if limit is None else RingGuard(self.tokenizer_.tokens, limit)
+        return None if limit is None else RingGuard(self.tokenizer_.tokens, limit,
+                                                    self.close_benzenes)
 
     def decode(self, codes: Any, greedy: bool = True, temperature: float = 1.0) -> list[str]:
         """Molecules decoded from codes ``(N, latent_dim)``: canonical SMILES where RDKit
