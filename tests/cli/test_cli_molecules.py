@@ -104,5 +104,12 @@ def test_sample_ring_guard_option(run, tmp_path):
     assert result.exit_code == 0, result.output
     assert "ring guard: rings of at most 5 atoms" in result.output
     assert all(largest_ring([s]) <= 5 for s in mols.read_text().splitlines()[1:])
+    assert "open kekule benzenes closed" in result.output  # the guard's rule, on by default
     bad = invoke("molecules", "sample", run, "--ring-guard", "big", "--out", tmp_path / "b.csv")
     assert bad.exit_code == 2 and "--ring-guard: 'on', 'off' or a ring size" in bad.output
+    off = invoke("molecules", "sample", run, "-n", 5, "--no-close-benzenes", "--out",
+                 tmp_path / "n.csv")
+    assert off.exit_code == 0 and "benzenes" not in off.output
+    bad = invoke("molecules", "sample", run, "--ring-guard", "off", "--close-benzenes",
+                 "--out", tmp_path / "c.csv")
+    assert bad.exit_code == 2 and "close_benzenes=True is a rule of the ring guard" in bad.output

@@ -129,9 +129,13 @@ def train_command(data_source, out, epochs, max_minutes, tokenizer, latent_dim, 
 @click.option("--ring-guard", default="on", show_default=True,
               help="SELFIES runs: 'on' (no ring larger than the training set's largest), "
                    "'off', or a largest ring size in atoms.")
+@click.option("--close-benzenes/--no-close-benzenes", default=None,
+              help="The ring guard's benzene rule: a ring closed at the end of an open "
+                   "C=C-C=C-C=C path closes the benzene [default: on with the guard].")
 @click.option("--device", default="cpu", show_default=True)
 @force_option
-def sample_command(run, n, out, temperature, seed, ring_guard, device, force) -> None:
+def sample_command(run, n, out, temperature, seed, ring_guard, close_benzenes, device,
+                   force) -> None:
     """Draw N molecules from the prior of a trained run and write them as CSV.
 
     Invalid decodings (possible with the SMILES tokeniser) are written as decoded, so
@@ -149,16 +153,17 @@ def sample_command(run, n, out, temperature, seed, ring_guard, device, force) ->
             raise ConfigError(f"--ring-guard: 'on', 'off' or a ring size of at least 3 "
                               f"atoms, got {ring_guard!r}")
         guard = int(guard)
-    if guard is not None:
-        est.set_params(ring_guard=guard)
-        est.ring_limit()  # a guard the run's tokenizer cannot use fails here
+    est.set_params(**({"ring_guard": guard} if guard is not None else {}),
+                   **({"close_benzenes": close_benzenes} if close_benzenes is not None else {}))
+    est.ring_limit()  # a guard (or its rule) the run's tokenizer cannot use fails here
     out_path = writable(out, run_dir, suffixes=(".csv", ".gz"), force=force)
     gen = est.sample(n, temperature=temperature, seed=seed)
     write_smiles_csv(out_path, gen)
     limit = est.ring_limit()
     click.echo(f"wrote {len(gen)} molecules to {out_path}" + (
-        f" (ring guard: rings of at most {limit} atoms, {est.last_redraws_} redrawn)"
-        if limit else ""))
+        f" (ring guard: rings of at most {limit} atoms"
+        + (", open kekule benzenes closed" if est.close_benzenes is not False else "")
+        + f", {est.last_redraws_} redrawn)" if limit else ""))
 
 
 @command.command("evaluate")
