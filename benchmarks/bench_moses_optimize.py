@@ -13,14 +13,14 @@ sample used to fit the property head, with the count of evaluations":
    one run's curve. Reported: the best found against the sample's best, the evaluation
    at which a new molecule first beat it, the head's out-of-sample R^2, the wall time,
    and the top molecules, each marked novel or not (in all of MOSES train or not).
-3. ``--ablation``: the same search with the head's choice switched off
+3. ``--head off``: the same search with the head's choice switched off
    (``OPT_PROPOSALS = 1``: each round decodes as many codes as it may score, so the
    head picks nothing), to show what the head adds.
 
 Run::
 
     nice python benchmarks/bench_moses_optimize.py --run /work/cache/i14/run_100k \
-        --ablation --out benchmarks/results/moses_optimize.md
+        --ceiling-size 0 --out benchmarks/results/moses_optimize.md
 
 Prints and writes the markdown file and a .json beside it.
 """
@@ -99,8 +99,8 @@ def main() -> None:
     ap.add_argument("--checkpoints", type=int, nargs="+", default=[100, 500, 1000, 2000, 5000])
     ap.add_argument("--ceiling-size", type=int, default=100000,
                     help="MOSES train molecules of the ceiling table (0: none)")
-    ap.add_argument("--ablation", action="store_true",
-                    help="also the first run and property with the head's choice off")
+    ap.add_argument("--head", nargs="+", choices=["on", "off"], default=["on"],
+                    help="the head picks what is scored (on) or not (off: an ablation)")
     ap.add_argument("--train-size", type=int, default=100000,
                     help="MOSES train molecules the runs were trained on: a run saved "
                     "before the ring guard gets its limit from them, as in bench_moses.py")
@@ -115,11 +115,9 @@ def main() -> None:
     sample_best = {p: max(molecule_property(s, p) for s in sample) for p in args.property}
     ring_limit = largest_ring(train_list[:args.train_size])
 
-    rows = [search(run, prop, seed, sample, args.budget, train, False, ring_limit)
-            for run in args.run for prop in args.property for seed in args.seed]
-    if args.ablation:
-        rows += [search(args.run[0], args.property[0], seed, sample, args.budget, train, True,
-                        ring_limit) for seed in args.seed]
+    rows = [search(run, prop, seed, sample, args.budget, train, head == "off", ring_limit)
+            for head in args.head for run in args.run for prop in args.property
+            for seed in args.seed]
     ceil = (ceiling(train_list[:args.ceiling_size], args.property, sample_best)
             if args.ceiling_size else [])
 
