@@ -28,6 +28,8 @@ ORDER += ["nab_local", "nab_local_systems8"]
 ORDER += ["moses_baselines", "moses", "moses_wd0", "moses_guard", "moses_guard6",
           "moses_long", "moses_long_guard", "moses_long_guard_t08", "moses_long_latent"]
 ORDER += ["moses_100k", "moses_100k_t08"]
+ORDER += ["moses_100k_benzenes", "moses_100k_benzenes_t08", "moses_optimize_ceiling",
+          "moses_optimize", "moses_optimize_long"]
 HEADER = """# Benchmarks
 
 Every number below was measured by a script in `benchmarks/`; each section names the
