@@ -17,7 +17,7 @@ ORDER = ["vae_digits", "vae_digits_1thread", "metrics", "compare", "compare_8bit
          "reduce_quality_mid", "reduce_quality_big",
          "reduce_jitter",
          "reduce_jitter_cardio",
-         "reduce_jitter_rank", "reduce_heldout", "reduce_scale", "reduce_refine",
+         "reduce_jitter_rank", "reduce_heldout", "reduce_scale", "reduce_scale_1m", "reduce_refine",
          "reduce_rank", "reduce_q1",
          "reduce_q2", "reduce_q3", "reduce_odds",
          "anomaly", "anomaly_digits",
