@@ -164,6 +164,9 @@ def main() -> None:
                 f"`{s}`{'' if new else '*'} {v:.4f}"
                 for (s, v), new in zip(r["top"][:3], r["novel"])))
     write_result(args.out, md)
+    for r in rows:  # the curve where the best changed (the whole one is 5000 points)
+        r["curve"] = [p for i, p in enumerate(r["curve"])
+                      if i == 0 or p[1] != r["curve"][i - 1][1]]
     Path(args.out).with_suffix(".json").write_text(json.dumps(
         {"args": vars(args), "sample_best": sample_best, "ceiling": ceil, "runs": rows},
         indent=1))
