@@ -109,7 +109,8 @@ def train_command(data_source, out, epochs, max_minutes, tokenizer, latent_dim, 
                if optimize_budget else None)
         if opt is not None:
             metrics.update({"qed_best_found": opt.best, "qed_best_in_head_sample": opt.train_best,
-                            "qed_evaluations": opt.evaluations})
+                            "qed_evaluations": opt.evaluations,
+                            "qed_evaluations_to_beat_sample": opt.evaluations_to_beat})
         (run / "metrics.json").write_text(json.dumps(metrics, indent=2))
         report = write_molecule_report(run, title="Molecule VAE", samples=gen, metrics=metrics,
                                        interpolation=path, optimization=opt,
@@ -256,6 +257,8 @@ def optimize_command(run, prop, data_source, limit, budget, out, device, seed,
                                        samples=[s for s, _ in result.top],
                                        metrics={"best": result.best,
                                                 "evaluations": result.evaluations,
-                                                "head_sample_best": result.train_best},
+                                                "head_sample_best": result.train_best,
+                                                "evaluations_to_beat_it":
+                                                    result.evaluations_to_beat},
                                        optimization=result, source=f"run {run_dir}")
         click.echo(f"wrote {folder / 'optimize.json'} and {report}")
