@@ -25,6 +25,8 @@ ORDER = ["vae_digits", "vae_digits_1thread", "metrics", "compare", "compare_8bit
          "nab_two_scales",
          "nab_diagnosis", "nab_delay", "anomaly_kth", "anomaly_kth256", "anomaly_lodo_kth"]
 ORDER += ["nab_local", "nab_local_systems8"]
+ORDER += ["nab_heldout", "nab_seeds", "nab_auprc"]
+ORDER += ["nab_arrival"]
 ORDER += ["moses_baselines", "moses", "moses_wd0", "moses_guard", "moses_guard6",
           "moses_long", "moses_long_guard", "moses_long_guard_t08", "moses_long_latent"]
 ORDER += ["moses_100k", "moses_100k_t08"]

@@ -137,6 +137,38 @@ def test_explain_sums_to_the_reconstruction_part(fitted, series_pair):
     np.testing.assert_allclose(diff, diff[0], atol=1e-6 * np.abs(diff).max())
 
 
+def test_explain_adds_up_to_the_score_with_the_local_share(fitted, series_pair):
+    """explain() splits the reconstruction part of the score step t gets, local share
+    included, by channel: the score is the contributions' sum, minus the window
+    detector's reconstruction offset, plus the delayed mean of its latent part."""
+    _, test = series_pair
+    x = test.values[:400]
+    assert fitted.local_ == 0.25 and fitted.delay_ == fitted.window_ - 1
+    contrib = fitted.explain(x)
+    assert contrib.shape == x.shape and (contrib >= 0).all()
+    parts = fitted.detector_.score_parts(fitted._inputs(causal_windows(x, fitted.window_)))
+    other = sum(v for k, v in parts.items() if k != "reconstruction")
+    offset = np.mean([m.calib["reconstruction"][0] / m.calib["reconstruction"][1]
+                      for m in fitted.detector_.members_])
+    np.testing.assert_allclose(contrib.sum(1) - offset + delayed_mean(other, fitted.delay_),
+                               fitted.decision_function(x), rtol=1e-5, atol=1e-5)
+    # by hand for one step and channel: (1 - local) of each window's channel total plus
+    # local * W times the channel's error at the step's own position
+    w, d, lam, t, c = fitted.window_, fitted.delay_, fitted.local_, 150, 1
+    r = fitted.detector_.explain(fitted._inputs(causal_windows(x, w))).reshape(len(x), -1, w)
+    want = np.mean([(1 - lam) * r[t + j, c].sum() + lam * w * r[t + j, c, w - 1 - j]
+                    for j in range(d + 1)])
+    assert contrib[t, c] == pytest.approx(want, rel=1e-5)
+
+
+def test_delayed_positions_per_channel():
+    v = np.arange(24.0).reshape(4, 3, 2)  # (windows, delay + 1, channels)
+    for c in range(2):
+        np.testing.assert_allclose(delayed_positions(v)[:, c], delayed_positions(v[:, :, c]))
+        np.testing.assert_allclose(delayed_positions(v, final=False)[:, c],
+                                   delayed_positions(v[:, :, c], final=False))
+
+
 def test_delayed_mean_averages_the_windows_ending_within_the_delay():
     s = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
     np.testing.assert_allclose(delayed_mean(s, 2), [7 / 3, 14 / 3, 28 / 3, 12, 16])
@@ -209,6 +241,43 @@ def test_scores_are_delay_late_and_streaming_equals_batch(fitted, series_pair):
         stream.score_new(test.values[:5, :2])
 
 
+def test_provisional_scores_alert_on_arrival_and_leave_the_final_ones(fitted, series_pair):
+    """provisional() is what flush() would give now, without consuming; the newest step's
+    is the score of the series cut at it, the delay-0 score with the same local share."""
+    import copy
+
+    train, test = series_pair
+    x, d = test.values[:400], fitted.delay_
+    batch, arrival = fitted.decision_function(x), fitted.arrival_scores(x)
+    causal = clone(fitted).set_params(delay=0).fit(train.values)  # same seeds, same nets
+    np.testing.assert_allclose(arrival, causal.decision_function(x), rtol=1e-6, atol=1e-9)
+    assert not np.allclose(arrival, batch, atol=1e-3)  # final scores do differ
+    for t in (0, 3, fitted.window_, 399):  # the series cut at t, its last value
+        cut = fitted.decision_function(x[:t + 1])[-1]
+        assert cut == pytest.approx(arrival[t], rel=1e-5, abs=1e-5)
+    asked, plain = fitted.stream(), fitted.stream()
+    finals, at_arrival, seen = [], [], 0
+    cuts = [0, *range(1, 60), 61, 70, 150, 151, 400]  # one step at a time, then chunks
+    for a, b in zip(cuts, cuts[1:]):
+        finals.append(asked.score_new(x[a:b]))
+        seen += b - a
+        early = asked.provisional()
+        assert len(early) == min(d, seen) and sum(map(len, finals)) + len(early) == seen
+        np.testing.assert_array_equal(early, copy.copy(asked).flush())  # flush() of now
+        np.testing.assert_array_equal(asked.provisional(), early)  # nothing consumed
+        if b in (5, 70, 400):  # the scores of the series cut at the newest step
+            np.testing.assert_allclose(early, fitted.decision_function(x[:b])[b - len(early):],
+                                       rtol=1e-5, atol=1e-5)
+        at_arrival.append(early[-1])
+    np.testing.assert_allclose(at_arrival, arrival[np.array(cuts[1:]) - 1], rtol=1e-5,
+                               atol=1e-5)
+    got = np.concatenate([*finals, asked.flush()])
+    np.testing.assert_array_equal(got, np.concatenate(
+        [plain.score_new(x[a:b]) for a, b in zip(cuts, cuts[1:])] + [plain.flush()]))
+    np.testing.assert_allclose(got, batch, rtol=1e-5, atol=1e-5)  # streaming equals batch
+    assert asked.provisional().shape == (0,)
+
+
 def test_causal_scores_with_no_delay(series_pair):
     train, test = series_pair
     det = TimeSeriesAnomalyDetector(delay=0).fit(train.values[:800])
@@ -218,6 +287,8 @@ def test_causal_scores_with_no_delay(series_pair):
     stream = det.stream()
     np.testing.assert_allclose(stream.score_new(test.values[:10]), batch[:10],
                                rtol=1e-5, atol=1e-6)  # on arrival
+    assert stream.provisional().shape == (0,)  # nothing waits
+    np.testing.assert_array_equal(det.arrival_scores(test.values), batch)
     assert TimeSeriesAnomalyDetector(window=16, delay=100).fit(train.values[:800]).delay_ == 15
 
 

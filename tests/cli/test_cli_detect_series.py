@@ -99,3 +99,46 @@ def test_delay_zero_scores_causally_and_delay_needs_a_series(tmp_path):
     res = invoke("detect", "fit", "--data", tmp_path / "train.csv", "--series", "--delay",
                  "-1", "--out", tmp_path / "d3")
     assert res.exit_code == 2 and "--delay must be a number of steps >= 0" in res.output
+
+
+def test_arrival_adds_each_steps_score_when_it_arrived(tmp_path):
+    """--arrival: the column arrival_score is the detector's arrival_scores (the series cut
+    at each step); the final anomaly_score is unchanged; refused for a table detector."""
+    from aekit.apps.detect import load_detector
+    from aekit.data.series import read_series_csv
+
+    rng = np.random.default_rng(2)
+    x = np.sin(2 * np.pi * np.arange(700) / 24) + 0.1 * rng.normal(size=700)
+    x[600:610] += 2.0
+    nab_csv(tmp_path / "train.csv", x[:500])
+    nab_csv(tmp_path / "new.csv", x[500:], start=500)
+    res = invoke("detect", "fit", "--data", tmp_path / "train.csv", "--series",
+                 "--out", tmp_path / "det", "--quiet", "--epochs", 1)
+    assert res.exit_code == 0, res.output
+    outs = {}
+    for flag in ([], ["--arrival"]):
+        res = invoke("detect", "score", tmp_path / "det", "--data", tmp_path / "new.csv",
+                     "--out", tmp_path / f"s{len(flag)}" / "s.csv", *flag)
+        assert res.exit_code == 0, res.output
+        with open(tmp_path / f"s{len(flag)}" / "s.csv") as f:
+            outs[len(flag)] = list(csv.DictReader(f))
+    plain, rows = outs[0], outs[1]
+    assert "arrival_score" not in plain[0] and "arrival_score" in rows[0]
+    assert [r["anomaly_score"] for r in rows] == [r["anomaly_score"] for r in plain]
+    det = load_detector(tmp_path / "det")
+    expect = det.arrival_scores(read_series_csv(tmp_path / "new.csv"))
+    got = np.array([float(r["arrival_score"]) for r in rows])
+    np.testing.assert_allclose(got, expect, rtol=1e-5, atol=1e-6)
+    final = np.array([float(r["anomaly_score"]) for r in rows])
+    assert not np.allclose(got, final, atol=1e-3)  # a window later, scores move
+    assert got[-1] == final[-1]  # the last step has seen its only window
+    with open(tmp_path / "t.csv", "w", newline="") as f:
+        csv.writer(f).writerows([["a", "b"], *rng.normal(size=(60, 2)).round(3).tolist()])
+    res = invoke("detect", "fit", "--data", tmp_path / "t.csv", "--out", tmp_path / "tab",
+                 "--n-estimators", 1, "--epochs", 1, "--quiet")
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(cli, ["detect", "score", str(tmp_path / "tab"), "--data",
+                                   str(tmp_path / "t.csv"), "--out", str(tmp_path / "o.csv"),
+                                   "--arrival"])
+    assert res.exit_code == 2 and "--arrival applies to series detectors" in res.output
+    assert not (tmp_path / "o.csv").exists()

@@ -88,17 +88,21 @@ def fit_data(source: str, label_column: str | None, id_columns: list[str]):
 def score_file(det: Any, source: str, out_path: Path, report_path: Path, *,
                label_column: str | None = None, id_columns: tuple[str, ...] = (),
                top: int = 3, threshold: float | None = None, show: int = 10,
-               chunk_rows: int | None = None) -> ScoredFile:
+               chunk_rows: int | None = None, arrival: bool = False) -> ScoredFile:
     """Score ``source`` with the fitted detector ``det``; write the scores to
     ``out_path`` and the report to ``report_path`` (both checked writable by the caller).
 
     ``top`` contributing columns are added per row, ``show`` most anomalous rows kept in
     the summary; ``threshold`` overrides the fitted one; ``chunk_rows`` asks for chunks
-    (a table fitted by name, read from CSV/TSV or Parquet)."""
+    (a table fitted by name, read from CSV/TSV or Parquet); ``arrival`` adds a series'
+    ``arrival_score`` column (:meth:`TimeSeriesAnomalyDetector.arrival_scores`)."""
     from aekit.apps.timeseries import TimeSeriesAnomalyDetector
     from aekit.metrics.score_summary import ScoreSummary, top_contributions
 
     series = isinstance(det, TimeSeriesAnomalyDetector)
+    if arrival and not series:
+        raise ConfigError("--arrival applies to series detectors (fitted with --series): "
+                          "a table row's score is final when it is scored")
     thr = det.threshold_ if threshold is None else float(threshold)
     chunked = _chunk_rows(det, source, chunk_rows, series)
 
@@ -122,7 +126,8 @@ def score_file(det: Any, source: str, out_path: Path, report_path: Path, *,
         flagged = scores > thr
         idx, share = top_contributions(contrib, top) if top else (None, None)
         if series:
-            _write_series_scores(out_path, rows_out, scores, flagged, idx, names)
+            _write_series_scores(out_path, rows_out, scores, flagged, idx, names,
+                                 det.arrival_scores(rows_out) if arrival else None)
         else:
             _write_table_scores(out_path, header, rows_out, scores, flagged, idx, names)
         with summarise(labels is not None) as summary:
@@ -310,12 +315,14 @@ def _write_table_scores(path: Path, header: list[str], rows: list[list[str]],
 
 
 def _write_series_scores(path: Path, series, scores: np.ndarray, flagged: np.ndarray, idx,
-                         names) -> None:
+                         names, arrival: np.ndarray | None = None) -> None:
     from aekit.data.series import write_series_csv
     from aekit.io import atomic_path
 
     extra: dict[str, np.ndarray] = {"anomaly_score": scores,
                                     "anomaly_label": flagged.astype(np.int64)}
+    if arrival is not None:
+        extra["arrival_score"] = arrival
     if idx is not None:
         for j in range(idx.shape[1]):
             extra[f"top_{j + 1}"] = np.array([names[c] for c in idx[:, j]], dtype=object)

@@ -8,7 +8,8 @@ delay``, of the score each window gives to *its position of t*:
     s_t = 1/(d+1) sum_{j=0..d} [ score(w_{t+j}) + lambda (W r_{t+j}[W-1-j] - sum_i r_{t+j}[i]) ]
 
 (``d = delay``, ``W`` the window, ``lambda = local``, ``r_e[i]`` the reconstruction part's
-contribution of position ``i`` of window ``w_e``, summed over channels: :meth:`explain`).
+contribution of position ``i`` of window ``w_e``, summed over channels; :meth:`explain`
+splits the same sum by channel).
 The window's score is shared over its positions, shifted towards those it reconstructs
 worst; ``local=0`` gives each step the plain mean of the window scores. The default is
 one configuration for every series, chosen on the NAB series (see the docs page and
@@ -39,8 +40,17 @@ window after a short anomaly, on steps labelled normal; averaging the windows th
 contain a step centres that bump on the anomaly, and the local share puts it on the
 positions the windows reconstruct worst (``benchmarks/bench_nab.py``, ``nab_local.md``,
 one run: synthetic series 0.921 -> 0.948 mean AUROC, NAB 0.629 -> 0.641, 25 -> 26 top-1
-hits, against half a window late with ``local=0``). ``delay=0`` gives causal scores on
-arrival.
+hits, against half a window late with ``local=0``). It was chosen on those same series;
+a rule that never scores a variant where it was picked (``bench_nab.py --heldout``,
+``nab_heldout.md``) picks it for 2 of 5 folds leaving one category out and for none
+leaving one series out (max pooling variants instead), and its picks still beat the
+baselines held out. ``delay=0`` gives causal scores on arrival. With the default delay,
+:meth:`SeriesStream.provisional` scores the steps not yet final from the windows seen so
+far, so an alert can fire on arrival (:meth:`TimeSeriesAnomalyDetector.arrival_scores`)
+and be confirmed or withdrawn by the final score (``nab_arrival.md``, one run: on
+arrival NAB 0.606 mean AUROC with 22 top-1 hits, synthetic 0.900; final 0.641, 26, 0.948;
+a NAB anomaly window's first alert is known a median 23 steps after its start on arrival,
+50 from the final score).
 """
 
 from __future__ import annotations
@@ -100,21 +110,22 @@ def delayed_mean(scores: np.ndarray, delay: int, final: bool = True) -> np.ndarr
 
 
 def delayed_positions(values: np.ndarray, final: bool = True) -> np.ndarray:
-    """Step ``t``'s delayed score from per-window values ``(N, delay + 1)``: row ``e``,
-    column ``j`` is what the window ending at ``e`` gives to step ``e - j``; step ``t``
-    gets the mean of ``values[t + j, j]`` over ``j = 0 .. delay``. ``final``: the last
-    ``delay`` steps get the mean over the windows there are; otherwise they are left out
-    and the output has ``N - delay`` rows (none if that is not positive). With equal
-    columns it is :func:`delayed_mean` of one of them.
+    """Step ``t``'s delayed score from per-window values ``(N, delay + 1, ...)``: row
+    ``e``, column ``j`` is what the window ending at ``e`` gives to step ``e - j`` (a
+    number, or an array such as one value per channel); step ``t`` gets the mean of
+    ``values[t + j, j]`` over ``j = 0 .. delay``. ``final``: the last ``delay`` steps get
+    the mean over the windows there are; otherwise they are left out and the output has
+    ``N - delay`` rows (none if that is not positive). With equal columns it is
+    :func:`delayed_mean` of one of them.
     """
-    n, width = values.shape
+    n, width = values.shape[:2]
     size = n if final else max(n - width + 1, 0)
-    total, count = np.zeros(size), np.zeros(size)
+    total, count = np.zeros((size, *values.shape[2:])), np.zeros(size)
     for j in range(width):
         stop = max(0, min(size, n - j))
         total[:stop] += values[j:j + stop, j]
         count[:stop] += 1
-    return total / np.maximum(count, 1)
+    return total / np.maximum(count, 1).reshape(-1, *[1] * (values.ndim - 2))
 
 
 def causal_windows(values: np.ndarray, window: int, first: np.ndarray | None = None
@@ -327,9 +338,9 @@ class TimeSeriesAnomalyDetector(PyODContractMixin, AutoencoderEstimator):
         if not self.local_:
             scores = self.detector_.decision_function(inputs)
             return np.broadcast_to(scores[:, None], (len(scores), width))
-        scores, contrib = self.detector_.score_and_explain(inputs)
+        scores, contrib = self._position_contributions(inputs, scores=True)
         w = self.window_
-        per_position = contrib.reshape(len(scores), -1, w).sum(1, dtype=np.float64)
+        per_position = contrib.sum(1)
         shift = w * per_position[:, ::-1][:, :width] - per_position.sum(1, keepdims=True)
         return scores[:, None] + self.local_ * shift
 
@@ -355,22 +366,66 @@ class TimeSeriesAnomalyDetector(PyODContractMixin, AutoencoderEstimator):
         ``t`` (the module's objective).
         """
         series, single = self._checked(X)
-        scores = [delayed_positions(self._window_values(self._inputs(
-            causal_windows(s, self.window_)))) for s in series]
+        scores = [delayed_positions(values) for values in self._series_values(series)]
         return scores[0] if single else scores
+
+    def arrival_scores(self, X: Any) -> np.ndarray | list[np.ndarray]:
+        """Per-time-step scores ``(T,)`` as each step arrives: what the window ending at
+        ``t`` alone gives to its position of ``t`` (the objective's ``j = 0`` term, with
+        the same ``local_`` share), i.e. ``decision_function`` of the series cut at ``t``
+        (its last value) and the provisional score :meth:`SeriesStream.provisional` gives
+        the newest step. With ``delay_ = 0`` it is ``decision_function``; otherwise the
+        final score of ``t`` replaces it ``delay_`` steps later."""
+        series, single = self._checked(X)
+        scores = [values[:, 0].astype(np.float64) for values in self._series_values(series)]
+        return scores[0] if single else scores
+
+    def _series_values(self, series: list[np.ndarray]) -> list[np.ndarray]:
+        """:meth:`_window_values` of the windows ending at every step of each series."""
+        return [self._window_values(self._inputs(causal_windows(s, self.window_)))
+                for s in series]
 
     def explain(self, X: Any) -> np.ndarray | list[np.ndarray]:
         """Per-step, per-channel contributions ``(T, C)`` to the reconstruction part of
-        the score (of the windows a step's score averages, summed over their positions
-        and over the channel's views): which channel is off."""
+        step ``t``'s score, as the module's objective forms it: with ``r_e[c, i]`` the
+        window detector's contribution (:meth:`AnomalyDetector.explain`) of position
+        ``i`` of channel ``c`` of the window ending at ``e`` (summed over the channel's
+        views), channel ``c`` of step ``t`` gets
+
+            e_t[c] = 1/(d+1) sum_{j=0..d} [ (1 - lambda) sum_i r_{t+j}[c, i]
+                                            + lambda W r_{t+j}[c, W-1-j] ]
+
+        (fewer windows at the end of a series). Summed over channels it is the
+        reconstruction part of ``decision_function`` up to a constant: ``score(w) =
+        sum_{c,i} r_w[c, i] - k + other(w)``, with ``k`` the window detector's training
+        median of that part over its spread and ``other`` its score parts that are not
+        reconstruction (the latent ones, which belong to a window, not a channel), so
+        ``decision_function(X) = explain(X).sum(1) - k + delayed_mean(other, delay_)``.
+        Non-negative; which channel is off."""
         series, single = self._checked(X)
         out = []
         for s in series:
-            contrib = self.detector_.explain(self._inputs(causal_windows(s, self.window_)))
-            views = contrib.shape[1] // self.n_channels_
-            out.append(delayed_mean(contrib.reshape(len(s), views, self.n_channels_, -1)
-                                    .sum((1, 3)), self.delay_))
+            contrib = self._position_contributions(self._inputs(causal_windows(s, self.window_)))
+            total = contrib.sum(2)  # (N, C): each channel's share of the window's score
+            own = contrib[:, :, ::-1][:, :, :self.delay_ + 1].transpose(0, 2, 1)  # (N, d+1, C)
+            values = ((1 - self.local_) * total[:, None, :]
+                      + self.local_ * self.window_ * own)
+            out.append(delayed_positions(values))
         return out[0] if single else out
+
+    def _position_contributions(self, inputs: np.ndarray, scores: bool = False
+                                ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """The window detector's contributions per window, channel and position ``(N, C,
+        W)`` (summed over a channel's views); with ``scores``, ``(window scores,
+        contributions)`` from the same pass."""
+        if scores:
+            window_scores, contrib = self.detector_.score_and_explain(inputs)
+        else:
+            contrib = self.detector_.explain(inputs)
+        views = contrib.size // (len(contrib) * self.n_channels_ * self.window_)
+        contrib = contrib.reshape(len(contrib), views, self.n_channels_, self.window_).sum(
+            1, dtype=np.float64)
+        return (window_scores, contrib) if scores else contrib
 
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
         """Fit on ``X`` and return ``labels_``."""
@@ -436,7 +491,12 @@ class SeriesStream:
     each call returns the scores of the steps that became final, oldest first, and
     :meth:`flush` those of the last ``delay`` steps once the series ends. All the scores
     returned, in order, equal those of ``decision_function`` on the whole series (after
-    ``history``, whose steps the stream does not score).
+    ``history``, whose steps the stream does not score). Meanwhile :meth:`provisional`
+    gives the steps still waiting their scores from the windows seen so far, so a step
+    can raise an alert on arrival that its final score confirms or withdraws::
+
+        final = stream.score_new(x)       # the steps that became final
+        early = stream.provisional()      # the rest, up to the newest step of x
     """
 
     def __init__(self, detector: TimeSeriesAnomalyDetector, history: Any = None) -> None:
@@ -474,11 +534,23 @@ class SeriesStream:
         self._pending = pending[len(out):]
         return out
 
+    def provisional(self) -> np.ndarray:
+        """The provisional scores of the steps not yet final (the up to ``delay`` steps
+        after those :meth:`score_new` has returned, ending at the newest one), oldest
+        first: each the mean over the windows seen so far that contain it, exactly what
+        :meth:`flush` would return if the series ended now, but nothing is consumed. The
+        newest step's uses only the window ending at it
+        (:meth:`TimeSeriesAnomalyDetector.arrival_scores`); each later window moves a
+        step's score towards its final one, which :meth:`score_new` returns ``delay``
+        steps after the step. An alert on arrival is a provisional score above the
+        threshold, confirmed or withdrawn by the final score."""
+        return delayed_positions(self._pending)
+
     def flush(self) -> np.ndarray:
         """The scores of the last ``delay`` steps, at the end of the series (the mean over
         the windows there are, as ``decision_function`` gives them); the stream then
         holds no pending step."""
-        out = delayed_positions(self._pending)
+        out = self.provisional()
         self._pending = self._pending[:0]
         return out
 

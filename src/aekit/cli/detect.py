@@ -158,9 +158,13 @@ def _echo_areas(m: dict[str, float], positives: int, n: int, what: str) -> None:
 @click.option("--chunk-rows", type=click.IntRange(min=1), default=None,
               help="Read and write the table this many rows at a time, so memory stays at "
                    "one chunk [default: 65536-row chunks for tables over 256 MB].")
+@click.option("--arrival", is_flag=True,
+              help="With a series detector: add the column arrival_score, each step's "
+                   "score when it arrived (the window ending at it alone), beside its "
+                   "final anomaly_score.")
 @force_option
 def score_command(detector_dir, data_source, out, label_column, id_columns, top, threshold,
-                  report_path, show, chunk_rows, force) -> None:
+                  report_path, show, chunk_rows, arrival, force) -> None:
     """Score --data with a fitted detector; write --out (input rows, in order, plus
     anomaly_score, anomaly_label and the top contributing columns) and a report.
 
@@ -168,6 +172,7 @@ def score_command(detector_dir, data_source, out, label_column, id_columns, top,
     Examples:
       aekit detect score detector --data new.csv --out scores.csv
       aekit detect score detector --data test.csv --out scores.csv --label-column y
+      aekit detect score ts_detector --data new_series.csv --out scores.csv --arrival
     """
     from aekit.apps.detect import load_detector
     from aekit.apps.score_files import score_file
@@ -178,7 +183,8 @@ def score_command(detector_dir, data_source, out, label_column, id_columns, top,
     out_path.parent.mkdir(parents=True, exist_ok=True)
     done = score_file(load_detector(detector_dir), data_source, out_path, report,
                       label_column=label_column, id_columns=id_columns, top=top,
-                      threshold=threshold, show=show, chunk_rows=chunk_rows)
+                      threshold=threshold, show=show, chunk_rows=chunk_rows,
+                      arrival=arrival)
     summary, what = done.summary, done.unit
     click.echo(f"scored {summary.count} {what}: {summary.flagged} above the threshold "
                f"{done.threshold:.4g}")
