@@ -67,6 +67,9 @@ def main() -> None:
     ap.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
     ap.add_argument("--ring-guard", default="on",
                     help="on (the learned limit), off, or a ring size: MoleculeVAE ring_guard")
+    ap.add_argument("--close-benzenes", action=argparse.BooleanOptionalAction, default=None,
+                    help="the ring guard's benzene rule (MoleculeVAE close_benzenes; "
+                    "default: on with the guard)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=str(RESULTS / "moses.md"))
     args = ap.parse_args()
@@ -95,7 +98,7 @@ def main() -> None:
     print(f"trained in {train_s:.0f} s; last epoch {last}")
     modes = {"on": True, "off": False}
     est.set_params(ring_guard=modes[args.ring_guard] if args.ring_guard in modes
-                   else int(args.ring_guard))
+                   else int(args.ring_guard), close_benzenes=args.close_benzenes)
     work = latent_work(est, train, test, tuple(args.property_sample), n_recon=args.heldout)
     if args.latent_only:
         write_result(args.out, [
@@ -122,7 +125,9 @@ def main() -> None:
         "## MOSES: aekit molecule VAE on a CPU budget"
         + (f", sampled at temperature {args.temperature}" if args.temperature != 1 else "")
         + {"on": "", "off": ", ring guard off"}.get(
-            args.ring_guard, f", ring guard at {args.ring_guard} atoms"),
+            args.ring_guard, f", ring guard at {args.ring_guard} atoms")
+        + (", closing kekule benzenes" if args.close_benzenes else
+           ", benzene rule off" if args.close_benzenes is False else ""),
         "",
         f"`nice python benchmarks/bench_moses.py {' '.join(sys.argv[1:])}`", "",
         f"Hardware: {platform.processor() or platform.machine()}, a 2-core machine shared "

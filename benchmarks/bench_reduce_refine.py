@@ -18,7 +18,6 @@ import argparse
 import os
 import time
 
-import numpy as np
 import torch
 from bench_reduce_seeds import scores
 from results_file import RESULTS, write_result
@@ -31,12 +30,12 @@ from aekit.apps.reduce import common_scale
 SETTINGS = [(0.05, 50, 512), (0.05, 50, 2048)]  # (learning rate, passes, edges per step)
 
 
-def refine(Z0: np.ndarray, heads: torch.Tensor, tails: torch.Tensor, weights: torch.Tensor,
-           lr: float, passes: int, batch: int, seed: int) -> np.ndarray:
-    """Positions ``Z0`` moved by Adam on ``L_nce`` over edges drawn by weight."""
-    Z = torch.nn.Parameter(torch.as_tensor(Z0, dtype=torch.float32).clone())
+def refine(P: torch.Tensor, heads: torch.Tensor, tails: torch.Tensor, weights: torch.Tensor,
+           lr: float, passes: int, batch: int, gen: torch.Generator) -> torch.Tensor:
+    """Positions ``P`` (float32) moved by Adam on ``L_nce`` over edges drawn by weight
+    from ``gen``, the learning rate falling linearly to 0."""
+    Z = torch.nn.Parameter(P.clone())
     optimiser = torch.optim.Adam([Z], lr=lr)
-    gen = torch.Generator().manual_seed(seed)
     steps = passes * (len(weights) // batch)
     decay = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: 1 - s / steps)
     for _ in range(passes):
@@ -48,7 +47,7 @@ def refine(Z0: np.ndarray, heads: torch.Tensor, tails: torch.Tensor, weights: to
             loss.backward()
             optimiser.step()
             decay.step()
-    return Z.detach().numpy().astype(np.float64)
+    return Z.detach()
 
 
 def main() -> None:
@@ -78,7 +77,8 @@ def main() -> None:
     heads, tails, weights, _ = (torch.as_tensor(a) for a in fuzzy_knn_graph(Xs, 15))
     for lr, passes, batch in SETTINGS:
         cpu = time.process_time()
-        Z = refine(Z0, heads, tails, weights, lr, passes, batch, args.seed)
+        Z = refine(torch.as_tensor(Z0, dtype=torch.float32), heads, tails, weights, lr,
+                   passes, batch, torch.Generator().manual_seed(args.seed)).double().numpy()
         lines.append(f"| refined: lr {lr}, {passes} passes, {batch} edges/step | "
                      + " | ".join(f"{v:.4f}" for v in scores(X, y, Z))
                      + f" | {time.process_time() - cpu:.1f} |")

@@ -12,24 +12,26 @@ from __future__ import annotations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-ORDER = ["vae_digits", "vae_digits_1thread", "metrics", "compare", "compare_8bit", "reduce",
-         "reduce_quality", "reduce_seeds", "reduce_seeds_jitter1", "reduce_seeds_batch2048",
-         "reduce_quality_mid", "reduce_quality_big",
-         "reduce_jitter",
-         "reduce_jitter_cardio",
-         "reduce_jitter_rank", "reduce_heldout", "reduce_scale", "reduce_scale_1m", "reduce_refine",
-         "reduce_rank", "reduce_q1",
-         "reduce_q2", "reduce_q3", "reduce_odds",
-         "anomaly", "anomaly_digits",
-         "anomaly_recheck", "throughput", "timeseries", "denoise", "code_prior", "gpu", "gpu_steps",
-         "nab_two_scales",
-         "nab_diagnosis", "nab_delay", "anomaly_kth", "anomaly_kth256", "anomaly_lodo_kth"]
-ORDER += ["nab_local", "nab_local_systems8"]
-ORDER += ["nab_heldout", "nab_seeds", "nab_auprc"]
-ORDER += ["nab_arrival"]
-ORDER += ["moses_baselines", "moses", "moses_wd0", "moses_guard", "moses_guard6",
-          "moses_long", "moses_long_guard", "moses_long_guard_t08", "moses_long_latent"]
-ORDER += ["moses_100k", "moses_100k_t08"]
+ORDER = [
+    # generative models, metrics, peers
+    "vae_digits", "vae_digits_1thread", "metrics", "compare", "compare_8bit",
+    # dimensionality reduction (issue 17)
+    "reduce", "reduce_quality", "reduce_seeds", "reduce_seeds_jitter1",
+    "reduce_seeds_batch2048", "reduce_quality_mid", "reduce_quality_big", "reduce_jitter",
+    "reduce_jitter_cardio", "reduce_jitter_rank", "reduce_heldout", "reduce_heldout_variants",
+    "reduce_scale", "reduce_scale_1m", "reduce_refine", "reduce_rank", "reduce_q1",
+    "reduce_q2", "reduce_q3", "reduce_odds",
+    # anomaly detection (issue 13), denoising, code priors, GPU
+    "anomaly", "anomaly_digits", "anomaly_recheck", "throughput", "timeseries", "denoise",
+    "code_prior", "gpu", "gpu_steps", "nab_two_scales", "nab_diagnosis", "nab_delay",
+    "anomaly_kth", "anomaly_kth256", "anomaly_lodo_kth", "nab_local", "nab_local_systems8",
+    "nab_heldout", "nab_seeds", "nab_auprc", "nab_arrival",
+    # molecules (issue 14)
+    "moses_baselines", "moses", "moses_wd0", "moses_guard", "moses_guard6", "moses_long",
+    "moses_long_guard", "moses_long_guard_t08", "moses_long_latent", "moses_100k",
+    "moses_100k_t08", "moses_100k_benzenes", "moses_100k_benzenes_t08",
+    "moses_optimize_ceiling", "moses_optimize", "moses_optimize_long",
+]
 HEADER = """# Benchmarks
 
 Every number below was measured by a script in `benchmarks/`; each section names the

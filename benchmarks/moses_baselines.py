@@ -27,7 +27,15 @@ the MOSES paper's rows (quoted)::
         --out moses_baselines.md --aekit moses.json moses_wd0.json moses_stream.json \
         moses_stream_wd0.json moses_fb05.json moses_wd0_t08.json moses_wd0_t06.json \
         moses_guard.json moses_guard6.json moses_long.json moses_long_guard.json \
-        moses_long_guard_t08.json moses_100k.json moses_100k_t08.json
+        moses_long_guard_t08.json moses_100k.json moses_100k_t08.json \
+        moses_100k_benzenes.json moses_100k_benzenes_t08.json \
+        --more moses_baselines_100k.json
+
+The baselines fitted on 100,000 molecules, for the 100k aekit run, were measured by two
+processes at once (``--train-size 100000 --models ngram`` and ``--models combinatorial``,
+each with its own ``--out``, one thread); their entries were put together in
+results/moses_baselines_100k.json (``--more``), with the MOSES-test row of the 30,000-molecule
+state, which does not depend on the train size.
 
 Writes benchmarks/results/moses_baselines.md and .json (one entry per baseline, so one
 can be re-measured alone).
@@ -204,6 +212,9 @@ def main() -> None:
     ap.add_argument("--aekit", nargs="+", default=[str(RESULTS / "moses.json")],
                     help="bench_moses.py results to put beside the baselines (any train "
                     "size; the other sizes must match)")
+    ap.add_argument("--more", nargs="+", default=[],
+                    help="saved .json of baselines fitted on another train size (an --out of "
+                    "this script) to show beside those of --out (the other sizes must match)")
     ap.add_argument("--out", default=str(RESULTS / "moses_baselines.md"))
     ap.add_argument("--table", action="store_true",
                     help="only rebuild the table from the saved .json (e.g. after a new "
@@ -214,7 +225,11 @@ def main() -> None:
     if not args.table:
         state = measure(args, state)
         saved.write_text(json.dumps(state, indent=2))
-    write_result(args.out, table(state, [Path(p) for p in args.aekit]))
+    more = [json.loads(Path(p).read_text()) for p in args.more]
+    for other, path in zip(more, args.more):
+        if any(other["sizes"][k] != state["sizes"][k] for k in SIZES if k != "train_size"):
+            raise SystemExit(f"{path} was measured with other sizes than {saved}")
+    write_result(args.out, table([state, *more], [Path(p) for p in args.aekit]))
 
 
 SIZES = ("train_size", "samples", "reference_size", "fcd_size", "data_dir")
@@ -252,12 +267,13 @@ def measure(args: argparse.Namespace, state: dict) -> dict:
     return state
 
 
-def table(state: dict, aekit_paths: list[Path]) -> list[str]:
-    """The markdown section: the baselines, real molecules, aekit (if measured alike),
-    the paper's rows."""
-    sizes = state["sizes"]
-    rows = {f"{BASELINES[name]} ({sizes['train_size']} train)": m["metrics"]
-            for name, m in state["models"].items()}
+def table(states: list[dict], aekit_paths: list[Path]) -> list[str]:
+    """The markdown section: the baselines (of every saved state: one per train size),
+    real molecules, aekit (if measured alike), the paper's rows."""
+    state, sizes = states[0], states[0]["sizes"]
+    fitted = [(s["sizes"]["train_size"], name, m) for s in states
+              for name, m in s["models"].items()]
+    rows = {f"{BASELINES[name]} ({n} train)": m["metrics"] for n, name, m in fitted}
     rows[f"MOSES test ({state['real_count']}, not in the reference)"] = state["real_metrics"]
     notes = []
     for path in aekit_paths:
@@ -280,16 +296,18 @@ def table(state: dict, aekit_paths: list[Path]) -> list[str]:
     for name in (*BASELINES.values(), "VAE"):
         rows[f"MOSES paper {name} (quoted)"] = PAPER[name]
     how = []
-    for name, m in state["models"].items():
+    for n, name, m in fitted:
         what = (f"NGram (MOSES' character model, contexts up to "
                 f"{m['settings']['max_context_len']}, smoothing 0.01)" if name == "ngram"
                 else "Combinatorial (MOSES' BRICS-fragment generator)")
-        how.append(f"{what}: `nice python benchmarks/moses_baselines.py {m['command']}`, "
+        how.append(f"{what}, {n} train: "
+                   f"`nice python benchmarks/moses_baselines.py {m['command']}`, "
                    f"fitted in {m['fit_seconds']:.0f} s, {sizes['samples']} samples in "
                    f"{m['sample_seconds']:.0f} s.")
     return ["## MOSES: baselines beside aekit's molecule VAE (CPU)", "",
             *how, "",
-            f"Each fitted on the first {sizes['train_size']} MOSES train molecules on a "
+            "Each fitted on the first molecules of MOSES train (as many as its column "
+            "says; the 100,000-molecule ones with one thread, two processes at once) on a "
             "2-core machine shared with three other engineers' jobs. " + state["where"]
             + " The column of MOSES test molecules (not those of the reference) is what a "
             "generator of real molecules scores with these sizes: the floor of FCD and the "

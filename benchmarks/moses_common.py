@@ -66,17 +66,17 @@ def make_estimator(args: argparse.Namespace, **extra: Any) -> Any:
 
 
 def latent_work(est: Any, train: list[str], heldout: list[str],
-                property_samples: tuple[int, ...] = (500,), steps: int = 30,
+                property_samples: tuple[int, ...] = (500,), budget: int = 1000,
                 n_recon: int = 1000) -> dict[str, Any]:
     """Held-out and training reconstruction (exact canonical match), an interpolation
-    between two held-out molecules, and QED optimisation with a head fitted on each size
-    of ``property_samples`` training molecules."""
+    between two held-out molecules, and QED optimisation (``budget`` RDKit evaluations)
+    starting from each size of ``property_samples`` training molecules."""
     out: dict[str, Any] = {
         "reconstruction_heldout": est.reconstruction_accuracy(heldout[:n_recon]),
         "reconstruction_train": est.reconstruction_accuracy(train[:n_recon])}
     ends = [s for s in heldout if est.tokenizer_.fits(s)][:2]
     out["interpolation"] = est.interpolate(ends[0], ends[1], steps=8)
-    out["optimization"] = {n: est.optimize(train[:n], "qed", steps=steps, starts=20)
+    out["optimization"] = {n: est.optimize(train[:n], "qed", budget=budget)
                            for n in property_samples}
     return out
 
@@ -127,10 +127,11 @@ def latent_lines(work: dict[str, Any]) -> list[str]:
              f"mean): held-out test {work['reconstruction_heldout']:.4f}, train "
              f"{work['reconstruction_train']:.4f}.", ""]
     for n, o in work["optimization"].items():
-        lines.append(f"QED optimisation (head fitted on {n} training molecules): best "
+        lines.append(f"QED optimisation (starting from {n} training molecules): best "
                      f"{o.best:.4f} after {o.evaluations} evaluations (first at "
-                     f"{o.evaluations_to_best}); best of the head's sample {o.train_best:.4f}; "
-                     f"head R^2 {o.head_r2:.3f}; top: "
+                     f"{o.evaluations_to_best}); best of the starting sample "
+                     f"{o.train_best:.4f}, beaten at evaluation "
+                     f"{o.evaluations_to_beat or 'never'}; head R^2 {o.head_r2:.3f}; top: "
                      + ", ".join(f"`{m}` {v:.3f}" for m, v in o.top[:3]))
     lines += ["", "Interpolation (held-out test molecule 1 -> 2): "
               + " -> ".join(f"`{s}`" for s in work["interpolation"])]

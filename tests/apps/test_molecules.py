@@ -111,27 +111,75 @@ def test_interpolation_path(fitted, mols):
         est.interpolate(mols[0], mols[1], steps=1)
 
 
-def test_optimisation_counts_every_property_evaluation(fitted, mols, monkeypatch):
+def test_optimisation_counts_every_evaluation_and_respects_the_budget(fitted, mols,
+                                                                      monkeypatch):
+    import aekit.apps.molecules as molecules
+
     est, _ = fitted
-    real = est.optimize(mols[:60], "qed", steps=2, starts=3, head_epochs=20)
-    assert real.train_evaluations == 60 and real.evaluations == len(real.curve)
-    assert real.train_best == pytest.approx(max(molecule_property(s, "qed") for s in mols[:60]))
-    # decodings scripted: per step 3 points, with a repeat and an invalid one, so the
-    # count of evaluations (distinct valid molecules) is known: 2 + 1 + 2 = 5
-    script = iter([[mols[100], mols[101], ""], [mols[101], mols[102], "C1CC"],
-                   [mols[103], mols[104], mols[100]]])
-    monkeypatch.setattr(est, "decode", lambda z, **kw: next(script))
-    res = est.optimize(mols[:60], "qed", steps=3, starts=3, head_epochs=20)
-    assert res.evaluations == 5
-    assert [n for n, _ in res.curve] == [1, 2, 3, 4, 5]
-    values = [molecule_property(s, "qed") for s in mols[100:105]]
+    calls: list[str] = []
+
+    def counted(smiles, name):
+        calls.append(smiles)
+        return molecule_property(smiles, name)
+
+    monkeypatch.setattr(molecules, "molecule_property", counted)
+    monkeypatch.setattr(molecules, "OPT_ROUND", 20)  # rounds of 20, 20 and 10
+    res = est.optimize(mols[:60], "qed", budget=50)
+    assert res.train_evaluations == 60 and res.budget == 50
+    # every RDKit call is counted: the sample's 60, then one per new molecule
+    assert len(calls) == 60 + res.evaluations and res.evaluations == 50
+    scored = calls[60:]
+    assert len(set(scored)) == len(scored)  # no molecule scored twice
+    assert not set(scored) & {canonical(s) for s in mols[:60]}  # nor one of the sample
+    assert [n for n, _ in res.curve] == list(range(1, 51))
+    values = [molecule_property(s, "qed") for s in scored]
     assert [b for _, b in res.curve] == pytest.approx(
-        [max(values[:k]) for k in range(1, 6)])
+        np.maximum.accumulate(values).tolist())  # the best so far never decreases
     assert res.best == pytest.approx(max(values))
     assert res.evaluations_to_best == 1 + values.index(max(values))
-    assert [v for _, v in res.top] == pytest.approx(sorted(values, reverse=True))
+    assert res.train_best == pytest.approx(max(molecule_property(s, "qed")
+                                               for s in mols[:60]))
+    beat = next((i + 1 for i, v in enumerate(values) if v > res.train_best), None)
+    assert res.evaluations_to_beat == beat
+    assert [v for _, v in res.top] == pytest.approx(sorted(values, reverse=True)[:10])
+    assert json.loads(json.dumps(res.to_dict()))["evaluations"] == 50
+    # rounds are the same up to the budget: a smaller one is the start of a larger one
+    calls.clear()
+    shorter = est.optimize(mols[:60], "qed", budget=40)
+    assert calls[60:] == scored[:40] and shorter.curve == res.curve[:40]
+
+
+def test_optimisation_minimises_sa_and_stops_when_nothing_new_comes(fitted, mols,
+                                                                     monkeypatch):
+    est, _ = fitted
+    res = est.optimize(mols[:30], "sa", budget=15)
+    values = [v for _, v in res.top]
+    assert values == sorted(values) and res.best == min(values)  # lower is better
+    assert res.train_best == pytest.approx(min(molecule_property(s, "sa")
+                                               for s in mols[:30]))
+    assert [b for _, b in res.curve] == sorted((b for _, b in res.curve), reverse=True)
+    # a decoder that only ever gives one molecule: one evaluation, then rounds with
+    # nothing new until the search gives up, short of its budget
+    import aekit.apps.molecules as molecules
+
+    monkeypatch.setattr(molecules, "OPT_STALL", 2)
+    monkeypatch.setattr(est, "decode", lambda z, **kw: [mols[100]] * len(z))
+    res = est.optimize(mols[:30], "qed", budget=40)
+    assert res.evaluations == 1 and res.top == [(mols[100], pytest.approx(
+        molecule_property(mols[100], "qed")))]
+
+
+def test_optimisation_refuses_bad_settings(fitted, mols):
+    est, _ = fitted
     with pytest.raises(ConfigError, match="property='mass' is not one of"):
         est.optimize(mols[:60], "mass")
+    for budget in (0, 2.5, True):
+        with pytest.raises(ConfigError, match="budget must be an integer >= 1"):
+            est.optimize(mols[:60], budget=budget)
+    with pytest.raises(TypeError, match="steps"):  # the old knobs are gone, not ignored
+        est.optimize(mols[:60], steps=3)
+    with pytest.raises(DataError, match="at least 10 molecules"):
+        est.optimize(mols[:9])
 
 
 def test_errors_before_fit_and_on_bad_input(mols):
@@ -178,3 +226,17 @@ def test_ring_guard_is_refused_with_smiles_and_needs_a_limit(fitted, mols):
     with pytest.raises(AekitError, match="set ring_guard=False or train it again"):
         est.sample(2)
     assert len(est.set_params(ring_guard=False).sample(2)) == 2
+
+
+def test_close_benzenes_is_a_guard_rule_refused_without_the_guard(fitted, mols):
+    est = pickle.loads(pickle.dumps(fitted[0]))
+    assert est.close_benzenes is None and est._guard().close_benzenes  # on with the guard
+    assert not est.set_params(close_benzenes=False)._guard().close_benzenes
+    assert len(est.set_params(ring_guard=False, close_benzenes=None).sample(2)) == 2
+    est.set_params(ring_guard=None, close_benzenes=True)
+    gen = est.sample(30, seed=2)
+    assert len(gen) == 30 and all(canonical(s) is not None for s in gen if s)
+    with pytest.raises(ConfigError, match="close_benzenes=True is a rule of the ring guard"):
+        est.set_params(ring_guard=False).sample(2)
+    with pytest.raises(ConfigError, match="close_benzenes=True is a rule of the ring guard"):
+        MoleculeVAE("smiles", close_benzenes=True, epochs=1).fit(mols[:20])

@@ -30,7 +30,7 @@ def run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("r") / "run"
     result = invoke("molecules", "train", "--data", data, "--out", out, "--epochs", 1,
                     "--latent-dim", 8, "--hidden-size", 32, "--samples", 30,
-                    "--optimize-steps", 2, "--quiet")
+                    "--optimize-budget", 5, "--quiet")
     assert result.exit_code == 0, result.output
     assert "skipped 1 unparsable SMILES (line 6)" in result.output
     return out
@@ -68,14 +68,20 @@ def test_sample_then_evaluate(run, tmp_path):
 
 def test_optimize_prints_the_best_and_writes_only_where_told(run, tmp_path):
     before = sorted(p.name for p in run.iterdir())
-    result = invoke("molecules", "optimize", run, "--property", "qed", "--steps", 2,
-                    "--starts", 3, "--out", tmp_path / "opt")
+    result = invoke("molecules", "optimize", run, "--property", "qed", "--budget", 12,
+                    "--out", tmp_path / "opt")
     assert result.exit_code == 0, result.output
-    assert "best qed" in result.output and "evaluations" in result.output
-    assert json.loads((tmp_path / "opt" / "optimize.json").read_text())["property"] == "qed"
+    assert "best qed" in result.output and "after 12 evaluations" in result.output
+    saved = json.loads((tmp_path / "opt" / "optimize.json").read_text())
+    assert saved["property"] == "qed" and saved["budget"] == 12
+    assert saved["evaluations"] == len(saved["curve"]) == 12
+    assert (tmp_path / "opt" / "plots" / "optimization.png").is_file()
     assert sorted(p.name for p in run.iterdir()) == before
     bad = invoke("molecules", "optimize", run, "--out", run)
     assert bad.exit_code == 2 and "never overwrites its input" in bad.output
+    for args in (("--budget", 0), ("--steps", 3)):  # a bad or retired setting is refused
+        bad = invoke("molecules", "optimize", run, *args)
+        assert bad.exit_code == 2 and args[0] in bad.output
 
 
 def test_bad_input_is_one_line(tmp_path, run):
@@ -98,5 +104,12 @@ def test_sample_ring_guard_option(run, tmp_path):
     assert result.exit_code == 0, result.output
     assert "ring guard: rings of at most 5 atoms" in result.output
     assert all(largest_ring([s]) <= 5 for s in mols.read_text().splitlines()[1:])
+    assert "open kekule benzenes closed" in result.output  # the guard's rule, on by default
     bad = invoke("molecules", "sample", run, "--ring-guard", "big", "--out", tmp_path / "b.csv")
     assert bad.exit_code == 2 and "--ring-guard: 'on', 'off' or a ring size" in bad.output
+    off = invoke("molecules", "sample", run, "-n", 5, "--no-close-benzenes", "--out",
+                 tmp_path / "n.csv")
+    assert off.exit_code == 0 and "benzenes" not in off.output
+    bad = invoke("molecules", "sample", run, "--ring-guard", "off", "--close-benzenes",
+                 "--out", tmp_path / "c.csv")
+    assert bad.exit_code == 2 and "close_benzenes=True is a rule of the ring guard" in bad.output

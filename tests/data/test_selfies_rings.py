@@ -109,3 +109,60 @@ def test_generate_never_draws_a_banned_token(tok):
     assert seen and any(bool(b.any()) for b, _ in seen)  # the guard did ban tokens
     for banned, drawn in seen:
         assert not bool(banned[torch.arange(len(drawn)), drawn].any())
+
+
+def _derive(tokens: list[str], benzenes: bool = True) -> Derivation:
+    d = Derivation(7, benzenes)
+    for t in tokens:
+        d.push(t)
+    return d
+
+
+def test_benzene_partner_is_the_start_of_an_open_kekule_path():
+    hexatriene = ["[C]", "[=C]", "[C]", "[=C]", "[C]", "[=C]"]
+    assert _derive(hexatriene).benzene_partner(5) == 0
+    assert _derive(["[C]", *hexatriene]).benzene_partner(6) == 1
+    assert _derive(["[C]", "[C]", "[C]", "[C]", "[C]", "[C]"]).benzene_partner(5) is None
+    assert _derive(hexatriene[:5] + ["[C]"]).benzene_partner(5) is None  # C=C-C=C-C-C
+    # once a ring holds the path's atoms it is no open path
+    benzene = _derive(hexatriene + ["[Ring1]", "[=Branch1]", "[C]"])
+    assert benzene.benzene_partner(6) is None and 0 in benzene.adj[5]
+
+
+def _allowed(guard: RingGuard, tok: MoleculeTokenizer, tokens: list[str]) -> list[str]:
+    """The tokens the guard allows after reading ``tokens``."""
+    guard.start(1)
+    for t in tokens:
+        guard.advance(torch.tensor([tok.tokens.index(t)]))
+    return [t for t, b in zip(tok.tokens, guard.banned()[0].tolist()) if not b]
+
+
+def test_close_benzenes_makes_a_closure_end_in_the_benzene(tok):
+    chem = _quiet_rdkit()
+
+    def aromatic(tokens: list[str]) -> int:
+        return len(chem.MolFromSmiles(tok.join(tokens)).GetAromaticAtoms())
+
+    start = ["[C]", "[C]", "[=C]", "[C]", "[=C]", "[C]", "[=C]", "[Ring1]"]
+    free = _allowed(RingGuard(tok.tokens, 7), tok, start)
+    assert {aromatic([*start, t]) for t in free} == {0, 6}  # any ring, or none
+    guard = RingGuard(tok.tokens, 7, close_benzenes=True)
+    paths = 0
+    for t in _allowed(guard, tok, start):
+        if aromatic([*start, t]) == 6:
+            continue  # closed the benzene (toluene)
+        # another ring first (a fused system's c12): the next closure must close it
+        ring_symbols = _allowed(guard, tok, [*start, t])
+        assert ring_symbols and all("Ring" in r for r in ring_symbols), t
+        for r in (r for r in ring_symbols if "Ring1" in r):  # one index symbol
+            for q in _allowed(guard, tok, [*start, t, r]):
+                assert aromatic([*start, t, r, q]) >= 6, (t, r, q)
+                paths += 1
+    assert paths > 0
+
+
+def test_close_benzenes_admits_the_training_strings(mols, tok):
+    guard = RingGuard(tok.tokens, largest_ring(mols), close_benzenes=True)
+    assert sum(guard.admits([tok.split(s) for s in mols])) >= 0.99 * len(mols)
+    # fused systems written c12 close another ring first and the benzene next
+    assert guard.admits([tok.split("c1ccc2ccccc2c1"), tok.split("Cc1c[nH]c2ccccc12")])

@@ -52,14 +52,14 @@ def _echo_read(f) -> None:
               help="Share of --data held out to measure reconstruction.")
 @click.option("--samples", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Prior samples measured in the report.")
-@click.option("--optimize-steps", type=click.IntRange(min=0), default=20, show_default=True,
-              help="Gradient steps of the report's QED optimisation (0: none).")
+@click.option("--optimize-budget", type=click.IntRange(min=0), default=200, show_default=True,
+              help="RDKit evaluations of the report's QED optimisation (0: none).")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @force_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train_command(data_source, out, epochs, max_minutes, tokenizer, latent_dim, hidden_size,
-                  batch_size, limit, heldout_fraction, samples, optimize_steps, device, seed,
+                  batch_size, limit, heldout_fraction, samples, optimize_budget, device, seed,
                   force, quiet) -> None:
     """Train on --data minus a held-out part; write the model, metrics.json, report.html.
 
@@ -105,11 +105,12 @@ def train_command(data_source, out, epochs, max_minutes, tokenizer, latent_dim, 
         metrics["reconstruction_train"] = est.reconstruction_accuracy(train[:len(held)])
         ends = [s for s in held if est.tokenizer_.fits(s)][:2]
         path = est.interpolate(*ends, steps=8) if len(ends) == 2 else None
-        opt = (est.optimize(train[:500], "qed", steps=optimize_steps, starts=10)
-               if optimize_steps else None)
+        opt = (est.optimize(train[:500], "qed", budget=optimize_budget)
+               if optimize_budget else None)
         if opt is not None:
             metrics.update({"qed_best_found": opt.best, "qed_best_in_head_sample": opt.train_best,
-                            "qed_evaluations": opt.evaluations})
+                            "qed_evaluations": opt.evaluations,
+                            "qed_evaluations_to_beat_sample": opt.evaluations_to_beat})
         (run / "metrics.json").write_text(json.dumps(metrics, indent=2))
         report = write_molecule_report(run, title="Molecule VAE", samples=gen, metrics=metrics,
                                        interpolation=path, optimization=opt,
@@ -129,9 +130,13 @@ def train_command(data_source, out, epochs, max_minutes, tokenizer, latent_dim, 
 @click.option("--ring-guard", default="on", show_default=True,
               help="SELFIES runs: 'on' (no ring larger than the training set's largest), "
                    "'off', or a largest ring size in atoms.")
+@click.option("--close-benzenes/--no-close-benzenes", default=None,
+              help="The ring guard's benzene rule: a ring closed at the end of an open "
+                   "C=C-C=C-C=C path closes the benzene [default: on with the guard].")
 @click.option("--device", default="cpu", show_default=True)
 @force_option
-def sample_command(run, n, out, temperature, seed, ring_guard, device, force) -> None:
+def sample_command(run, n, out, temperature, seed, ring_guard, close_benzenes, device,
+                   force) -> None:
     """Draw N molecules from the prior of a trained run and write them as CSV.
 
     Invalid decodings (possible with the SMILES tokeniser) are written as decoded, so
@@ -149,16 +154,17 @@ def sample_command(run, n, out, temperature, seed, ring_guard, device, force) ->
             raise ConfigError(f"--ring-guard: 'on', 'off' or a ring size of at least 3 "
                               f"atoms, got {ring_guard!r}")
         guard = int(guard)
-    if guard is not None:
-        est.set_params(ring_guard=guard)
-        est.ring_limit()  # a guard the run's tokenizer cannot use fails here
+    est.set_params(**({"ring_guard": guard} if guard is not None else {}),
+                   **({"close_benzenes": close_benzenes} if close_benzenes is not None else {}))
+    est.ring_limit()  # a guard (or its rule) the run's tokenizer cannot use fails here
     out_path = writable(out, run_dir, suffixes=(".csv", ".gz"), force=force)
     gen = est.sample(n, temperature=temperature, seed=seed)
     write_smiles_csv(out_path, gen)
     limit = est.ring_limit()
     click.echo(f"wrote {len(gen)} molecules to {out_path}" + (
-        f" (ring guard: rings of at most {limit} atoms, {est.last_redraws_} redrawn)"
-        if limit else ""))
+        f" (ring guard: rings of at most {limit} atoms"
+        + (", open kekule benzenes closed" if est.close_benzenes is not False else "")
+        + f", {est.last_redraws_} redrawn)" if limit else ""))
 
 
 @command.command("evaluate")
@@ -207,15 +213,22 @@ def evaluate_command(molecules, reference, reference_scaffolds, train_file, fcd_
                    f"{HEAD_SAMPLE}, its first 1000 training molecules].")
 @click.option("--limit", type=click.IntRange(min=10), default=500, show_default=True,
               help="Molecules of the head's sample used.")
-@click.option("--steps", type=click.IntRange(min=1), default=30, show_default=True)
-@click.option("--starts", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--budget", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="RDKit property evaluations to spend on new molecules.")
 @click.option("--out", default=None, help="Folder for optimize.json and report.html.")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @force_option
-def optimize_command(run, prop, data_source, limit, steps, starts, out, device, seed,
+def optimize_command(run, prop, data_source, limit, budget, out, device, seed,
                      force) -> None:
-    """Climb a property head in the latent space of a trained run; print the best found."""
+    """Search a trained run's latent space for molecules with a better property.
+
+    Starts from the codes of the head's sample (--data), then rounds of proposals around
+    the best codes so far, decoded, screened by a property head and scored with RDKit,
+    until --budget evaluations are spent (MoleculeVAE.optimize). Prints the best found
+    against the best of the sample, and when a new molecule first beat it. 'sa' is
+    minimised, the other properties maximised.
+    """
     from aekit.apps.molecules import MoleculeVAE, write_molecule_report
     from aekit.data.molecules import read_smiles
 
@@ -227,11 +240,13 @@ def optimize_command(run, prop, data_source, limit, steps, starts, out, device, 
     source = data_source or str(run_dir / HEAD_SAMPLE)
     f = read_smiles(source, limit=limit)
     _echo_read(f)
-    est.random_state = seed
-    result = est.optimize(f.smiles, prop, steps=steps, starts=starts)
+    est.set_params(random_state=seed)
+    result = est.optimize(f.smiles, prop, budget=budget)
+    beat = (f"first beaten at evaluation {result.evaluations_to_beat}"
+            if result.evaluations_to_beat else "not beaten")
     click.echo(f"best {prop} {result.best:.4f} after {result.evaluations} evaluations "
                f"(best of the {result.train_evaluations} head molecules: "
-               f"{result.train_best:.4f})")
+               f"{result.train_best:.4f}, {beat})")
     for smiles, value in result.top[:5]:
         click.echo(f"  {value:.4f}  {smiles}")
     if out is not None:
@@ -242,6 +257,8 @@ def optimize_command(run, prop, data_source, limit, steps, starts, out, device, 
                                        samples=[s for s, _ in result.top],
                                        metrics={"best": result.best,
                                                 "evaluations": result.evaluations,
-                                                "head_sample_best": result.train_best},
+                                                "head_sample_best": result.train_best,
+                                                "evaluations_to_beat_it":
+                                                    result.evaluations_to_beat},
                                        optimization=result, source=f"run {run_dir}")
         click.echo(f"wrote {folder / 'optimize.json'} and {report}")

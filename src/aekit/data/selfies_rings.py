@@ -100,8 +100,10 @@ class Derivation:
     (:func:`split_size`).
     """
 
-    def __init__(self, max_ring: int | None = None) -> None:
+    def __init__(self, max_ring: int | None = None, benzenes: bool = False) -> None:
         self.max_ring = max_ring
+        self.benzenes = benzenes
+        self.owed: int | None = None  # a benzene's last atom, owed the run's next closure
         self.frames = [_Frame(None, 0, float("inf"))]
         self.pending: _Pending | None = None
         self.cap: list[int] = []  # bonding capacity of each atom
@@ -173,6 +175,9 @@ class Derivation:
         if i == j or self.free(j) <= 0 or self.free(i) <= 0:
             return  # the selfies decoder forms no bond
         new = j not in self.adj[i]
+        if self.benzenes and new:
+            partner = self.owed if self.owed is not None else self.benzene_partner(i)
+            self.owed = None if partner in (None, j) else partner
         if new and self.over:  # this ring splits the last one (or not)
             b = self.group[-1][1]
             size = split_size(self.last, self.distances(i, skip=(i, b))[j],
@@ -186,7 +191,7 @@ class Derivation:
             self.group.append((i, j))
 
     def _end_group(self) -> None:
-        self.group, self.over = [], False
+        self.group, self.over, self.owed = [], False, None
 
     def _close_frames(self) -> None:
         while len(self.frames) > 1 and self.pending is None and (
@@ -209,6 +214,31 @@ class Derivation:
     def free(self, atom: int) -> int:
         """Valence of ``atom`` not yet used by bonds."""
         return self.cap[atom] - self.used[atom]
+
+    def benzene_partner(self, i: int) -> int | None:
+        """The atom ``j`` that a ring bond from ``i`` would close into a kekule benzene:
+        the end of a path ``j = . - . = . - . = i`` (5 bonds, orders 2 1 2 1 2 from
+        ``i``) through atoms on no ring, ``j`` with free valence and not bonded to ``i``
+        (None without such a path; the first found if several)."""
+        if self._cyclic(i):
+            return None
+        orders = (2, 1, 2, 1, 2)
+        stack = [(i, (i,))]
+        while stack:
+            a, path = stack.pop()
+            if len(path) == 6:
+                if self.free(a) > 0 and a not in self.adj[i]:
+                    return a
+                continue
+            for b, order in self.adj[a].items():
+                if order == orders[len(path) - 1] and b not in path and not self._cyclic(b):
+                    stack.append((b, (*path, b)))
+        return None
+
+    def _cyclic(self, atom: int) -> bool:
+        """Whether ``atom`` is on a ring of the graph so far."""
+        return any(self.distances(atom, skip=(atom, b))[b] <= len(self.cap)
+                   for b in self.adj[atom])
 
     def distances(self, source: int, skip: tuple[int, int] | None = None) -> list[int]:
         """Bonds on the shortest path from ``source`` to every atom (BFS), optionally
@@ -279,11 +309,13 @@ class RingGuard:
         Largest ring allowed, in atoms (at least 3).
     """
 
-    def __init__(self, tokens: list[str], max_ring: int) -> None:
+    def __init__(self, tokens: list[str], max_ring: int, close_benzenes: bool = False
+                 ) -> None:
         if max_ring < 3:
             raise ConfigError(f"max_ring must be >= 3 (atoms in a ring), got {max_ring}")
         self.tokens = list(tokens)
         self.max_ring = int(max_ring)
+        self.close_benzenes = close_benzenes
         g = _grammar()
         code = _index_code()
         self.value = [code.get(t, NO_INDEX) for t in self.tokens]
@@ -299,7 +331,7 @@ class RingGuard:
 
     def start(self, batch: int) -> None:
         """Begin ``batch`` empty strings."""
-        self.rows = [Derivation(self.max_ring) for _ in range(batch)]
+        self.rows = [Derivation(self.max_ring, self.close_benzenes) for _ in range(batch)]
 
     def advance(self, ids: torch.Tensor) -> None:
         """Read the token each string drew."""
@@ -330,21 +362,24 @@ class RingGuard:
             if d.ended or d.frames[-1].prev is None:
                 continue
             fixing = d.over
+            owing = d.owed is not None
             ring = d.pending if d.pending is not None and d.pending.kind == "ring" else None
             if ring is None and (d.pending is not None or not d.frames[-1].state):
                 continue  # a branch index is being read, or no ring symbol would be read
             top = d.frames[-1]
             if ring is not None:
                 prefix, left = _value(ring.values), ring.n - len(ring.values) - 1
-                check = _Targets(d, self.max_ring, fixing, top.read + left + 1 < top.budget)
+                check = _Targets(d, self.max_ring, fixing, top.read + left + 1 < top.budget,
+                                 self.close_benzenes)
                 ok = {v: self._completes(check, prefix * 16 + v, left) for v in self.values}
                 out[r] = torch.tensor([not ok[v] for v in self.value]) | self.ends
                 continue
             ok_n = {n: self._completes(_Targets(d, self.max_ring, fixing,
-                                                top.read + n + 1 < top.budget), 0, n)
+                                                top.read + n + 1 < top.budget,
+                                                self.close_benzenes), 0, n)
                     for n in set(self.ring_n.values())}
-            if fixing:  # only a ring symbol that brings the last ring within the limit
-                out[r] = True
+            if fixing or owing:  # only a ring symbol that splits the last ring within
+                out[r] = True  # the limit, or closes the benzene the last one passed by
             for i, n in self.ring_n.items():
                 out[r, i] = not ok_n[n]
         return out
@@ -369,11 +404,26 @@ class _Targets:
     frame can read one more symbol after this ring's index (a branch that ends there
     moves the derivation to another atom, where no closure can split this ring)."""
 
-    def __init__(self, d: Derivation, max_ring: int, fixing: bool, room: bool) -> None:
+    def __init__(self, d: Derivation, max_ring: int, fixing: bool, room: bool,
+                 benzenes: bool = False) -> None:
         self.d, self.max_ring, self.fixing, self.room = d, max_ring, fixing, room
         self.i = d.frames[-1].prev
+        self.benzenes = benzenes
+        self._partner: list[int | None] = []
         self.memo: dict[int, bool] = {}
         self._dist: list[int] | None = None
+
+    @property
+    def partner(self) -> int | None:
+        """The atom a benzene waits to be closed to from the current atom: owed by the
+        last closure, or (with the rule on and no ring to split) the end of an open
+        kekule benzene (:meth:`Derivation.benzene_partner`)."""
+        if not self._partner:
+            d = self.d
+            self._partner.append(d.owed if d.owed is not None else
+                                 d.benzene_partner(self.i)
+                                 if self.benzenes and not self.fixing else None)
+        return self._partner[0]
 
     @property
     def dist(self) -> list[int]:
@@ -388,8 +438,13 @@ class _Targets:
 
     def _ok(self, j: int) -> bool:
         d, i, limit = self.d, self.i, self.max_ring
+        partner = self.partner
+        if partner is not None and (j == partner or d.owed is not None):
+            return j == partner  # a kekule benzene waits for its last bond
         if i == j or d.free(j) <= 0 or d.free(i) <= 0 or j in d.adj[i]:
-            return not self.fixing  # no new ring: harmless, but splits nothing
+            return not self.fixing and partner is None  # no new ring: splits nothing
+        if partner is not None and (not self.room or d.free(i) < 2):
+            return False  # a ring elsewhere first (c12) leaves no room for the benzene's
         if self.fixing:  # j must split the ring the last closure i-b made
             b = d.group[-1][1]
             return split_size(d.last, d.distances(i, skip=(i, b))[j],
