@@ -30,7 +30,7 @@ ORDER = [
     "moses_baselines", "moses", "moses_wd0", "moses_guard", "moses_guard6", "moses_long",
     "moses_long_guard", "moses_long_guard_t08", "moses_long_latent", "moses_100k",
     "moses_100k_t08", "moses_100k_benzenes", "moses_100k_benzenes_t08",
-    "moses_optimize_ceiling", "moses_optimize", "moses_optimize_long",
+    "moses_optimize_ceiling", "moses_optimize", "moses_optimize_long", "moses_optimize_fb05",
 ]
 HEADER = """# Benchmarks
 
