@@ -363,6 +363,7 @@ class RingGuard:
                 continue
             fixing = d.over
             owing = d.owed is not None
+            partner = self._partner(d, fixing)
             ring = d.pending if d.pending is not None and d.pending.kind == "ring" else None
             if ring is None and (d.pending is not None or not d.frames[-1].state):
                 continue  # a branch index is being read, or no ring symbol would be read
@@ -370,19 +371,28 @@ class RingGuard:
             if ring is not None:
                 prefix, left = _value(ring.values), ring.n - len(ring.values) - 1
                 check = _Targets(d, self.max_ring, fixing, top.read + left + 1 < top.budget,
-                                 self.close_benzenes)
+                                 partner)
                 ok = {v: self._completes(check, prefix * 16 + v, left) for v in self.values}
                 out[r] = torch.tensor([not ok[v] for v in self.value]) | self.ends
                 continue
             ok_n = {n: self._completes(_Targets(d, self.max_ring, fixing,
-                                                top.read + n + 1 < top.budget,
-                                                self.close_benzenes), 0, n)
+                                                top.read + n + 1 < top.budget, partner), 0, n)
                     for n in set(self.ring_n.values())}
             if fixing or owing:  # only a ring symbol that splits the last ring within
                 out[r] = True  # the limit, or closes the benzene the last one passed by
             for i, n in self.ring_n.items():
                 out[r, i] = not ok_n[n]
         return out
+
+    def _partner(self, d: Derivation, fixing: bool) -> int | None:
+        """The atom a benzene waits to be closed to from ``d``'s current atom: owed by
+        the last closure, or (with the rule on and no ring to split) the end of an open
+        kekule benzene (:meth:`Derivation.benzene_partner`); None if none."""
+        if d.owed is not None:
+            return d.owed
+        if self.close_benzenes and not fixing:
+            return d.benzene_partner(d.frames[-1].prev)
+        return None
 
     def _completes(self, check: _Targets, prefix: int, left: int) -> bool:
         """Whether the ring index ``prefix`` followed by ``left`` more index symbols can
@@ -402,28 +412,16 @@ class _Targets:
     """Which ring targets are allowed from the current atom of one derivation (the
     distances are computed once, when first needed). ``room``: whether the current
     frame can read one more symbol after this ring's index (a branch that ends there
-    moves the derivation to another atom, where no closure can split this ring)."""
+    moves the derivation to another atom, where no closure can split this ring).
+    ``partner``: the atom a benzene waits to be closed to (:meth:`RingGuard._partner`)."""
 
     def __init__(self, d: Derivation, max_ring: int, fixing: bool, room: bool,
-                 benzenes: bool = False) -> None:
+                 partner: int | None = None) -> None:
         self.d, self.max_ring, self.fixing, self.room = d, max_ring, fixing, room
         self.i = d.frames[-1].prev
-        self.benzenes = benzenes
-        self._partner: list[int | None] = []
+        self.partner = partner
         self.memo: dict[int, bool] = {}
         self._dist: list[int] | None = None
-
-    @property
-    def partner(self) -> int | None:
-        """The atom a benzene waits to be closed to from the current atom: owed by the
-        last closure, or (with the rule on and no ring to split) the end of an open
-        kekule benzene (:meth:`Derivation.benzene_partner`)."""
-        if not self._partner:
-            d = self.d
-            self._partner.append(d.owed if d.owed is not None else
-                                 d.benzene_partner(self.i)
-                                 if self.benzenes and not self.fixing else None)
-        return self._partner[0]
 
     @property
     def dist(self) -> list[int]:
