@@ -11,6 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
+from aekit.apps.parametric_umap import infonce_tsne
 from aekit.apps.reduce import AutoencoderReducer
 from aekit.errors import ConfigError
 
@@ -173,6 +174,32 @@ def test_graph_on_a_subsample_and_settings_the_objective_does_not_use(digits_fla
         AutoencoderReducer(model="aae", epochs=1).fit(X)
     with pytest.raises(ConfigError, match="jitter only apply to objective='umap' or"):
         AutoencoderReducer(objective="reconstruction", jitter=0.0).fit(X)
+    with pytest.raises(ConfigError, match="early_exaggeration only apply to objective="):
+        AutoencoderReducer(objective="reconstruction", early_exaggeration=1.0).fit(X)
+
+
+def test_early_exaggeration_holds_for_the_first_quarter_of_the_steps(monkeypatch):
+    """The graph term gets alpha = early_exaggeration for the first quarter of the steps
+    and 1 after; the encoder's default widths are wider with a graph objective."""
+    import aekit.apps.reduce as reduce_module
+
+    seen = []
+
+    def recording(z_head, z_tail, exaggeration=1.0):
+        seen.append(exaggeration)
+        return infonce_tsne(z_head, z_tail, exaggeration)
+
+    monkeypatch.setattr(reduce_module, "infonce_tsne", recording)
+    X = np.random.default_rng(0).normal(size=(60, 4))
+    red = AutoencoderReducer(n_neighbors=5, epochs=8, batch_size=64, random_state=0).fit(X)
+    assert len(seen) == len(red.history_) * int(np.ceil(red.n_graph_edges_ / 64))
+    quarter = int(np.ceil(0.25 * len(seen)))
+    assert seen[:quarter] == [4.0] * quarter and set(seen[quarter:]) == {1.0}
+    assert red.model_.config.hidden_dims == reduce_module.GRAPH_HIDDEN_DIMS
+    plain = AutoencoderReducer(objective="reconstruction", epochs=1).fit(X)
+    assert plain.model_.config.hidden_dims == (256, 128)
+    linear = AutoencoderReducer(model="linear_ae", epochs=1, random_state=0).fit(X)
+    assert linear.model_.config.hidden_dims == ()
 
 
 def test_graph_objectives_keep_the_input_geometry_and_train_epochs_over_the_edges(

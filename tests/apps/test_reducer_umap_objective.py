@@ -65,3 +65,18 @@ def test_infonce_tsne_is_the_cross_entropy_of_cauchy_similarities():
     torch.testing.assert_close(infonce_tsne(heads, tails), by_hand)
     spread = torch.randn(64, 2, generator=gen) * 10
     assert infonce_tsne(spread, spread + 0.01) < infonce_tsne(spread, spread.roll(1, 0))
+
+
+def test_exaggeration_weights_the_attraction_only():
+    gen = torch.Generator().manual_seed(1)
+    heads, tails = torch.randn(6, 2, generator=gen), torch.randn(6, 2, generator=gen)
+    q = 1 / (1 + ((heads[:, None] - tails[None]) ** 2).sum(-1))
+    by_hand = -(torch.log(q.diagonal() ** 4 / q.sum(1))).mean()  # q_ij^alpha / sum_c q_ic
+    torch.testing.assert_close(infonce_tsne(heads, tails, exaggeration=4.0), by_hand)
+    a, b = find_ab(0.1)
+    plain = umap_cross_entropy(heads, tails, a, b, torch.Generator().manual_seed(2))
+    doubled = umap_cross_entropy(heads, tails, a, b, torch.Generator().manual_seed(2),
+                                 exaggeration=2.0)
+    attract = -torch.log((1 / (1 + a * ((heads - tails) ** 2).sum(1) ** b))
+                         .clamp(1e-4, 1 - 1e-4)).sum() / len(heads)
+    torch.testing.assert_close(doubled - plain, attract)  # one more attraction term

@@ -117,13 +117,15 @@ def fuzzy_knn_graph(X: np.ndarray, n_neighbors: int, device: str = "cpu"
 
 def umap_cross_entropy(z_head: torch.Tensor, z_tail: torch.Tensor, a: float, b: float,
                        generator: torch.Generator | None = None,
-                       negative_sample_rate: int = NEGATIVE_SAMPLE_RATE) -> torch.Tensor:
+                       negative_sample_rate: int = NEGATIVE_SAMPLE_RATE,
+                       exaggeration: float = 1.0) -> torch.Tensor:
     """The sampled UMAP cross-entropy of one batch of ``B`` positive edges (scalar).
 
     ``z_head[b]`` and ``z_tail[b]`` are the codes of edge ``b``'s ends, shape
     ``(B, d)``; the negatives pair every head with ``negative_sample_rate`` random
     permutations of the tails (drawn from ``generator``). Attraction and repulsion
-    terms are summed and divided by ``B`` (see the module docstring).
+    terms are summed and divided by ``B`` (see the module docstring); ``exaggeration``
+    multiplies the attraction terms (1 is UMAP's loss).
     """
     n = len(z_head)
     perms = torch.cat([torch.randperm(n, generator=generator, device=z_tail.device)
@@ -135,10 +137,11 @@ def umap_cross_entropy(z_head: torch.Tensor, z_tail: torch.Tensor, a: float, b: 
     q = q.clamp(EPS, 1 - EPS)
     attract = -torch.log(q[:n]).sum()
     repel = -torch.log1p(-q[n:]).sum()
-    return (attract + repel) / n
+    return (exaggeration * attract + repel) / n
 
 
-def infonce_tsne(z_head: torch.Tensor, z_tail: torch.Tensor) -> torch.Tensor:
+def infonce_tsne(z_head: torch.Tensor, z_tail: torch.Tensor,
+                 exaggeration: float = 1.0) -> torch.Tensor:
     """Contrastive (InfoNCE) t-SNE loss of one batch of ``B`` edges, with the batch's
     other tails as negatives (scalar, mean over edges).
 
@@ -147,8 +150,11 @@ def infonce_tsne(z_head: torch.Tensor, z_tail: torch.Tensor) -> torch.Tensor:
     negatives per edge, ``-log[q(z_i, z_j) / (q(z_i, z_j) + sum_r q(z_i, z_r))]``
     approaches t-SNE's normalised KL objective as ``m`` grows; here ``m = B - 1``::
 
-        L_nce = -(1 / B) sum_b log( q(z_i_b, z_j_b) / sum_c q(z_i_b, z_j_c) )
+        L_nce = -(1 / B) sum_b log( q(z_i_b, z_j_b)^alpha / sum_c q(z_i_b, z_j_c) )
+
+    ``alpha = exaggeration`` weights the attraction (the numerator) against the
+    repulsion (the normaliser), as t-SNE's early exaggeration multiplies its affinities;
+    ``alpha = 1`` is the plain contrastive loss.
     """
     logits = -torch.log1p(torch.cdist(z_head, z_tail).square())
-    target = torch.arange(len(z_head), device=z_head.device)
-    return torch.nn.functional.cross_entropy(logits, target)
+    return (torch.logsumexp(logits, 1) - exaggeration * logits.diagonal()).mean()

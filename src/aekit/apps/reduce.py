@@ -26,8 +26,12 @@ features), divided by the number of features ``D`` and weighted by
 ``lambda = reconstruction_weight``. The decoder gets its gradient only from the second
 term, so (Adam being invariant to the scale of a parameter's gradient) it learns to
 invert the map whatever ``lambda`` is, while ``lambda`` sets how much reconstruction
-shapes the map. ``objective="reconstruction"`` trains the model's loss alone (a plain
-autoencoder's codes). The default was chosen across data sets
+shapes the map. For the first quarter of the steps the graph term's attraction is
+weighted by ``alpha = early_exaggeration`` (4) against its repulsion, as in t-SNE's
+early exaggeration: clusters gather and take their places before the local detail is
+laid out. With a graph objective the encoder is an MLP of widths ``(512, 256, 128)``
+unless ``hidden_dims`` says otherwise. ``objective="reconstruction"`` trains the
+model's loss alone (a plain autoencoder's codes). The default was chosen across data sets
 (benchmarks/results/reduce*.md, docs/jobs/reduction.md).
 
 With a graph objective the network sees ``(x - mean) / s`` with one scale ``s`` for all
@@ -36,7 +40,7 @@ each edge's head ``x_i`` enters the encoder as ``x_i + (jitter * rho_i / sqrt(D)
 ``eps ~ N(0, I)``, ``rho_i`` its nearest-neighbour distance: the encoder must map a
 neighbourhood of each row, not only the row, to its place, which is what ``transform``
 asks of it for new rows. Training makes ``epochs`` passes over the graph's edges (by
-default 50, but at most about 5000 optimiser steps), so small data fits in seconds and
+default 75, but at most about 5000 optimiser steps), so small data fits in seconds and
 large data in bounded time.
 """
 
@@ -65,10 +69,12 @@ from aekit.train.config import epochs_cap
 DEFAULT_EPOCHS = 100  # objective="reconstruction": passes over the rows
 DEFAULT_BATCH = {"reconstruction": 64, "umap": 512, "tsne": 512}  # rows / edges per optimiser step
 DEFAULT_LR = {"reconstruction": 1e-3, "umap": 1e-2, "tsne": 1e-2}  # Adam's (initial) learning rate
-GRAPH_EPOCHS = 50  # graph objectives, epochs=None: passes over the graph's edges,
+GRAPH_EPOCHS = 75  # graph objectives, epochs=None: passes over the graph's edges,
 MAX_STEPS = 5000  # but at most about this many optimiser steps
 GRAPH_DEFAULTS = {"n_neighbors": 15, "min_dist": 0.1, "reconstruction_weight": 0.01,
-                  "jitter": 0.5, "graph_rows": 50_000}
+                  "jitter": 0.5, "early_exaggeration": 4.0, "graph_rows": 50_000}
+EXAGGERATED_SHARE = 0.25  # early_exaggeration holds for this share of the steps
+GRAPH_HIDDEN_DIMS = (512, 256, 128)  # graph objectives, hidden_dims=None: MLP widths
 
 
 def common_scale(X: np.ndarray) -> float:
@@ -105,6 +111,11 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         neighbour (in the network's units). It makes the encoder smooth between the
         training rows, so new rows map among their neighbours; 0 turns it off. Graph
         objectives only.
+    early_exaggeration : float, default=4.0
+        ``alpha``: for the first quarter of the optimiser steps the attraction along the
+        graph's edges is weighted by ``alpha`` against the repulsion (module docstring),
+        as t-SNE's early exaggeration does; the clusters find their places before the
+        map's local detail is laid out. 1 turns it off. Graph objectives only.
     graph_rows : int, default=50000
         The k-NN graph is built (exactly) on at most this many rows, drawn at random
         when X has more; the reconstruction term still sees every row. This bounds the
@@ -115,13 +126,14 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         ``"dae"``, ``"cae"``, ... Its code must be a vector of ``n_components`` values;
         conditional models and code grids are refused with a clear error before training.
     hidden_dims : tuple of int or None, default=None
-        MLP widths of the encoder (the decoder mirrors them); None keeps the model's own
-        default (``(256, 128)`` for the MLP models, ``()`` for ``linear_ae``).
+        MLP widths of the encoder (the decoder mirrors them). None: ``(512, 256, 128)``
+        with a graph objective, else the model's own default (``(256, 128)`` for the
+        MLP models); ``linear_ae`` always keeps ``()``.
     epochs : int or None, default=None
         ``objective="reconstruction"``: passes over the rows (None: 100).
         Graph objectives: passes over the graph's edges, each pass drawing as many
         edges as the graph has, with probability proportional to their weights (None:
-        50 passes, but no more than about 5000 optimiser steps, so the fitting time
+        75 passes, but no more than about 5000 optimiser steps, so the fitting time
         grows with the graph up to that bound and not beyond).
     batch_size : int or None, default=None
         Rows (reconstruction) or edges (graph objectives) per optimiser step; None: 64
@@ -198,6 +210,7 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         "min_dist": [Interval(Real, 0, None, closed="left")],
         "reconstruction_weight": [Interval(Real, 0, None, closed="neither")],
         "jitter": [Interval(Real, 0, None, closed="left")],
+        "early_exaggeration": [Interval(Real, 0, None, closed="neither")],
         "graph_rows": [Interval(Integral, 2, None, closed="left")],
         **TRAINING_CONSTRAINTS,
         "epochs": [Interval(Integral, 1, None, closed="left"), None],
@@ -211,7 +224,7 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
     def __init__(self, n_components: int = 2, *, objective: str = "tsne",
                  n_neighbors: int = 15, min_dist: float = 0.1,
                  reconstruction_weight: float = 0.01, jitter: float = 0.5,
-                 graph_rows: int = 50_000,
+                 early_exaggeration: float = 4.0, graph_rows: int = 50_000,
                  model: str = "ae", hidden_dims: tuple[int, ...] | None = None,
                  epochs: int | None = None, batch_size: int | None = None,
                  learning_rate: float | None = None,
@@ -224,6 +237,7 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         self.min_dist = min_dist
         self.reconstruction_weight = reconstruction_weight
         self.jitter = jitter
+        self.early_exaggeration = early_exaggeration
         self.graph_rows = graph_rows
         self.model = model
         self.hidden_dims = hidden_dims
@@ -265,6 +279,8 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         settings: dict[str, Any] = {"likelihood": "gaussian", "arch": "mlp"}
         if self.hidden_dims is not None:
             settings["hidden_dims"] = tuple(self.hidden_dims)
+        elif self.objective != "reconstruction" and self._default_widths():
+            settings["hidden_dims"] = GRAPH_HIDDEN_DIMS
         settings.update(self.model_params or {})
         model = self._build_model(self.model, X.shape[1], self.n_components, settings, seed)
         batch_size = self.batch_size or DEFAULT_BATCH[self.objective]
@@ -279,6 +295,13 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         self.model_ = model
         self.train_codes_ = self._run(model.embed, Xs)
         return self
+
+    def _default_widths(self) -> bool:
+        """Whether ``model``'s own default has hidden layers (``linear_ae`` has none)."""
+        from aekit.models import get_class
+
+        self._check_model_name(self.model)
+        return bool(get_class(self.model).Config.hidden_dims)
 
     def _check_settings(self, n_rows: int) -> None:
         """Refuse settings the chosen objective does not use, and too few rows."""
@@ -341,6 +364,7 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         total_steps = epochs * per_epoch  # the learning rate falls linearly to 0, as in UMAP
         decay = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: 1 - s / total_steps)
         lam = float(self.reconstruction_weight)
+        exaggeration = float(self.early_exaggeration)
         history: list[dict[str, Any]] = []
         step = 0
         with private_rng(seed, device), tqdm(total=total_steps, disable=not self.verbose,
@@ -356,8 +380,10 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
                         len(edges), n_features, generator=gen, device=device)
                     codes = model.embed(torch.cat([x_head, x_graph[tails_t[edges]]]))
                     z_head, z_tail = codes.chunk(2)
-                    graph = (umap_cross_entropy(z_head, z_tail, a, b, gen)
-                             if self.objective == "umap" else infonce_tsne(z_head, z_tail))
+                    alpha = exaggeration if step < EXAGGERATED_SHARE * total_steps else 1.0
+                    graph = (umap_cross_entropy(z_head, z_tail, a, b, gen, exaggeration=alpha)
+                             if self.objective == "umap"
+                             else infonce_tsne(z_head, z_tail, exaggeration=alpha))
                     rows = torch.randint(n, (len(edges),), generator=gen, device=device)
                     model.set_step(step)
                     recon = model.loss(x_all[rows]).total / n_features

@@ -53,7 +53,7 @@ def _rows(data) -> tuple:
                    "reconstruct.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
               help="Passes over the graph's edges (tsne, umap) or rows (reconstruction); "
-                   "default: 50 passes capped at about 5000 steps (tsne, umap), 100 "
+                   "default: 75 passes capped at about 5000 steps (tsne, umap), 100 "
                    "passes (reconstruction).")
 @click.option("--out", default="map.png", show_default=True,
               help="PNG of the map; the codes go to the same name with .csv.")
