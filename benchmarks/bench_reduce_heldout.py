@@ -262,7 +262,7 @@ def main() -> None:
              f"--odds-dir {args.odds_dir} --folds {args.folds} --split-seed {args.split_seed} "
              f"--variants '{args.variants}' --threads {args.threads} "
              + ("--optimise-place " if args.optimise_place else "") + f"--out {args.out}`", "",
-             f"torch {args.threads} thread(s); shared 2-core machine (4 jobs), load average "
+             f"torch {args.threads} thread(s); 2-core machine, load average "
              f"{os.getloadavg()[0]:.1f} at the start.", "",
              *HEADER]
     summary = []

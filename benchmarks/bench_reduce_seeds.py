@@ -1,8 +1,11 @@
-"""Seed-to-seed spread of the digits 2-D map: aekit's default reducer beside UMAP.
+"""Seed-to-seed spread of the digits 2-D map: aekit's default reducer beside UMAP (and
+t-SNE with ``--tsne``).
 
     nice python benchmarks/bench_reduce_seeds.py --seeds 0,1,2,3,4 --threads 1
     nice python benchmarks/bench_reduce_seeds.py --params '{"jitter": 1.0}' --no-umap \
         --out benchmarks/results/reduce_seeds_jitter1.md
+    nice python benchmarks/bench_reduce_seeds.py --no-umap --no-aekit --tsne \
+        --out benchmarks/results/reduce_seeds_tsne.md
 
 For each seed, fit on scikit-learn's digits (raw, 1797 x 64) and report trustworthiness
 and continuity at k=10 and the 5-NN accuracy of the map (5-fold CV), as bench_reduce.py
@@ -23,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from sklearn.datasets import load_digits
-from sklearn.manifold import trustworthiness
+from sklearn.manifold import TSNE, trustworthiness
 from sklearn.model_selection import cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 
@@ -45,22 +48,30 @@ def main() -> None:
     parser.add_argument("--out", default=str(RESULTS / "reduce_seeds.md"))
     parser.add_argument("--params", default="{}",
                         help="aekit settings, a JSON object of AutoencoderReducer arguments")
-    parser.add_argument("--no-umap", action="store_true", help="aekit rows only")
+    parser.add_argument("--no-umap", action="store_true", help="no UMAP rows")
+    parser.add_argument("--no-aekit", action="store_true", help="no aekit rows")
+    parser.add_argument("--tsne", action="store_true",
+                        help="add scikit-learn's t-SNE with its defaults")
     args = parser.parse_args()
     import umap
 
     X, y = load_digits(return_X_y=True)
     params = json.loads(args.params)
     label = f"aekit {params}" if params else "aekit (default)"
-    fits = {label: lambda s: AutoencoderReducer(random_state=s, **params).fit_transform(X)}
+    fits = {} if args.no_aekit else {
+        label: lambda s: AutoencoderReducer(random_state=s, **params).fit_transform(X)}
     if not args.no_umap:
         fits["UMAP"] = lambda s: umap.UMAP(random_state=s).fit_transform(X)
+    if args.tsne:
+        fits["t-SNE"] = lambda s: TSNE(2, random_state=s).fit_transform(X)
     load0 = os.getloadavg()[0]
     lines = [f"## Digits 2-D over seeds: {' vs '.join(fits)} (issue 17)", "",
              f"Command: `nice python benchmarks/bench_reduce_seeds.py --seeds {args.seeds} "
              f"--threads {args.threads}"
              + (f" --params '{args.params}'" if params else "")
-             + (" --no-umap" if args.no_umap else "") + f" --out {args.out}`", "",
+             + (" --no-umap" if args.no_umap else "") + (" --no-aekit" if args.no_aekit else "")
+             + (" --tsne" if args.tsne else "")
+             + f" --out {Path(args.out).resolve().relative_to(RESULTS.parents[1])}`", "",
              f"torch {args.threads} thread(s), reset before every aekit fit (umap-learn's "
              f"numba changes it); 2-core machine, load average {load0:.1f} at the start.", "",
              "| method | seed | trust@10 | continuity@10 | 5-NN acc | fit s | fit CPU s |",
