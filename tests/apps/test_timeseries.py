@@ -413,3 +413,13 @@ def test_bad_inputs(fitted, series_pair):
             TimeSeriesAnomalyDetector(**kw).fit(test.values)
     with pytest.raises(DataError, match="same number of channels"):
         TimeSeriesAnomalyDetector().fit([test.values, test.values[:, :2]])
+
+
+def test_score_all_is_the_three_calls_from_one_pass(fitted, series_pair):
+    _, test = series_pair
+    final, arrival, contrib = fitted.score_all(test.values)
+    np.testing.assert_allclose(final, fitted.decision_function(test.values), rtol=1e-12)
+    np.testing.assert_allclose(arrival, fitted.arrival_scores(test.values), rtol=1e-12)
+    np.testing.assert_allclose(contrib, fitted.explain(test.values), rtol=1e-12)
+    with pytest.raises(ValueError, match="one series"):
+        fitted.score_all([test.values, test.values])

@@ -129,15 +129,15 @@ def score_file(det: Any, source: str, out_path: Path, report_path: Path, *,
             summary.finish()
     else:
         if series:
-            rows_out, scores, labels, names, contrib = _score_series(det, source,
-                                                                     label_column)
+            rows_out, scores, arrival_scores, labels, names, contrib = _score_series(
+                det, source, label_column)
+            arrival_scores = arrival_scores if arrival else None
         else:
             rows_out, scores, labels, names, contrib, header = _score_table(
                 det, source, label_column, list(id_columns))
         flagged = scores > thr
         idx, share = top_contributions(contrib, top) if top else (None, None)
         if series:
-            arrival_scores = det.arrival_scores(rows_out) if arrival else None
             _write_series_scores(out_path, rows_out, scores, flagged, idx, names,
                                  arrival_scores, arrival_thr)
         else:
@@ -310,8 +310,8 @@ def _score_series(det, source: str, label_column: str | None):
     names = getattr(det, "feature_names_in_", None)
     s = read_series_csv(source, channels=None if names is None else list(names),
                         label_column=label_column or "is_anomaly")
-    scores = det.decision_function(s)
-    return s, scores, s.labels, s.channel_names, det.explain(s)
+    scores, arrival, contrib = det.score_all(s)  # one pass of the window detector
+    return s, scores, arrival, s.labels, s.channel_names, contrib
 
 
 def _write_table_scores(path: Path, header: list[str], rows: list[list[str]],

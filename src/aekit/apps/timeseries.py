@@ -347,14 +347,18 @@ class TimeSeriesAnomalyDetector(PyODContractMixin, AutoencoderEstimator):
         """``(N, delay_ + 1)``: column ``j`` of row ``e`` is what the window ending at ``e``
         gives to step ``e - j``: its score plus ``local_`` times (``W`` times the
         reconstruction contribution of that position minus the window's total)."""
-        width = self.delay_ + 1
         if not self.local_:
             scores = self.detector_.decision_function(inputs)
-            return np.broadcast_to(scores[:, None], (len(scores), width))
-        scores, contrib = self._position_contributions(inputs, scores=True)
-        w = self.window_
+            return np.broadcast_to(scores[:, None], (len(scores), self.delay_ + 1))
+        return self._shared_values(*self._position_contributions(inputs, scores=True))
+
+    def _shared_values(self, scores: np.ndarray, contrib: np.ndarray) -> np.ndarray:
+        """:meth:`_window_values` from the window scores and the contributions
+        ``(N, C, W)`` of :meth:`_position_contributions`."""
+        width = self.delay_ + 1
         per_position = contrib.sum(1)
-        shift = w * per_position[:, ::-1][:, :width] - per_position.sum(1, keepdims=True)
+        shift = (self.window_ * per_position[:, ::-1][:, :width]
+                 - per_position.sum(1, keepdims=True))
         return scores[:, None] + self.local_ * shift
 
     def _checked(self, X: Any) -> tuple[list[np.ndarray], bool]:
@@ -431,15 +435,31 @@ class TimeSeriesAnomalyDetector(PyODContractMixin, AutoencoderEstimator):
         ``decision_function(X) = explain(X).sum(1) - k + delayed_mean(other, delay_)``.
         Non-negative; which channel is off."""
         series, single = self._checked(X)
-        out = []
-        for s in series:
-            contrib = self._position_contributions(self._inputs(causal_windows(s, self.window_)))
-            total = contrib.sum(2)  # (N, C): each channel's share of the window's score
-            own = contrib[:, :, ::-1][:, :, :self.delay_ + 1].transpose(0, 2, 1)  # (N, d+1, C)
-            values = ((1 - self.local_) * total[:, None, :]
-                      + self.local_ * self.window_ * own)
-            out.append(delayed_positions(values))
+        out = [self._explained(self._position_contributions(
+            self._inputs(causal_windows(s, self.window_)))) for s in series]
         return out[0] if single else out
+
+    def _explained(self, contrib: np.ndarray) -> np.ndarray:
+        """:meth:`explain` of one series from its contributions ``(N, C, W)``."""
+        total = contrib.sum(2)  # (N, C): each channel's share of the window's score
+        own = contrib[:, :, ::-1][:, :, :self.delay_ + 1].transpose(0, 2, 1)  # (N, d+1, C)
+        return delayed_positions((1 - self.local_) * total[:, None, :]
+                                 + self.local_ * self.window_ * own)
+
+    def score_all(self, X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(decision_function(X), arrival_scores(X), explain(X))`` of one series from
+        one pass of the window detector over its windows (the three calls run it two or
+        three times). With ``local_ = 0`` the scores come from the window detector's
+        ``score_and_explain``, equal to its ``decision_function`` up to rounding."""
+        series, single = self._checked(X)
+        if not single:
+            raise ValueError("score_all takes one series; call it once per series")
+        inputs = self._inputs(causal_windows(series[0], self.window_))
+        scores, contrib = self._position_contributions(inputs, scores=True)
+        values = (self._shared_values(scores, contrib) if self.local_ else
+                  np.broadcast_to(scores[:, None], (len(scores), self.delay_ + 1)))
+        return (delayed_positions(values), values[:, 0].astype(np.float64),
+                self._explained(contrib))
 
     def _position_contributions(self, inputs: np.ndarray, scores: bool = False
                                 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
