@@ -231,8 +231,11 @@ def test_ring_guard_is_refused_with_smiles_and_needs_a_limit(fitted, mols):
 def test_close_benzenes_is_a_guard_rule_refused_without_the_guard(fitted, mols):
     est = pickle.loads(pickle.dumps(fitted[0]))
     assert est.close_benzenes is None and est._guard().close_benzenes  # on with the guard
+    assert est.closes_benzenes()
     assert not est.set_params(close_benzenes=False)._guard().close_benzenes
+    assert not est.closes_benzenes()
     assert len(est.set_params(ring_guard=False, close_benzenes=None).sample(2)) == 2
+    assert not est.closes_benzenes()  # no guard, no rule
     est.set_params(ring_guard=None, close_benzenes=True)
     gen = est.sample(30, seed=2)
     assert len(gen) == 30 and all(canonical(s) is not None for s in gen if s)

@@ -368,10 +368,15 @@ class MoleculeVAE(AutoencoderEstimator):
                              "max_ring_size_): set ring_guard=False or train it again")
         return max(self.max_ring_size_, 3)
 
+    def closes_benzenes(self) -> bool:
+        """Whether decoding applies the ring guard's benzene rule: with the guard on,
+        unless ``close_benzenes=False``."""
+        return self.ring_limit() is not None and self.close_benzenes is not False
+
     def _guard(self) -> RingGuard | None:
         limit = self.ring_limit()
         return None if limit is None else RingGuard(self.tokenizer_.tokens, limit,
-                                                    self.close_benzenes is not False)
+                                                    self.closes_benzenes())
 
     def decode(self, codes: Any, greedy: bool = True, temperature: float = 1.0) -> list[str]:
         """Molecules decoded from codes ``(N, latent_dim)``: canonical SMILES where RDKit

@@ -163,7 +163,7 @@ def sample_command(run, n, out, temperature, seed, ring_guard, close_benzenes, d
     limit = est.ring_limit()
     click.echo(f"wrote {len(gen)} molecules to {out_path}" + (
         f" (ring guard: rings of at most {limit} atoms"
-        + (", open kekule benzenes closed" if est.close_benzenes is not False else "")
+        + (", open kekule benzenes closed" if est.closes_benzenes() else "")
         + f", {est.last_redraws_} redrawn)" if limit else ""))
 
 
