@@ -127,9 +127,10 @@ def main() -> None:
                     rows.append((m[1], m[4], int(m[5]), float(m[6]), float(m[7])))
     else:
         rows = measure(args, lines, flush)
-    lines += summary(rows)
+    tail = summary(rows)
+    lines += tail
     flush()
-    print("\n".join(lines[-len(summary(rows)):]))
+    print("\n".join(tail))
 
 
 if __name__ == "__main__":
