@@ -30,6 +30,8 @@ from sklearn.manifold import trustworthiness
 from aekit.data import load_data
 
 METHODS = {"UMAP": fit_umap, "aekit (default)": fit_aekit()}
+HEADER = ["| data | rows x cols | method | seed | trust@10 | continuity@10 | fit s |",
+          "|---|---|---|---|---|---|---|"]
 ROW = re.compile(r"^\| (\w+) \| (\d+) x (\d+) \| (UMAP|aekit \(default\)) \| (\d+) \| "
                  r"([\d.]+) \| ([\d.]+) \| ([\d.]+) \|")
 
@@ -37,8 +39,7 @@ ROW = re.compile(r"^\| (\w+) \| (\d+) x (\d+) \| (UMAP|aekit \(default\)) \| (\d
 def measure(args: argparse.Namespace, lines: list[str], flush) -> list[tuple]:
     """Fit both methods at every seed on every table; per-seed rows
     ``(table, method, seed, trust, continuity)``."""
-    lines += ["| data | rows x cols | method | seed | trust@10 | continuity@10 | fit s |",
-              "|---|---|---|---|---|---|---|"]
+    lines += HEADER
     rows = []
     for name in args.odds.split(","):
         d = load_data(Path(args.odds_dir) / f"{name}.mat")
@@ -117,8 +118,7 @@ def main() -> None:
 
     if args.summarise:
         rows = []
-        lines.append("| data | rows x cols | method | seed | trust@10 | continuity@10 | fit s |")
-        lines.append("|---|---|---|---|---|---|---|")
+        lines += HEADER
         for path in args.summarise.split(","):
             for line in Path(path).read_text().splitlines():
                 m = ROW.match(line)

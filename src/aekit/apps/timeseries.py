@@ -348,14 +348,16 @@ class TimeSeriesAnomalyDetector(PyODContractMixin, AutoencoderEstimator):
         gives to step ``e - j``: its score plus ``local_`` times (``W`` times the
         reconstruction contribution of that position minus the window's total)."""
         if not self.local_:
-            scores = self.detector_.decision_function(inputs)
-            return np.broadcast_to(scores[:, None], (len(scores), self.delay_ + 1))
+            return self._shared_values(self.detector_.decision_function(inputs), None)
         return self._shared_values(*self._position_contributions(inputs, scores=True))
 
-    def _shared_values(self, scores: np.ndarray, contrib: np.ndarray) -> np.ndarray:
+    def _shared_values(self, scores: np.ndarray, contrib: np.ndarray | None) -> np.ndarray:
         """:meth:`_window_values` from the window scores and the contributions
-        ``(N, C, W)`` of :meth:`_position_contributions`."""
+        ``(N, C, W)`` of :meth:`_position_contributions` (not read when ``local_`` is 0:
+        every position then gets the window's score)."""
         width = self.delay_ + 1
+        if not self.local_:
+            return np.broadcast_to(scores[:, None], (len(scores), width))
         per_position = contrib.sum(1)
         shift = (self.window_ * per_position[:, ::-1][:, :width]
                  - per_position.sum(1, keepdims=True))
@@ -456,8 +458,7 @@ class TimeSeriesAnomalyDetector(PyODContractMixin, AutoencoderEstimator):
             raise ValueError("score_all takes one series; call it once per series")
         inputs = self._inputs(causal_windows(series[0], self.window_))
         scores, contrib = self._position_contributions(inputs, scores=True)
-        values = (self._shared_values(scores, contrib) if self.local_ else
-                  np.broadcast_to(scores[:, None], (len(scores), self.delay_ + 1)))
+        values = self._shared_values(scores, contrib)
         return (delayed_positions(values), values[:, 0].astype(np.float64),
                 self._explained(contrib))
 
