@@ -19,6 +19,7 @@ a DDP only acts on the backward pass that follows its own forward.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 from dataclasses import dataclass
 
@@ -68,7 +69,11 @@ def init_world(device: str) -> World:
 
 
 def _destroy() -> None:
+    """Tear the group down at exit, all ranks together: a rank that destroys it while a
+    peer still uses it can abort the peer's gloo threads."""
     if dist.is_initialized():
+        with contextlib.suppress(RuntimeError):  # a peer already gone (it failed)
+            dist.barrier()
         dist.destroy_process_group()
 
 
