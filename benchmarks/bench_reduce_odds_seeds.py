@@ -5,6 +5,8 @@ UMAP with its defaults, both at every seed.
         --seeds 0,1,2 --out benchmarks/results/reduce_odds_seeds_a.md
     python benchmarks/bench_reduce_odds_seeds.py --summarise a.md,b.md \
         --out benchmarks/results/reduce_odds_seeds.md
+    nice python benchmarks/bench_reduce_odds_seeds.py --params '{"dof": 1.5}' \
+        --out benchmarks/results/reduce_odds_seeds_dof.md
 
 The protocol is bench_reduce.py's quality part (standardised tables, trustworthiness and
 continuity at k=10 on the same fixed subsample of at most ``--eval-rows`` rows), repeated
@@ -12,12 +14,14 @@ for each seed of both methods. The result gives every (table, method, seed) row,
 and range over seeds, and on how many tables aekit is at least UMAP's: per seed (each
 seed a run of its own, as bench_reduce.py's one run is seed 0) and on the mean over seeds.
 ``--summarise`` reads the per-seed rows of several such files (tables split between
-processes) and writes the summary over all of them.
+processes) and writes the summary over all of them. ``--params`` (JSON) fits aekit with
+those settings instead of its defaults, labelled by them (e.g. ``aekit (dof=1.5)``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import time
 from pathlib import Path
@@ -29,23 +33,29 @@ from sklearn.manifold import trustworthiness
 
 from aekit.data import load_data
 
-METHODS = {"UMAP": fit_umap, "aekit (default)": fit_aekit()}
 HEADER = ["| data | rows x cols | method | seed | trust@10 | continuity@10 | fit s |",
           "|---|---|---|---|---|---|---|"]
-ROW = re.compile(r"^\| (\w+) \| (\d+) x (\d+) \| (UMAP|aekit \(default\)) \| (\d+) \| "
+ROW = re.compile(r"^\| (\w+) \| (\d+) x (\d+) \| (UMAP|aekit \([^)]*\)) \| (\d+) \| "
                  r"([\d.]+) \| ([\d.]+) \| ([\d.]+) \|")
+
+
+def aekit_label(params: dict) -> str:
+    """``aekit (default)``, or ``aekit (dof=1.5, ...)`` with the settings of --params."""
+    return f"aekit ({', '.join(f'{k}={v}' for k, v in params.items()) or 'default'})"
 
 
 def measure(args: argparse.Namespace, lines: list[str], flush) -> list[tuple]:
     """Fit both methods at every seed on every table; per-seed rows
     ``(table, method, seed, trust, continuity)``."""
+    params = json.loads(args.params)
+    methods = {"UMAP": fit_umap, aekit_label(params): fit_aekit(**params)}
     lines += HEADER
     rows = []
     for name in args.odds.split(","):
         d = load_data(Path(args.odds_dir) / f"{name}.mat")
         X = standardise(d.x.numpy().astype(np.float64))
         sub = np.random.default_rng(0).permutation(len(X))[:args.eval_rows]
-        for method, fit in METHODS.items():
+        for method, fit in methods.items():
             for seed in (int(s) for s in args.seeds.split(",")):
                 t = time.perf_counter()
                 Z = fit(X, seed)
@@ -65,13 +75,14 @@ def summary(rows: list[tuple]) -> list[str]:
     """Markdown: mean [min, max] over seeds per table and method, and the tables where
     aekit is at least UMAP's, per seed and on the means."""
     tables = list(dict.fromkeys(r[0] for r in rows))
+    ours = next(r[1] for r in rows if r[1] != "UMAP")
     seeds = sorted({r[2] for r in rows})
     val = {(t, m, s): (tr, co) for t, m, s, tr, co in rows}
     out = ["", "Mean [min, max] over seeds:", "",
            "| data | method | trust@10 | continuity@10 |", "|---|---|---|---|"]
     means = {}
     for t in tables:
-        for m in METHODS:
+        for m in ("UMAP", ours):
             a = np.array([val[t, m, s] for s in seeds if (t, m, s) in val])
             means[t, m] = a.mean(0)
             out.append(f"| {t} | {m} | " + " | ".join(
@@ -79,9 +90,9 @@ def summary(rows: list[tuple]) -> list[str]:
                 for j in range(2)) + " |")
 
     def wins(get) -> str:
-        won = [t for t in tables if get(t, "aekit (default)") is not None
+        won = [t for t in tables if get(t, ours) is not None
                and get(t, "UMAP") is not None
-               and round(get(t, "aekit (default)"), 4) >= round(get(t, "UMAP"), 4)]
+               and round(get(t, ours), 4) >= round(get(t, "UMAP"), 4)]
         return f"{len(won)}/{len(tables)} ({', '.join(won) or 'none'})"
 
     out += ["", "Tables where aekit is at least UMAP's (values rounded to 4 places):", "",
@@ -101,6 +112,8 @@ def main() -> None:
     parser.add_argument("--odds-dir", default=str(ODDS))
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--eval-rows", type=int, default=5000)
+    parser.add_argument("--params", default="{}",
+                        help="aekit's settings as JSON (default: its defaults).")
     parser.add_argument("--summarise", default="",
                         help="Result files of this script (comma-separated) to summarise "
                         "together instead of fitting.")
@@ -108,10 +121,13 @@ def main() -> None:
     args = parser.parse_args()
     command = ("python benchmarks/bench_reduce_odds_seeds.py "
                + (f"--summarise {args.summarise}" if args.summarise else
-                  f"--odds '{args.odds}' --seeds {args.seeds}") + f" --out {args.out}")
+                  f"--odds '{args.odds}' --seeds {args.seeds}"
+                  + (f" --params '{args.params}'" if args.params != "{}" else ""))
+               + f" --out {args.out}")
     lines = ["## ODDS maps over seeds: aekit's default vs UMAP (issue 17)", "",
              f"Command: `nice {command}`", "",
-             "Both with their defaults; tables standardised; torch 1 thread.", ""]
+             f"UMAP with its defaults, {aekit_label(json.loads(args.params))}; tables "
+             "standardised; torch 1 thread.", ""]
 
     def flush() -> None:
         Path(args.out).write_text("\n".join(lines) + "\n")

@@ -164,7 +164,7 @@ def test_graph_on_a_subsample_and_settings_the_objective_does_not_use(digits_fla
     X = digits_flat.x.numpy()[:300]
     red = AutoencoderReducer(graph_rows=100, n_neighbors=5, epochs=1, random_state=0).fit(X)
     assert red.n_graph_edges_ <= 100 * 4 * 2 and red.transform(X).shape == (300, 2)
-    with pytest.raises(ConfigError, match="n_neighbors only apply to objective='umap' or"):
+    with pytest.raises(ConfigError, match="n_neighbors only applies to objective='umap' or"):
         AutoencoderReducer(objective="reconstruction", n_neighbors=5).fit(X)
     with pytest.raises(ConfigError, match="min_dist only applies to objective='umap'"):
         AutoencoderReducer(objective="tsne", min_dist=0.5).fit(X)
@@ -172,29 +172,40 @@ def test_graph_on_a_subsample_and_settings_the_objective_does_not_use(digits_fla
         AutoencoderReducer(early_stopping=True).fit(X)
     with pytest.raises(ConfigError, match="parameter groups"):
         AutoencoderReducer(model="aae", epochs=1).fit(X)
-    with pytest.raises(ConfigError, match="jitter only apply to objective='umap' or"):
+    with pytest.raises(ConfigError, match="jitter only applies to objective='umap' or"):
         AutoencoderReducer(objective="reconstruction", jitter=0.0).fit(X)
-    with pytest.raises(ConfigError, match="early_exaggeration only apply to objective="):
+    with pytest.raises(ConfigError, match="early_exaggeration only applies to objective="):
         AutoencoderReducer(objective="reconstruction", early_exaggeration=1.0).fit(X)
+    with pytest.raises(ConfigError, match="dof only applies to objective='tsne'; "
+                                          "objective='umap' does not use it"):
+        AutoencoderReducer(objective="umap", dof=2.0).fit(X)
+    with pytest.raises(ConfigError, match="dof only applies to objective='tsne'"):
+        AutoencoderReducer(objective="reconstruction", dof=2.0).fit(X)
 
 
-def test_early_exaggeration_holds_for_the_first_quarter_of_the_steps(monkeypatch):
-    """The graph term gets alpha = early_exaggeration for the first quarter of the steps
-    and 1 after; the encoder's default widths are wider with a graph objective."""
+def test_early_exaggeration_falls_linearly_to_one_over_the_first_half_of_the_steps(
+        monkeypatch):
+    """The graph term gets alpha = early_exaggeration at the first step, falling linearly
+    to 1 at half of the steps and 1 after, and the kernel's dof at every step; the
+    encoder's default widths are wider with a graph objective."""
     import aekit.apps.reduce as reduce_module
 
-    seen = []
+    seen, dofs = [], set()
 
-    def recording(z_head, z_tail, exaggeration=1.0):
+    def recording(z_head, z_tail, exaggeration=1.0, dof=1.0):
         seen.append(exaggeration)
-        return infonce_tsne(z_head, z_tail, exaggeration)
+        dofs.add(dof)
+        return infonce_tsne(z_head, z_tail, exaggeration, dof)
 
     monkeypatch.setattr(reduce_module, "infonce_tsne", recording)
     X = np.random.default_rng(0).normal(size=(60, 4))
-    red = AutoencoderReducer(n_neighbors=5, epochs=8, batch_size=64, random_state=0).fit(X)
-    assert len(seen) == len(red.history_) * int(np.ceil(red.n_graph_edges_ / 64))
-    quarter = int(np.ceil(0.25 * len(seen)))
-    assert seen[:quarter] == [4.0] * quarter and set(seen[quarter:]) == {1.0}
+    red = AutoencoderReducer(n_neighbors=5, epochs=8, batch_size=64, dof=1.7,
+                             random_state=0).fit(X)
+    assert dofs == {1.7}
+    total = len(red.history_) * int(np.ceil(red.n_graph_edges_ / 64))
+    assert len(seen) == total
+    np.testing.assert_allclose(seen, np.maximum(1.0, 4.0 - 3.0 * np.arange(total) / (total / 2)))
+    assert seen[0] == 4.0 and seen[total // 2:] == [1.0] * (total - total // 2)
     assert red.model_.config.hidden_dims == reduce_module.GRAPH_HIDDEN_DIMS
     plain = AutoencoderReducer(objective="reconstruction", epochs=1).fit(X)
     assert plain.model_.config.hidden_dims == (256, 128)

@@ -57,22 +57,53 @@ def test_cross_entropy_prefers_close_edges_and_far_negatives():
     assert collapsed > near  # all points on one spot: the repulsion pays
 
 
+def by_hand_nce(heads, tails, kernel, alpha=1.0):
+    """-mean_b log(k(h_b, t_b)^alpha / [sum_c k(h_b, t_c) + sum_{c != b} k(h_b, h_c)]),
+    written out pair by pair."""
+    losses = []
+    for b in range(len(heads)):
+        normaliser = sum(kernel(heads[b], t) for t in tails) + sum(
+            kernel(heads[b], heads[c]) for c in range(len(heads)) if c != b)
+        losses.append(-torch.log(kernel(heads[b], tails[b]) ** alpha / normaliser))
+    return torch.stack(losses).mean()
+
+
+def cauchy(z, w):
+    return 1 / (1 + ((z - w) ** 2).sum())
+
+
 def test_infonce_tsne_is_the_cross_entropy_of_cauchy_similarities():
+    """The batch's other tails and other heads are each edge's negatives."""
     gen = torch.Generator().manual_seed(0)
     heads, tails = torch.randn(6, 2, generator=gen), torch.randn(6, 2, generator=gen)
-    q = 1 / (1 + ((heads[:, None] - tails[None]) ** 2).sum(-1))  # Cauchy kernel, all pairs
-    by_hand = -(torch.log(q.diagonal() / q.sum(1))).mean()
-    torch.testing.assert_close(infonce_tsne(heads, tails), by_hand)
+    torch.testing.assert_close(infonce_tsne(heads, tails), by_hand_nce(heads, tails, cauchy))
     spread = torch.randn(64, 2, generator=gen) * 10
     assert infonce_tsne(spread, spread + 0.01) < infonce_tsne(spread, spread.roll(1, 0))
+
+
+def test_dof_gives_the_heavy_tailed_kernel_and_tends_to_the_gaussian():
+    """dof = nu: q = (1 + d^2 / nu)^(-nu) (Kobak et al. 2019); nu = 1 is the Cauchy kernel,
+    and as nu grows q tends to exp(-d^2), SNE's Gaussian kernel."""
+    gen = torch.Generator().manual_seed(3)
+    heads, tails = torch.randn(6, 2, generator=gen), torch.randn(6, 2, generator=gen)
+
+    def t15(z, w):
+        return (1 + ((z - w) ** 2).sum() / 1.5) ** -1.5
+
+    def gauss(z, w):
+        return torch.exp(-((z - w) ** 2).sum())
+
+    torch.testing.assert_close(infonce_tsne(heads, tails, dof=1.5), by_hand_nce(heads, tails, t15))
+    torch.testing.assert_close(infonce_tsne(heads, tails, dof=1.0), infonce_tsne(heads, tails))
+    torch.testing.assert_close(infonce_tsne(heads, tails, dof=1e6),
+                               by_hand_nce(heads, tails, gauss), rtol=1e-4, atol=1e-4)
 
 
 def test_exaggeration_weights_the_attraction_only():
     gen = torch.Generator().manual_seed(1)
     heads, tails = torch.randn(6, 2, generator=gen), torch.randn(6, 2, generator=gen)
-    q = 1 / (1 + ((heads[:, None] - tails[None]) ** 2).sum(-1))
-    by_hand = -(torch.log(q.diagonal() ** 4 / q.sum(1))).mean()  # q_ij^alpha / sum_c q_ic
-    torch.testing.assert_close(infonce_tsne(heads, tails, exaggeration=4.0), by_hand)
+    torch.testing.assert_close(infonce_tsne(heads, tails, exaggeration=4.0),
+                               by_hand_nce(heads, tails, cauchy, alpha=4.0))
     a, b = find_ab(0.1)
     plain = umap_cross_entropy(heads, tails, a, b, torch.Generator().manual_seed(2))
     doubled = umap_cross_entropy(heads, tails, a, b, torch.Generator().manual_seed(2),

@@ -141,20 +141,33 @@ def umap_cross_entropy(z_head: torch.Tensor, z_tail: torch.Tensor, a: float, b: 
 
 
 def infonce_tsne(z_head: torch.Tensor, z_tail: torch.Tensor,
-                 exaggeration: float = 1.0) -> torch.Tensor:
+                 exaggeration: float = 1.0, dof: float = 1.0) -> torch.Tensor:
     """Contrastive (InfoNCE) t-SNE loss of one batch of ``B`` edges, with the batch's
-    other tails as negatives (scalar, mean over edges).
+    other codes (heads and tails) as negatives (scalar, mean over edges).
 
     Damrich, Böhm, Hamprecht and Kobak, "From t-SNE to UMAP with contrastive learning"
     (ICLR 2023): with the Cauchy kernel ``q(z, z') = 1 / (1 + ||z - z'||^2)`` and ``m``
     negatives per edge, ``-log[q(z_i, z_j) / (q(z_i, z_j) + sum_r q(z_i, z_r))]``
-    approaches t-SNE's normalised KL objective as ``m`` grows; here ``m = B - 1``::
+    approaches t-SNE's normalised KL objective as ``m`` grows; here the negatives of
+    edge ``b`` are the other ``B - 1`` tails and the other ``B - 1`` heads, so
+    ``m = 2B - 2``::
 
-        L_nce = -(1 / B) sum_b log( q(z_i_b, z_j_b)^alpha / sum_c q(z_i_b, z_j_c) )
+        L_nce = -(1 / B) sum_b log( q(z_i_b, z_j_b)^alpha
+                                    / [sum_c q(z_i_b, z_j_c) + sum_{c != b} q(z_i_b, z_i_c)] )
 
     ``alpha = exaggeration`` weights the attraction (the numerator) against the
     repulsion (the normaliser), as t-SNE's early exaggeration multiplies its affinities;
-    ``alpha = 1`` is the plain contrastive loss.
+    ``alpha = 1`` is the plain contrastive loss. ``dof = nu`` generalises the kernel to
+    Kobak et al.'s heavy-tailed t-SNE kernel ("Heavy-tailed kernels reveal a finer
+    cluster structure in t-SNE visualisations", ECML PKDD 2019),
+    ``q(z, z') = (1 + ||z - z'||^2 / nu)^(-nu)``: ``nu = 1`` is the Cauchy kernel, larger
+    ``nu`` has lighter tails (towards the Gaussian ``exp(-||z - z'||^2)`` of SNE as
+    ``nu`` grows) and tears fewer neighbourhoods apart, smaller ``nu`` separates clusters
+    further.
     """
-    logits = -torch.log1p(torch.cdist(z_head, z_tail).square())
-    return (torch.logsumexp(logits, 1) - exaggeration * logits.diagonal()).mean()
+    n = len(z_head)
+    d2 = torch.cdist(z_head, torch.cat([z_tail, z_head])).square()
+    logits = -dof * torch.log1p(d2 / dof)
+    own = torch.arange(n, device=z_head.device)
+    logits[own, n + own] = -math.inf  # a head is not its own negative
+    return (torch.logsumexp(logits, 1) - exaggeration * logits[own, own]).mean()

@@ -17,8 +17,10 @@ objective::
 Both graph terms read the fuzzy k-NN graph of the rows (UMAP's,
 :func:`aekit.apps.parametric_umap.fuzzy_knn_graph`) and draw its edges with
 probability proportional to their weights. ``"tsne"``: ``L_graph = L_nce``, the
-contrastive (InfoNCE) form of t-SNE with the Cauchy kernel and the batch's other edges
-as negatives (Damrich et al. 2023, :func:`~aekit.apps.parametric_umap.infonce_tsne`).
+contrastive (InfoNCE) form of t-SNE with the batch's other codes as negatives (Damrich
+et al. 2023, :func:`~aekit.apps.parametric_umap.infonce_tsne`) and the heavy-tailed
+kernel ``(1 + d^2 / nu)^(-nu)`` of Kobak et al. (2019), ``nu = dof`` (1.5: lighter tails
+than t-SNE's Cauchy kernel, ``nu = 1``, so fewer neighbourhoods are torn apart).
 ``"umap"``: ``L_graph = L_umap``, parametric UMAP's sampled cross-entropy (Sainburg et
 al. 2021, :func:`~aekit.apps.parametric_umap.umap_cross_entropy`). ``L_model`` is the
 model's loss per example (for ``ae`` the summed squared error of the standardised
@@ -26,12 +28,13 @@ features), divided by the number of features ``D`` and weighted by
 ``lambda = reconstruction_weight``. The decoder gets its gradient only from the second
 term, so (Adam being invariant to the scale of a parameter's gradient) it learns to
 invert the map whatever ``lambda`` is, while ``lambda`` sets how much reconstruction
-shapes the map. For the first quarter of the steps the graph term's attraction is
-weighted by ``alpha = early_exaggeration`` (4) against its repulsion, as in t-SNE's
-early exaggeration: clusters gather and take their places before the local detail is
-laid out. With a graph objective the encoder is an MLP of widths ``(512, 256, 128)``
-unless ``hidden_dims`` says otherwise. ``objective="reconstruction"`` trains the
-model's loss alone (a plain autoencoder's codes). The default was chosen across data sets
+shapes the map. The graph term's attraction is weighted by ``alpha`` against its
+repulsion, ``alpha`` falling linearly from ``early_exaggeration`` (4) at the first step
+to 1 at half of the steps, as in t-SNE's early exaggeration: clusters gather and take
+their places before the local detail is laid out. With a graph objective the encoder is
+an MLP of widths ``(512, 256, 128)`` unless ``hidden_dims`` says otherwise.
+``objective="reconstruction"`` trains the model's loss alone (a plain autoencoder's
+codes). The default was chosen across data sets
 (benchmarks/results/reduce*.md, docs/jobs/reduction.md).
 
 With a graph objective the network sees ``(x - mean) / s`` with one scale ``s`` for all
@@ -68,12 +71,14 @@ from aekit.train.config import epochs_cap
 
 DEFAULT_EPOCHS = 100  # objective="reconstruction": passes over the rows
 DEFAULT_BATCH = {"reconstruction": 64, "umap": 512, "tsne": 512}  # rows / edges per optimiser step
-DEFAULT_LR = {"reconstruction": 1e-3, "umap": 1e-2, "tsne": 1e-2}  # Adam's (initial) learning rate
+DEFAULT_LR = {"reconstruction": 1e-3, "umap": 1e-2, "tsne": 5e-3}  # Adam's (initial) learning rate
 GRAPH_EPOCHS = 75  # graph objectives, epochs=None: passes over the graph's edges,
 MAX_STEPS = 5000  # but at most about this many optimiser steps
 GRAPH_DEFAULTS = {"n_neighbors": 15, "min_dist": 0.1, "reconstruction_weight": 0.01,
-                  "jitter": 0.5, "early_exaggeration": 4.0, "graph_rows": 50_000}
-EXAGGERATED_SHARE = 0.25  # early_exaggeration holds for this share of the steps
+                  "jitter": 0.5, "early_exaggeration": 4.0, "dof": 1.5, "graph_rows": 50_000}
+USED_BY = {**{k: ("umap", "tsne") for k in GRAPH_DEFAULTS},  # the objectives using each
+           "min_dist": ("umap",), "dof": ("tsne",)}
+EXAGGERATED_SHARE = 0.5  # alpha falls from early_exaggeration to 1 over this share of the steps
 GRAPH_HIDDEN_DIMS = (512, 256, 128)  # graph objectives, hidden_dims=None: MLP widths
 
 
@@ -112,10 +117,16 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         training rows, so new rows map among their neighbours; 0 turns it off. Graph
         objectives only.
     early_exaggeration : float, default=4.0
-        ``alpha``: for the first quarter of the optimiser steps the attraction along the
-        graph's edges is weighted by ``alpha`` against the repulsion (module docstring),
-        as t-SNE's early exaggeration does; the clusters find their places before the
+        ``alpha`` at the first optimiser step: the attraction along the graph's edges is
+        weighted against the repulsion (module docstring) by a factor that falls linearly
+        from ``alpha`` to 1 at half of the steps and stays 1 after, as t-SNE's early
+        exaggeration weights its affinities; the clusters find their places before the
         map's local detail is laid out. 1 turns it off. Graph objectives only.
+    dof : float, default=1.5
+        ``nu``, the degrees of freedom of the map's kernel
+        ``q = (1 + d^2 / nu)^(-nu)`` (Kobak et al. 2019): 1 is t-SNE's Cauchy kernel;
+        larger values have lighter tails and tear fewer neighbourhoods apart (higher
+        continuity), smaller ones separate clusters further. ``objective="tsne"`` only.
     graph_rows : int, default=50000
         The k-NN graph is built (exactly) on at most this many rows, drawn at random
         when X has more; the reconstruction term still sees every row. This bounds the
@@ -137,11 +148,12 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         grows with the graph up to that bound and not beyond).
     batch_size : int or None, default=None
         Rows (reconstruction) or edges (graph objectives) per optimiser step; None: 64
-        rows or 512 edges (for ``"tsne"`` also the number of edges whose tails are each
-        edge's negatives).
+        rows or 512 edges (for ``"tsne"`` each edge's negatives are the batch's other
+        heads and tails).
     learning_rate : float or None, default=None
-        Adam's learning rate; None: 1e-3 (reconstruction) or 1e-2 (graph objectives,
-        falling linearly to 0 over the steps, as UMAP's does).
+        Adam's learning rate; None: 1e-3 (reconstruction), 5e-3 (``"tsne"``) or 1e-2
+        (``"umap"``, UMAP's); with a graph objective it falls linearly to 0 over the
+        steps, as UMAP's does.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows (with at least 10 rows) and stop after
         ``patience`` epochs without a lower held-out loss, keeping the best weights.
@@ -211,6 +223,7 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         "reconstruction_weight": [Interval(Real, 0, None, closed="neither")],
         "jitter": [Interval(Real, 0, None, closed="left")],
         "early_exaggeration": [Interval(Real, 0, None, closed="neither")],
+        "dof": [Interval(Real, 0, None, closed="neither")],
         "graph_rows": [Interval(Integral, 2, None, closed="left")],
         **TRAINING_CONSTRAINTS,
         "epochs": [Interval(Integral, 1, None, closed="left"), None],
@@ -224,7 +237,8 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
     def __init__(self, n_components: int = 2, *, objective: str = "tsne",
                  n_neighbors: int = 15, min_dist: float = 0.1,
                  reconstruction_weight: float = 0.01, jitter: float = 0.5,
-                 early_exaggeration: float = 4.0, graph_rows: int = 50_000,
+                 early_exaggeration: float = 4.0, dof: float = 1.5,
+                 graph_rows: int = 50_000,
                  model: str = "ae", hidden_dims: tuple[int, ...] | None = None,
                  epochs: int | None = None, batch_size: int | None = None,
                  learning_rate: float | None = None,
@@ -238,6 +252,7 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         self.reconstruction_weight = reconstruction_weight
         self.jitter = jitter
         self.early_exaggeration = early_exaggeration
+        self.dof = dof
         self.graph_rows = graph_rows
         self.model = model
         self.hidden_dims = hidden_dims
@@ -314,14 +329,11 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
                 raise ConfigError("early_stopping=True is only used with "
                                   "objective='reconstruction' (the graph objectives have no "
                                   "held-out loss); set objective='reconstruction' or drop it")
-            if self.objective == "tsne" and self.min_dist != GRAPH_DEFAULTS["min_dist"]:
-                raise ConfigError("min_dist only applies to objective='umap'; "
-                                  "objective='tsne' uses the Cauchy kernel 1 / (1 + d^2)")
-        else:
-            changed = [k for k, v in GRAPH_DEFAULTS.items() if getattr(self, k) != v]
-            if changed:
-                raise ConfigError(f"{', '.join(changed)} only apply to objective='umap' or "
-                                  "'tsne'; objective='reconstruction' does not use them")
+        for name, default in GRAPH_DEFAULTS.items():
+            if getattr(self, name) != default and self.objective not in USED_BY[name]:
+                uses = " or ".join(f"'{o}'" for o in USED_BY[name])
+                raise ConfigError(f"{name} only applies to objective={uses}; "
+                                  f"objective={self.objective!r} does not use it")
 
     def _train_graph(self, model: Any, Xs: np.ndarray, batch_size: int,
                      seed: int) -> list[dict[str, Any]]:
@@ -380,10 +392,12 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
                         len(edges), n_features, generator=gen, device=device)
                     codes = model.embed(torch.cat([x_head, x_graph[tails_t[edges]]]))
                     z_head, z_tail = codes.chunk(2)
-                    alpha = exaggeration if step < EXAGGERATED_SHARE * total_steps else 1.0
+                    alpha = 1 + (exaggeration - 1) * max(
+                        0.0, 1 - step / (EXAGGERATED_SHARE * total_steps))
                     graph = (umap_cross_entropy(z_head, z_tail, a, b, gen, exaggeration=alpha)
                              if self.objective == "umap"
-                             else infonce_tsne(z_head, z_tail, exaggeration=alpha))
+                             else infonce_tsne(z_head, z_tail, exaggeration=alpha,
+                                               dof=float(self.dof)))
                     rows = torch.randint(n, (len(edges),), generator=gen, device=device)
                     model.set_step(step)
                     recon = model.loss(x_all[rows]).total / n_features
