@@ -14,7 +14,9 @@ for each seed of both methods. The result gives every (table, method, seed) row,
 and range over seeds, and on how many tables aekit is at least UMAP's: per seed (each
 seed a run of its own, as bench_reduce.py's one run is seed 0) and on the mean over seeds.
 ``--summarise`` reads the per-seed rows of several such files (tables split between
-processes) and writes the summary over all of them. ``--params`` (JSON) fits aekit with
+processes) and writes the summary over all of them; it also reads the UMAP and
+``aekit tsne`` rows of bench_reduce.py's quality results (one run at seed 0, the same
+protocol) as seed 0, so that run need not be repeated. ``--params`` (JSON) fits aekit with
 those settings instead of its defaults, labelled by them (e.g. ``aekit (dof=1.5)``).
 """
 
@@ -37,6 +39,8 @@ HEADER = ["| data | rows x cols | method | seed | trust@10 | continuity@10 | fit
           "|---|---|---|---|---|---|---|"]
 ROW = re.compile(r"^\| (\w+) \| (\d+) x (\d+) \| (UMAP|aekit \([^)]*\)) \| (\d+) \| "
                  r"([\d.]+) \| ([\d.]+) \| ([\d.]+) \|")
+QUALITY_ROW = re.compile(r"^\| (\w+) \| (\d+) x (\d+) \| (UMAP|aekit tsne) \| ([\d.]+) \| "
+                         r"([\d.]+) \| [\d.]+ \| ([\d.]+) \|")  # bench_reduce.py, seed 0
 
 
 def aekit_label(params: dict) -> str:
@@ -137,10 +141,15 @@ def main() -> None:
         lines += HEADER
         for path in args.summarise.split(","):
             for line in Path(path).read_text().splitlines():
-                m = ROW.match(line)
+                m, q = ROW.match(line), QUALITY_ROW.match(line)
                 if m:
                     lines.append(line)
                     rows.append((m[1], m[4], int(m[5]), float(m[6]), float(m[7])))
+                elif q and q[1] in ODDS_SETS.split(","):
+                    method = "UMAP" if q[4] == "UMAP" else "aekit (default)"
+                    lines.append(f"| {q[1]} | {q[2]} x {q[3]} | {method} | 0 | {q[5]} | "
+                                 f"{q[6]} | {q[7]} |")
+                    rows.append((q[1], method, 0, float(q[5]), float(q[6])))
     else:
         rows = measure(args, lines, flush)
     tail = summary(rows)
