@@ -17,12 +17,14 @@ ORDER = [
     "vae_digits", "vae_digits_1thread", "metrics", "compare", "compare_8bit",
     # dimensionality reduction (issue 17)
     "reduce", "reduce_quality", "reduce_quality_mid", "reduce_quality_big",
-    "reduce_quality_shuttle", "reduce_odds_seeds", "reduce_seeds", "reduce_seeds_tsne",
-    "reduce_heldout", "reduce_heldout_s24", "reduce_scale",
+    "reduce_quality_shuttle", "reduce_odds_seeds", "reduce_odds_seeds_s12", "reduce_seeds",
+    "reduce_seeds_tsne", "reduce_heldout_s26", "reduce_heldout", "reduce_heldout_s24",
+    "reduce_scale",
     "reduce_scale_2threads", "reduce_scale_1m", "reduce_seeds_jitter1",
     "reduce_seeds_batch2048", "reduce_jitter", "reduce_jitter_cardio", "reduce_jitter_rank",
     "reduce_heldout_variants", "reduce_refine", "reduce_rank", "reduce_q1", "reduce_q2",
-    "reduce_q3", "reduce_odds", "reduce_odds_seeds_a", "reduce_odds_seeds_b",
+    "reduce_q3", "reduce_odds", "reduce_odds_seeds_s25", "reduce_odds_seeds_a",
+    "reduce_odds_seeds_b",
     # anomaly detection (issue 13), denoising, code priors, GPU
     "anomaly", "anomaly_digits", "anomaly_recheck", "throughput", "timeseries", "denoise",
     "code_prior", "gpu", "gpu_steps", "nab_two_scales", "nab_diagnosis", "nab_delay",
