@@ -20,7 +20,7 @@ ORDER = [
     "reduce_quality_shuttle", "reduce_odds_seeds", "reduce_odds_seeds_s12", "reduce_seeds",
     "reduce_seeds_tsne", "reduce_heldout_s26", "reduce_heldout", "reduce_heldout_s24",
     "reduce_scale",
-    "reduce_scale_2threads", "reduce_scale_1m", "reduce_seeds_jitter1",
+    "reduce_scale_2threads", "reduce_scale_2threads_s26", "reduce_scale_1m", "reduce_seeds_jitter1",
     "reduce_seeds_batch2048", "reduce_jitter", "reduce_jitter_cardio", "reduce_jitter_rank",
     "reduce_heldout_variants", "reduce_refine", "reduce_rank", "reduce_q1", "reduce_q2",
     "reduce_q3", "reduce_odds", "reduce_odds_seeds_s25", "reduce_odds_seeds_a",
