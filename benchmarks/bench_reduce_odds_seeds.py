@@ -43,6 +43,13 @@ QUALITY_ROW = re.compile(r"^\| (\w+) \| (\d+) x (\d+) \| (UMAP|aekit tsne) \| ([
                          r"([\d.]+) \| [\d.]+ \| ([\d.]+) \|")  # bench_reduce.py, seed 0
 
 
+def row_line(name: str, shape: tuple, method: str, seed: int, trust: float, cont: float,
+             seconds: float) -> str:
+    """One per-seed row of the result table (the form ROW reads back)."""
+    return (f"| {name} | {shape[0]} x {shape[1]} | {method} | {seed} | {trust:.4f} | "
+            f"{cont:.4f} | {seconds:.1f} |")
+
+
 def aekit_label(params: dict) -> str:
     """``aekit (default)``, or ``aekit (dof=1.5, ...)`` with the settings of --params."""
     return f"aekit ({', '.join(f'{k}={v}' for k, v in params.items()) or 'default'})"
@@ -67,8 +74,7 @@ def measure(args: argparse.Namespace, lines: list[str], flush) -> list[tuple]:
                 trust = trustworthiness(X[sub], Z[sub], n_neighbors=10)
                 cont = continuity(X[sub], Z[sub])
                 rows.append((name, method, seed, trust, cont))
-                line = (f"| {name} | {X.shape[0]} x {X.shape[1]} | {method} | {seed} | "
-                        f"{trust:.4f} | {cont:.4f} | {seconds:.1f} |")
+                line = row_line(name, X.shape, method, seed, trust, cont, seconds)
                 print(line, flush=True)
                 lines.append(line)
                 flush()
@@ -147,9 +153,8 @@ def main() -> None:
                     rows.append((m[1], m[4], int(m[5]), float(m[6]), float(m[7])))
                 elif q and q[1] in ODDS_SETS.split(","):
                     method = "UMAP" if q[4] == "UMAP" else "aekit (default)"
-                    lines.append(f"| {q[1]} | {q[2]} x {q[3]} | {method} | 0 | {q[5]} | "
-                                 f"{q[6]} | {q[7]} |")
                     rows.append((q[1], method, 0, float(q[5]), float(q[6])))
+                    lines.append(row_line(q[1], (q[2], q[3]), *rows[-1][1:], float(q[7])))
     else:
         rows = measure(args, lines, flush)
     tail = summary(rows)

@@ -165,9 +165,6 @@ def infonce_tsne(z_head: torch.Tensor, z_tail: torch.Tensor,
     ``nu`` grows) and tears fewer neighbourhoods apart, smaller ``nu`` separates clusters
     further.
     """
-    n = len(z_head)
-    d2 = torch.cdist(z_head, torch.cat([z_tail, z_head])).square()
-    logits = -dof * torch.log1p(d2 / dof)
-    own = torch.arange(n, device=z_head.device)
-    logits[own, n + own] = -math.inf  # a head is not its own negative
-    return (torch.logsumexp(logits, 1) - exaggeration * logits[own, own]).mean()
+    logits = -dof * torch.log1p(torch.cdist(z_head, torch.cat([z_tail, z_head])).square() / dof)
+    logits[:, len(z_head):].fill_diagonal_(-math.inf)  # a head is not its own negative
+    return (torch.logsumexp(logits, 1) - exaggeration * logits.diagonal()).mean()

@@ -377,6 +377,7 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
         decay = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: 1 - s / total_steps)
         lam = float(self.reconstruction_weight)
         exaggeration = float(self.early_exaggeration)
+        dof = float(self.dof)
         history: list[dict[str, Any]] = []
         step = 0
         with private_rng(seed, device), tqdm(total=total_steps, disable=not self.verbose,
@@ -396,8 +397,7 @@ class AutoencoderReducer(TransformerMixin, AutoencoderEstimator):
                         0.0, 1 - step / (EXAGGERATED_SHARE * total_steps))
                     graph = (umap_cross_entropy(z_head, z_tail, a, b, gen, exaggeration=alpha)
                              if self.objective == "umap"
-                             else infonce_tsne(z_head, z_tail, exaggeration=alpha,
-                                               dof=float(self.dof)))
+                             else infonce_tsne(z_head, z_tail, exaggeration=alpha, dof=dof))
                     rows = torch.randint(n, (len(edges),), generator=gen, device=device)
                     model.set_step(step)
                     recon = model.loss(x_all[rows]).total / n_features
